@@ -1,0 +1,15 @@
+/**
+ * The course library: everything a notebook needs, behind one import.
+ *
+ *     import * as fm from "./src/index";
+ *
+ * (Notebooks run with the course root as their working directory; see README.)
+ * Folders follow the lecture: path/ (schedulers, probability paths, conversions), targets/ (data
+ * distributions with exact answers), data/ (toy sets), solvers/ (ODE/SDE), field/ (divergence,
+ * continuity equation, likelihood), figures/ and notebook/ (display).
+ */
+export * as tf from "@tensorflow/tfjs";
+export * from "./core/notation";
+export * from "./core/checks";
+export * from "./core/backend";
+export * from "./core/random";
