@@ -13,3 +13,12 @@ export * from "./core/notation";
 export * from "./core/checks";
 export * from "./core/backend";
 export * from "./core/random";
+
+// --- Toy data, ODE solvers, divergence, likelihood, continuity, examples, metrics (issue 2, part B)
+export * from "./data/toy2d";
+export * from "./solvers/ode";
+export * from "./field/divergence";
+export * from "./field/likelihood";
+export * from "./field/continuity";
+export * from "./examples/nonuniqueness";
+export * from "./metrics/distance";
