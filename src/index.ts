@@ -22,3 +22,15 @@ export * from "./field/likelihood";
 export * from "./field/continuity";
 export * from "./examples/nonuniqueness";
 export * from "./metrics/distance";
+
+// --- figures (pure plotly builders) and the notebook display (issue 3) ---
+export * from "./figures/figure";
+export * from "./figures/points";
+export * from "./figures/density";
+export * from "./figures/quiver";
+export * from "./figures/trajectories";
+export * from "./figures/path";
+export * from "./figures/curves";
+export * from "./figures/subplots";
+export * from "./notebook/display";
+export * from "./notebook/progress";

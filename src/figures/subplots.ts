@@ -1,0 +1,155 @@
+/**
+ * Combining figures: side by side in a grid (`subplots`), or drawn on the same axes (`overlay`),
+ * e.g. the density p_t, the arrows of u_t and the particles x_t in one plot, or the data next to
+ * the samples of a trained model.
+ */
+import { BaseOptions, Figure, Layout, Trace, dropUndefined, finish } from "./figure";
+
+export interface SubplotOptions {
+  /** Figures per row. @default all in one row */
+  columns?: number;
+  /** A title above each panel. @default each figure's own title */
+  titles?: string[];
+  /** Title of the whole figure. @default none */
+  title?: string;
+  /** Total width in pixels. @default the widest figure's width times the number of columns */
+  width?: number;
+  /** Total height in pixels. @default the tallest figure's height times the number of rows */
+  height?: number;
+  /** Horizontal gap between panels, as a fraction of the width. @default 0.08 */
+  gap?: number;
+}
+
+function axisId(letter: "x" | "y", k: number): string {
+  return k === 0 ? letter : `${letter}${k + 1}`;
+}
+
+function axisKey(letter: "x" | "y", k: number): string {
+  return k === 0 ? `${letter}axis` : `${letter}axis${k + 1}`;
+}
+
+function titleText(layout: Layout): string | undefined {
+  const t = layout.title as { text?: string } | string | undefined;
+  return typeof t === "string" ? t : t?.text;
+}
+
+function checkFigures(figures: Figure[], what: string): void {
+  if (!Array.isArray(figures) || figures.length === 0) throw new Error(`${what} needs a non-empty list of figures; got ${typeof figures}`);
+  figures.forEach((f, i) => {
+    if (!f || !Array.isArray(f.data) || typeof f.layout !== "object") {
+      throw new Error(`${what}: figures[${i}] must be a figure { data, layout }; got ${typeof f}`);
+    }
+    if (f.frames && f.frames.length) throw new Error(`${what} cannot combine animated figures; figures[${i}] has ${f.frames.length} frames`);
+    for (const t of f.data) {
+      if ((t.xaxis && t.xaxis !== "x") || (t.yaxis && t.yaxis !== "y")) {
+        throw new Error(`${what}: figures[${i}] already has several axes (trace on ${t.xaxis}/${t.yaxis}); combine single-panel figures`);
+      }
+    }
+  });
+}
+
+/** True for traces that draw a colour bar (heatmaps, contours) unless it is switched off. */
+function hasColorbar(t: Trace): boolean {
+  return (t.type === "heatmap" || t.type === "contour") && t.showscale !== false;
+}
+
+/**
+ * Figures side by side (in rows of `columns`), each in its own panel with its own axes and title.
+ * Panels keep their axis settings (equal axes, log scales, fixed ranges).
+ * @example
+ * fm.show(fm.subplots([fm.plotPoints(x1, { title: "data" }), fm.plotPoints(samples, { title: "model" })]));
+ */
+export function subplots(figures: Figure[], options: SubplotOptions = {}): Figure {
+  checkFigures(figures, "subplots");
+  const n = figures.length;
+  const columns = options.columns ?? n;
+  if (!Number.isInteger(columns) || columns < 1) throw new Error(`columns must be a positive integer; got ${columns}`);
+  const rows = Math.ceil(n / columns);
+  const gap = options.gap ?? 0.08;
+  const vgap = rows > 1 ? 0.12 : 0;
+  const cellW = Math.max(...figures.map((f) => f.layout.width ?? 520));
+  const cellH = Math.max(...figures.map((f) => f.layout.height ?? 480));
+  const titles = options.titles ?? figures.map((f) => titleText(f.layout));
+
+  const layout: Layout = {
+    ...figures[0].layout,
+    width: options.width ?? Math.round(cellW * Math.min(columns, n) * 0.92),
+    height: options.height ?? Math.round(cellH * rows),
+    title: options.title ? { text: options.title, x: 0.5, xanchor: "center" } : undefined,
+    margin: { l: 60, r: 30, t: options.title ? 80 : 50, b: 50 },
+    annotations: [],
+    showlegend: false,
+  };
+  delete layout.xaxis;
+  delete layout.yaxis;
+  const data: Trace[] = [];
+  const shownNames = new Set<string>();
+  const annotations: unknown[] = [];
+  figures.forEach((fig, k) => {
+    const r = Math.floor(k / columns);
+    const c = k % columns;
+    const colorbar = fig.data.some(hasColorbar);
+    const x0 = c / columns + gap / 2;
+    const x1 = (c + 1) / columns - gap / 2 - (colorbar ? 0.07 : 0);
+    const y1 = 1 - r / rows - vgap / 2;
+    const y0 = 1 - (r + 1) / rows + vgap / 2;
+    const xid = axisId("x", k);
+    const yid = axisId("y", k);
+    const xaxis: Record<string, unknown> = { ...((fig.layout.xaxis as Record<string, unknown>) ?? {}), domain: [x0, x1], anchor: yid };
+    const yaxis: Record<string, unknown> = { ...((fig.layout.yaxis as Record<string, unknown>) ?? {}), domain: [y0, y1], anchor: xid };
+    if (yaxis.scaleanchor === "x") yaxis.scaleanchor = xid;
+    if (xaxis.scaleanchor === "y") xaxis.scaleanchor = yid;
+    layout[axisKey("x", k)] = xaxis;
+    layout[axisKey("y", k)] = yaxis;
+    for (const t of fig.data) {
+      const trace: Trace = { ...t, xaxis: xid, yaxis: yid };
+      if (hasColorbar(t)) {
+        trace.colorbar = { ...((t.colorbar as object) ?? {}), x: x1 + 0.01, xanchor: "left", y: (y0 + y1) / 2, yanchor: "middle", len: y1 - y0 };
+      }
+      // One legend for all panels: show each name once, and nothing from figures that hid their legend.
+      const name = String(t.name ?? "");
+      if (fig.layout.showlegend === false || t.showlegend === false || shownNames.has(name)) trace.showlegend = false;
+      else {
+        trace.showlegend = true;
+        shownNames.add(name);
+        layout.showlegend = true;
+      }
+      data.push(trace);
+    }
+    const title = titles[k];
+    if (title) {
+      annotations.push({
+        text: title,
+        showarrow: false,
+        xref: "paper",
+        yref: "paper",
+        x: (x0 + x1) / 2,
+        y: y1,
+        xanchor: "center",
+        yanchor: "bottom",
+        yshift: 8,
+        font: { size: 14 },
+      });
+    }
+  });
+  layout.annotations = annotations;
+  return finish(dropUndefined({ data, layout }));
+}
+
+/**
+ * Figures drawn on the same axes: the traces of all, the layout (axes, size) of the first.
+ * @example
+ * fm.show(fm.overlay([fm.plotDensity(grid), fm.plotQuiver(field, { color: "white" }), fm.plotPoints(xt)]));
+ */
+export function overlay(figures: Figure[], options: BaseOptions = {}): Figure {
+  checkFigures(figures, "overlay");
+  const layout: Layout = JSON.parse(JSON.stringify(figures[0].layout));
+  if (options.title) layout.title = { text: options.title, x: 0.5, xanchor: "center" };
+  if (options.width) layout.width = options.width;
+  if (options.height) layout.height = options.height;
+  if (options.xTitle) (layout.xaxis as Record<string, unknown>).title = { text: options.xTitle };
+  if (options.yTitle) (layout.yaxis as Record<string, unknown>).title = { text: options.yTitle };
+  const data = figures.flatMap((f) => f.data.map((t) => ({ ...t })));
+  layout.showlegend = data.filter((t) => t.showlegend !== false && t.type === "scatter").length > 1;
+  return finish({ data, layout });
+}

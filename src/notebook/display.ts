@@ -1,0 +1,218 @@
+/**
+ * The one module that talks to the notebook: `show(figure)` and friends.
+ *
+ * A figure becomes one display output carrying three representations; each front end picks the
+ * richest it can render:
+ * - `application/vnd.plotly.v1+json`: the figure itself. Jupyter Lab (with plotly's renderer
+ *   extension) and VS Code draw it natively.
+ * - `text/html`: a `<div>` and a script calling `Plotly.newPlot`, for classic Notebook, Lab without
+ *   the extension, and the HTML pages of the course build (nbconvert). plotly.js (the minified
+ *   bundle, about 4.8 MB) is embedded in the first figure's HTML of each kernel session only; later
+ *   figures use the `window.Plotly` it defines.
+ * - `text/plain`: a one-line summary, for terminals and plain viewers.
+ *
+ * Outside a Jupyter kernel (vitest, plain node) nothing is displayed: `show` prints the one-line
+ * summary and returns the same bundle, so scripts and tests can inspect it.
+ */
+import { randomBytes } from "crypto";
+import { readFileSync } from "fs";
+import { Figure, isFigure } from "../figures/figure";
+
+/** Plotly's MIME type (what Lab and VS Code render natively). */
+export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
+
+/** The key of this course's entries in an output's metadata. */
+export const METADATA_KEY = "flow-matching";
+
+/** One display output: data by MIME type, metadata, and (for updatable outputs) a display id. */
+export interface DisplayBundle {
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  transient?: { display_id?: string };
+}
+
+/** What tslab's kernel calls to send `display_data` (`update` false) or `update_display_data` (true). */
+type DisplayWriter = (content: DisplayBundle, update: boolean) => void;
+
+/**
+ * The kernel's display writer, or null outside a tslab kernel. tslab keeps the writer of the cell
+ * being executed in its `jupyter` module (the same function its own `display.raw` uses); the module
+ * is only loaded inside a kernel, so outside one we find nothing without loading anything.
+ */
+export function kernelDisplayWriter(): DisplayWriter | null {
+  try {
+    const path = require.resolve("tslab/dist/jupyter");
+    const mod = require.cache[path];
+    const writer = (mod?.exports as { lastWriteDisplayData?: unknown } | undefined)?.lastWriteDisplayData;
+    return typeof writer === "function" ? (writer as DisplayWriter) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True inside a Jupyter kernel (tslab) that can show rich output. */
+export function inKernel(): boolean {
+  return kernelDisplayWriter() !== null;
+}
+
+/** Sends one output to the notebook (or returns false outside a kernel). */
+export function sendDisplay(bundle: DisplayBundle, update = false): boolean {
+  const write = kernelDisplayWriter();
+  if (!write) return false;
+  write(bundle, update);
+  return true;
+}
+
+/** A fresh display id (for outputs updated in place). */
+export function newDisplayId(): string {
+  return randomBytes(8).toString("hex");
+}
+
+// Per kernel process: has plotly.js been sent yet, and a session tag that keeps plot ids unique
+// even when a restarted kernel writes into the same page. Kept on globalThis so that a re-imported
+// copy of this module (tslab may compile it again) shares them.
+interface SessionState {
+  plotlyEmbedded: boolean;
+  session: string;
+  count: number;
+}
+const STATE_KEY = "__flowMatchingDisplay";
+function state(): SessionState {
+  const g = globalThis as unknown as Record<string, SessionState | undefined>;
+  if (!g[STATE_KEY]) g[STATE_KEY] = { plotlyEmbedded: false, session: randomBytes(4).toString("hex"), count: 0 };
+  return g[STATE_KEY] as SessionState;
+}
+
+let bundleSource: string | null = null;
+
+/** The minified plotly.js bundle (read once from node_modules). */
+export function plotlyBundle(): string {
+  if (bundleSource === null) bundleSource = readFileSync(require.resolve("plotly.js-dist-min"), "utf8");
+  return bundleSource;
+}
+
+/** The plotly.js version shipped with the course (from the bundle's header). */
+export function plotlyVersion(): string {
+  const m = /plotly\.js v([0-9][^\s*]*)/.exec(plotlyBundle().slice(0, 300));
+  return m ? m[1] : "unknown";
+}
+
+/** JSON that is safe inside an HTML `<script>` (no `</script>`, no `<!--`, no line separators). */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, "\\u003c")
+    .replace(/>/g, "\\u003e")
+    .replace(/&/g, "\\u0026")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
+}
+
+/** The `<script>` that defines `window.Plotly` (the whole minified bundle). */
+export function plotlyScriptTag(): string {
+  const src = plotlyBundle();
+  if (/<\/script/i.test(src)) throw new Error("the plotly bundle contains </script> and cannot be inlined");
+  return `<script type="text/javascript">/* plotly.js ${plotlyVersion()}, embedded once per notebook */\n${src}\n</script>\n`;
+}
+
+/** The HTML of one figure: a div and a script that draws into it once `window.Plotly` exists. */
+export function figureHtml(figure: Figure, divId: string, embedPlotly: boolean): string {
+  const height = typeof figure.layout.height === "number" ? `${figure.layout.height}px` : "450px";
+  const width = typeof figure.layout.width === "number" ? `${figure.layout.width}px` : "100%";
+  const missing =
+    "plotly.js is not loaded on this page: the output that embedded it was cleared. " +
+    "Restart the kernel and run the notebook from the top.";
+  return (
+    (embedPlotly ? plotlyScriptTag() : "") +
+    `<div id="${divId}" class="fm-figure" style="width:${width};max-width:100%;height:${height}"></div>\n` +
+    `<script type="text/javascript">\n(function () {\n` +
+    `  var id = ${scriptJson(divId)}, figure = ${scriptJson(figure)};\n` +
+    `  function draw() { var el = document.getElementById(id); if (el) window.Plotly.newPlot(el, figure); }\n` +
+    `  if (window.Plotly) { draw(); return; }\n` +
+    `  var tries = 0, timer = setInterval(function () {\n` +
+    `    if (window.Plotly) { clearInterval(timer); draw(); }\n` +
+    `    else if (++tries > 100) { clearInterval(timer); var el = document.getElementById(id); if (el) el.textContent = ${scriptJson(missing)}; }\n` +
+    `  }, 100);\n})();\n</script>`
+  );
+}
+
+/** A one-line summary of a figure, e.g. `[figure "Training loss": scatter ×2]`. */
+export function describeFigure(figure: Figure): string {
+  const counts = new Map<string, number>();
+  for (const t of figure.data) counts.set(t.type ?? "scatter", (counts.get(t.type ?? "scatter") ?? 0) + 1);
+  const traces = [...counts].map(([type, k]) => (k > 1 ? `${type} ×${k}` : type)).join(", ") || "no traces";
+  const t = figure.layout.title as { text?: string } | string | undefined;
+  const title = typeof t === "string" ? t : t?.text;
+  const frames = figure.frames?.length ? `; ${figure.frames.length} frames` : "";
+  return `[figure${title ? ` "${title}"` : ""}: ${traces}${frames}]`;
+}
+
+export interface ShowOptions {
+  /**
+   * Mark the figure for static export: `npm run figures` writes it to
+   * `figures/<notebook>--<name>.svg` and `.png`. Lower-case letters, digits and dashes. @default none
+   */
+  export?: string;
+}
+
+const EXPORT_NAME = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/**
+ * The display output of a figure (pure: no kernel needed). `embedPlotly` puts the plotly.js bundle
+ * in the HTML; `divId` names the plot's element.
+ */
+export function figureBundle(
+  figure: Figure,
+  options: ShowOptions & { embedPlotly?: boolean; divId?: string } = {},
+): DisplayBundle {
+  if (!isFigure(figure)) {
+    throw new Error(`show needs a figure { data, layout } (see fm.plotPoints, fm.plotLoss, ...); got ${typeof figure}`);
+  }
+  const metadata: Record<string, unknown> = {};
+  if (options.export !== undefined) {
+    if (typeof options.export !== "string" || !EXPORT_NAME.test(options.export)) {
+      throw new Error(`export must be a file-name-safe name like "loss-curve" (a-z, 0-9, dashes); got ${JSON.stringify(options.export)}`);
+    }
+    metadata[METADATA_KEY] = { export: options.export };
+  }
+  const divId = options.divId ?? "fm-figure";
+  return {
+    data: {
+      [PLOTLY_MIME]: figure,
+      "text/html": figureHtml(figure, divId, options.embedPlotly ?? false),
+      "text/plain": describeFigure(figure),
+    },
+    metadata,
+  };
+}
+
+/**
+ * Shows a figure inline: interactive in Jupyter Lab, classic Notebook, VS Code and the course's HTML
+ * pages. Returns the display bundle it sent. Outside a kernel it prints the one-line summary instead.
+ * @example
+ * fm.show(fm.plotPoints(x1, { title: "the data, p_1" }));
+ * fm.show(fm.plotLoss(losses), { export: "loss" });   // also written to figures/ by npm run figures
+ */
+export function show(figure: Figure, options: ShowOptions = {}): DisplayBundle {
+  const write = kernelDisplayWriter();
+  const s = state();
+  const embed = write !== null && !s.plotlyEmbedded;
+  s.count += 1;
+  const bundle = figureBundle(figure, { ...options, embedPlotly: embed, divId: `fm-figure-${s.session}-${s.count}` });
+  if (write) {
+    write(bundle, false);
+    if (embed) s.plotlyEmbedded = true;
+  } else {
+    console.log(bundle.data["text/plain"]);
+  }
+  return bundle;
+}
+
+/** Shows Markdown (rendered in every front end; printed as text outside a kernel). */
+export function showMarkdown(markdown: string): void {
+  if (!sendDisplay({ data: { "text/markdown": markdown, "text/plain": markdown }, metadata: {} })) console.log(markdown);
+}
+
+/** Shows HTML, with a plain-text fallback (printed outside a kernel). */
+export function showHtml(html: string, text = html.replace(/<[^>]*>/g, "")): void {
+  if (!sendDisplay({ data: { "text/html": html, "text/plain": text }, metadata: {} })) console.log(text);
+}
