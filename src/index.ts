@@ -24,7 +24,20 @@ export * from "./examples/nonuniqueness";
 export * from "./metrics/distance";
 
 // --- figures (pure plotly builders) and the notebook display (issue 3) ---
-export * from "./figures/figure";
+export {
+  PALETTE,
+  COORD_TITLES,
+  DEFAULT_CONFIG,
+  toXY,
+  isFigure,
+  type Figure,
+  type Trace,
+  type Layout,
+  type Frame,
+  type Points,
+  type XY,
+  type BaseOptions,
+} from "./figures/figure";
 export * from "./figures/points";
 export * from "./figures/density";
 export * from "./figures/quiver";

@@ -26,7 +26,7 @@ export interface LossOptions extends BaseOptions {
 }
 
 /** Exponential moving average, bias-corrected at the start (so it starts at the first value). */
-export function ema(values: number[], weight: number): number[] {
+export function smoothCurve(values: number[], weight: number): number[] {
   if (!(weight >= 0 && weight < 1)) throw new Error(`smooth must lie in [0, 1); got ${weight}`);
   const out: number[] = [];
   let m = 0;
@@ -100,7 +100,7 @@ export function plotLoss(
       hovertemplate: `${s.name}<br>step %{x}: %{y:.4g}<extra></extra>`,
     });
     if (smooth > 0) {
-      const m = ema(values, smooth);
+      const m = smoothCurve(values, smooth);
       data.push({
         type: "scatter",
         mode: "lines",

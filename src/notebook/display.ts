@@ -187,12 +187,13 @@ export function figureBundle(
 
 /**
  * Shows a figure inline: interactive in Jupyter Lab, classic Notebook, VS Code and the course's HTML
- * pages. Returns the display bundle it sent. Outside a kernel it prints the one-line summary instead.
+ * pages. Outside a kernel it prints the one-line summary instead (use `figureBundle` to inspect the
+ * output). Returns nothing, so that a cell ending in `fm.show(...)` shows the figure and no echo.
  * @example
  * fm.show(fm.plotPoints(x1, { title: "the data, p_1" }));
  * fm.show(fm.plotLoss(losses), { export: "loss" });   // also written to figures/ by npm run figures
  */
-export function show(figure: Figure, options: ShowOptions = {}): DisplayBundle {
+export function show(figure: Figure, options: ShowOptions = {}): void {
   const write = kernelDisplayWriter();
   const s = state();
   const embed = write !== null && !s.plotlyEmbedded;
@@ -204,7 +205,6 @@ export function show(figure: Figure, options: ShowOptions = {}): DisplayBundle {
   } else {
     console.log(bundle.data["text/plain"]);
   }
-  return bundle;
 }
 
 /** Shows Markdown (rendered in every front end; printed as text outside a kernel). */
