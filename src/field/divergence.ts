@@ -48,34 +48,72 @@ export function velocityAndDivergence(
 }
 
 /**
- * d gradient passes; with `keepU` the first pass also returns the velocity. (It leaves the gradient's
- * scope through tf.keep, which no tidy would ever free, so it is swapped at once for a plain clone.)
+ * grad_x of a scalar function, for one batch. An error thrown inside tf.grad's callback strands the
+ * tensors created there (TensorFlow.js does not unwind that scope), so failures are caught inside,
+ * a harmless scalar is returned instead, and the error is rethrown once tf.grad has closed its scope.
  */
+function gradOf(fn: (x: tf.Tensor2D) => tf.Scalar, x: tf.Tensor2D): tf.Tensor2D {
+  const failure: { error?: unknown } = {};
+  const g = tf.grad((xx: tf.Tensor) => {
+    try {
+      return fn(xx as tf.Tensor2D);
+    } catch (err) {
+      failure.error = err;
+      return tf.mul(tf.sum(xx), 0) as tf.Scalar;
+    }
+  })(x) as tf.Tensor2D;
+  if ("error" in failure) {
+    g.dispose();
+    throw failure.error;
+  }
+  return g;
+}
+
+/**
+ * Runs `passes` gradient passes and returns the velocity seen by the first one. (It leaves the
+ * gradient's scope through tf.keep, which no tidy would ever free, so it is swapped at once for a
+ * plain clone.) `pass(u, i)` turns the field's value into the scalar whose gradient pass i needs.
+ */
+function gradientPasses(
+  field: VelocityField,
+  x: tf.Tensor2D,
+  t: Time,
+  name: string,
+  passes: number,
+  keepU: boolean,
+  pass: (u: tf.Tensor2D, i: number) => tf.Scalar,
+): { u?: tf.Tensor2D; grads: tf.Tensor2D[] } {
+  const held: { u?: tf.Tensor2D } = {};
+  const grads: tf.Tensor2D[] = [];
+  try {
+    for (let i = 0; i < passes; i++) {
+      grads.push(
+        gradOf((xx) => {
+          const u = field(xx, t);
+          checkOutput(u, x, name);
+          if (i === 0 && keepU) held.u = tf.keep(tf.clone(u));
+          return pass(u, i);
+        }, x),
+      );
+    }
+    return { u: held.u ? tf.clone(held.u) : undefined, grads };
+  } finally {
+    if (held.u) held.u.dispose();
+  }
+}
+
+/** d gradient passes, pass i giving column i of the Jacobian's row i: du_i/dx_i, summed over i. */
 function exactParts(
   field: VelocityField,
   x: tf.Tensor2D,
   t: Time,
   name: string,
   keepU: boolean,
-): { u: tf.Tensor2D | null; div: tf.Tensor1D } {
+): { u?: tf.Tensor2D; div: tf.Tensor1D } {
   const [n, d] = x.shape;
-  const held: { u?: tf.Tensor2D } = {};
-  const columns: tf.Tensor1D[] = [];
-  try {
-    for (let i = 0; i < d; i++) {
-      const g = tf.grad((xx: tf.Tensor) => {
-        const ui = field(xx as tf.Tensor2D, t);
-        checkOutput(ui, x, name);
-        if (i === 0 && keepU) held.u = tf.keep(tf.clone(ui));
-        return tf.sum(tf.slice(ui, [0, i], [n, 1]));
-      })(x);
-      columns.push(tf.reshape(tf.slice(g, [0, i], [n, 1]), [n]));
-    }
-    const u = held.u ? tf.clone(held.u) : null;
-    return { u, div: (d === 1 ? columns[0] : tf.addN(columns)) as tf.Tensor1D };
-  } finally {
-    if (held.u) held.u.dispose();
-  }
+  const { u, grads } = gradientPasses(field, x, t, name, d, keepU, (ui, i) => tf.sum(tf.slice(ui, [0, i], [n, 1])));
+  const columns = grads.map((g, i) => tf.reshape(tf.slice(g, [0, i], [n, 1]), [n]));
+  return { u, div: (d === 1 ? columns[0] : tf.addN(columns)) as tf.Tensor1D };
 }
 
 /**
@@ -137,24 +175,77 @@ export function hutchinsonProbes(samples: number, n: number, d: number, noise: H
 }
 
 /** The estimate with given probes: mean over probes of eps^T J eps, each from one vector-Jacobian product. */
-function hutchinsonWith(field: VelocityField, x: tf.Tensor2D, t: Time, probes: tf.Tensor2D[], name: string): tf.Tensor1D {
-  const estimates = probes.map((eps) => {
-    // grad_x sum_rows <u(x), eps> = eps^T J, row by row; its inner product with eps is eps^T J eps.
-    const vjp = tf.grad((xx: tf.Tensor) => {
-      const u = field(xx as tf.Tensor2D, t);
-      checkOutput(u, x, name);
-      return tf.sum(tf.mul(u, eps));
-    })(x);
-    return tf.sum(tf.mul(vjp, eps), 1);
+function hutchinsonWith(
+  field: VelocityField,
+  x: tf.Tensor2D,
+  t: Time,
+  probes: tf.Tensor2D[],
+  name: string,
+  keepU: boolean,
+): { u?: tf.Tensor2D; div: tf.Tensor1D } {
+  // grad_x sum_rows <u(x), eps> = eps^T J, row by row; its inner product with eps is eps^T J eps.
+  const { u, grads } = gradientPasses(field, x, t, name, probes.length, keepU, (v, s) => tf.sum(tf.mul(v, probes[s])));
+  const estimates = grads.map((vjp, s) => tf.sum(tf.mul(vjp, probes[s]), 1));
+  const div = tf.div(estimates.length === 1 ? estimates[0] : tf.addN(estimates), estimates.length) as tf.Tensor1D;
+  return { u, div };
+}
+
+function checkProbes(probes: unknown, x: tf.Tensor2D, name: string): asserts probes is tf.Tensor2D[] {
+  if (!Array.isArray(probes) || probes.length === 0) {
+    throw new Error(`${name}: probes must be a non-empty array of [n, d] tensors`);
+  }
+  probes.forEach((p, i) => {
+    assert2D(p, `${name}: probes[${i}]`, x.shape[1]);
+    if (p.shape[0] !== x.shape[0]) {
+      throw new Error(`${name}: probes[${i}] must have ${x.shape[0]} rows like x; got shape [${p.shape.join(", ")}]`);
+    }
   });
-  return tf.div(estimates.length === 1 ? estimates[0] : tf.addN(estimates), estimates.length) as tf.Tensor1D;
+}
+
+/**
+ * The velocity and a Hutchinson estimate of its divergence together, from the same gradient passes
+ * (the velocity comes from the first pass, so no extra evaluation). With fixed `probes` this is what
+ * a CNF likelihood integrates; otherwise fresh seeded probes are drawn.
+ *
+ * @returns `{ u: [n, d], div: [n] }`, owned by the caller
+ */
+export function velocityAndHutchinson(
+  field: VelocityField,
+  x: tf.Tensor2D,
+  t: Time,
+  options: HutchinsonOptions = {},
+): { u: tf.Tensor2D; div: tf.Tensor1D } {
+  checkField(field, "velocityAndHutchinson");
+  assert2D(x, "velocityAndHutchinson: x");
+  return hutchinsonRun(field, x, t, options, "velocityAndHutchinson", true) as { u: tf.Tensor2D; div: tf.Tensor1D };
+}
+
+function hutchinsonRun(
+  field: VelocityField,
+  x: tf.Tensor2D,
+  t: Time,
+  options: HutchinsonOptions,
+  name: string,
+  keepU: boolean,
+): { u?: tf.Tensor2D; div: tf.Tensor1D } {
+  if (options.probes !== undefined) {
+    const probes = options.probes;
+    checkProbes(probes, x, name);
+    return tf.tidy(() => hutchinsonWith(field, x, t, probes, name, keepU));
+  }
+  const probes = hutchinsonProbes(options.samples ?? 1, x.shape[0], x.shape[1], options.noise ?? "rademacher");
+  try {
+    return tf.tidy(() => hutchinsonWith(field, x, t, probes, name, keepU));
+  } finally {
+    tf.dispose(probes);
+  }
 }
 
 /**
  * Unbiased stochastic estimate of the divergence (Hutchinson's trace estimator): one gradient pass
- * per probe, whatever the dimension. Its variance for Rademacher probes is
- * 2 sum_{i != j} J_ij^2 / samples (zero for a diagonal Jacobian); for Gaussian probes
- * (2 ||J_sym||_F^2) / samples, with J_sym the symmetric part of the Jacobian.
+ * per probe, whatever the dimension. With S = (J + J^T) / 2 the symmetric part of the Jacobian J,
+ * its variance is 2 sum_{i != j} S_ij^2 / samples for Rademacher probes (zero when S is diagonal)
+ * and 2 ||S||_F^2 / samples for Gaussian probes (the diagonal counts too).
  *
  * @param field the velocity u, called `field(x, t)`
  * @param x points `[n, d]`
@@ -173,23 +264,5 @@ export function hutchinsonDivergence(
 ): tf.Tensor1D {
   checkField(field, "hutchinsonDivergence");
   assert2D(x, "hutchinsonDivergence: x");
-  if (options.probes !== undefined) {
-    if (!Array.isArray(options.probes) || options.probes.length === 0) {
-      throw new Error("hutchinsonDivergence: probes must be a non-empty array of [n, d] tensors");
-    }
-    options.probes.forEach((p, i) => {
-      assert2D(p, `hutchinsonDivergence: probes[${i}]`, x.shape[1]);
-      if (p.shape[0] !== x.shape[0]) {
-        throw new Error(`hutchinsonDivergence: probes[${i}] must have ${x.shape[0]} rows like x; got shape [${p.shape.join(", ")}]`);
-      }
-    });
-    const probes = options.probes;
-    return tf.tidy(() => hutchinsonWith(field, x, t, probes, "hutchinsonDivergence"));
-  }
-  const probes = hutchinsonProbes(options.samples ?? 1, x.shape[0], x.shape[1], options.noise ?? "rademacher");
-  try {
-    return tf.tidy(() => hutchinsonWith(field, x, t, probes, "hutchinsonDivergence"));
-  } finally {
-    tf.dispose(probes);
-  }
+  return hutchinsonRun(field, x, t, options, "hutchinsonDivergence", false).div;
 }

@@ -19,7 +19,7 @@ import { assert2D, assertFinite } from "../core/checks";
 import type { VelocityField } from "../core/notation";
 import { solveOde } from "../solvers/ode";
 import type { OdeMethod } from "../solvers/ode";
-import { hutchinsonProbes, velocityAndDivergence } from "./divergence";
+import { hutchinsonProbes, velocityAndDivergence, velocityAndHutchinson } from "./divergence";
 import type { HutchinsonNoise } from "./divergence";
 
 /** Options of `logLikelihood`. */
@@ -51,8 +51,8 @@ export interface LogLikelihoodOptions {
   t1?: number;
 }
 
-/** What `logLikelihood` returns; `tf.dispose(result)` frees every tensor. */
-export interface LogLikelihoodResult {
+/** What `logLikelihood` returns; `tf.dispose(result)` frees every tensor. (A type alias, not an interface, so that `tf.dispose` accepts it.) */
+export type LogLikelihoodResult = {
   /** log p_{t1}(x1), `[n]`. */
   logp: tf.Tensor1D;
   /** The trajectories' starting points x0 = psi_{t1 -> t0}(x1), `[n, d]`. */
@@ -119,7 +119,7 @@ export function logLikelihood(field: VelocityField, x1: tf.Tensor2D, options: Lo
       if (mode === "exact") {
         ({ u, div } = velocityAndDivergence(counted, x, t));
       } else {
-        ({ u, div } = hutchinsonParts(counted, x, t as number, probes));
+        ({ u, div } = velocityAndHutchinson(counted, x, t, { probes }));
       }
       return tf.concat([u, tf.reshape(div, [n, 1])], 1) as tf.Tensor2D;
     });
@@ -140,39 +140,19 @@ export function logLikelihood(field: VelocityField, x1: tf.Tensor2D, options: Lo
     tf.dispose(probes);
   }
   const zEnd = sol.x;
-  const out = tf.tidy(() => {
-    const x0 = tf.slice(zEnd, [0, 0], [n, d]) as tf.Tensor2D;
-    const l0 = tf.reshape(tf.slice(zEnd, [0, d], [n, 1]), [n]) as tf.Tensor1D; // = -int div dt
-    const logp0 = logP0(x0);
-    if (!(logp0 instanceof tf.Tensor) || logp0.rank !== 1 || logp0.shape[0] !== n) {
-      throw new Error(`logLikelihood: logP0 must return a [${n}] tensor; got ${logp0 instanceof tf.Tensor ? `shape [${logp0.shape.join(", ")}]` : typeof logp0}`);
-    }
-    return { logp: tf.add(logp0, l0) as tf.Tensor1D, x0, logp0: tf.clone(logp0), divIntegral: tf.neg(l0) as tf.Tensor1D };
-  });
-  zEnd.dispose();
-  return { ...out, nfe: sol.nfe, fieldEvaluations };
-}
-
-/** Velocity (taken from the first probe's pass, no extra evaluation) and the Hutchinson divergence with fixed probes. */
-function hutchinsonParts(
-  field: VelocityField,
-  x: tf.Tensor2D,
-  t: number,
-  probes: tf.Tensor2D[],
-): { u: tf.Tensor2D; div: tf.Tensor1D } {
-  const held: { u?: tf.Tensor2D } = {};
   try {
-    const estimates = probes.map((eps, s) => {
-      const vjp = tf.grad((xx: tf.Tensor) => {
-        const v = field(xx as tf.Tensor2D, t);
-        if (s === 0) held.u = tf.keep(tf.clone(v)); // freed below, after a plain clone
-        return tf.sum(tf.mul(v, eps));
-      })(x);
-      return tf.sum(tf.mul(vjp, eps), 1);
+    const out = tf.tidy(() => {
+      const x0 = tf.slice(zEnd, [0, 0], [n, d]) as tf.Tensor2D;
+      const l0 = tf.reshape(tf.slice(zEnd, [0, d], [n, 1]), [n]) as tf.Tensor1D; // = -int div dt
+      const logp0 = logP0(x0);
+      if (!(logp0 instanceof tf.Tensor) || logp0.rank !== 1 || logp0.shape[0] !== n) {
+        const got = logp0 instanceof tf.Tensor ? `shape [${logp0.shape.join(", ")}]` : typeof logp0;
+        throw new Error(`logLikelihood: logP0 must return a [${n}] tensor; got ${got}`);
+      }
+      return { logp: tf.add(logp0, l0) as tf.Tensor1D, x0, logp0: tf.clone(logp0), divIntegral: tf.neg(l0) as tf.Tensor1D };
     });
-    const div = tf.div(estimates.length === 1 ? estimates[0] : tf.addN(estimates), estimates.length) as tf.Tensor1D;
-    return { u: tf.clone(held.u as tf.Tensor2D), div };
+    return { ...out, nfe: sol.nfe, fieldEvaluations };
   } finally {
-    if (held.u) held.u.dispose();
+    zEnd.dispose();
   }
 }

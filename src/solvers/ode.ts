@@ -54,8 +54,8 @@ export interface SolveOdeOptions {
   firstStep?: number;
 }
 
-/** What `solveOde` returns. The tensors belong to the caller: `tf.dispose(result)` frees them all. */
-export interface OdeSolution {
+/** What `solveOde` returns. The tensors belong to the caller: `tf.dispose(result)` frees them all. (A type alias, not an interface, so that `tf.dispose` accepts it.) */
+export type OdeSolution = {
   /** The state at t1, `[n, d]`. */
   x: tf.Tensor2D;
   /** The time of each trajectory entry (a copy of `saveAt`); without `saveAt`, `[t1]`, the time of `x`. */
