@@ -4,7 +4,7 @@
  * reflow makes few-step sampling work).
  */
 import * as tf from "@tensorflow/tfjs";
-import { BaseOptions, Figure, Trace, baseLayout, color, finish, round, roundAll, toNumbers } from "./figure";
+import { BaseOptions, Figure, Trace, baseLayout, color, finish, logAxis, round, roundAll, toNumbers } from "./figure";
 
 /** One named curve. `x` defaults to 1, 2, 3, ... */
 export interface CurveSeries {
@@ -79,8 +79,10 @@ export function plotLoss(
   const smooth = options.smooth ?? 0;
   const logY = options.logY ?? true;
   const data: Trace[] = [];
+  const drawnValues: number[] = [];
   series.forEach((s, k) => {
     const values = toNumbers(s.values, `${s.name} values`);
+    drawnValues.push(...values);
     const xs = s.x ?? values.map((_, i) => i + 1);
     if (xs.length !== values.length) {
       throw new Error(`${s.name}: x and values must have the same length; got ${xs.length} and ${values.length}`);
@@ -118,7 +120,7 @@ export function plotLoss(
     xTitle: "step",
     yTitle: "loss",
   });
-  if (logY) (layout.yaxis as Record<string, unknown>).type = "log";
+  if (logY) Object.assign(layout.yaxis as object, logAxis(drawnValues));
   layout.showlegend = data.length > 1;
   return finish({ data, layout });
 }
@@ -156,9 +158,13 @@ export function plotMetricVsNfe(series: NfeSeries[], options: NfeOptions = {}): 
     throw new Error(`series must be a non-empty list of { name, nfe, values }; got ${JSON.stringify(series)}`);
   }
   const metric = options.metric ?? "error";
+  const allNfe = new Set<number>();
+  const allValues: number[] = [];
   const data: Trace[] = series.map((s, k) => {
     const nfe = toNumbers(s.nfe, `${s.name} nfe`);
     const values = toNumbers(s.values, `${s.name} values`);
+    nfe.forEach((v) => allNfe.add(v));
+    allValues.push(...values);
     if (nfe.length !== values.length) {
       throw new Error(`${s.name}: nfe and values must have the same length; got ${nfe.length} and ${values.length}`);
     }
@@ -182,8 +188,13 @@ export function plotMetricVsNfe(series: NfeSeries[], options: NfeOptions = {}): 
     xTitle: "NFE (velocity-field evaluations per sample)",
     yTitle: metric,
   });
-  if (options.logX ?? true) (layout.xaxis as Record<string, unknown>).type = "log";
-  if (options.logY) (layout.yaxis as Record<string, unknown>).type = "log";
+  // Ticks at the measured NFEs (step counts are few and meaningful: 1, 2, 4, 8, ...).
+  const ticks = [...allNfe].sort((a, b) => a - b);
+  Object.assign(layout.xaxis as object, {
+    type: options.logX ?? true ? "log" : "linear",
+    tickvals: ticks.length <= 12 ? ticks : undefined,
+  });
+  if (options.logY) Object.assign(layout.yaxis as object, logAxis(allValues));
   layout.showlegend = true;
   return finish({ data, layout });
 }

@@ -243,6 +243,24 @@ export function dropUndefined<T>(value: T): T {
   return value;
 }
 
+/**
+ * Settings of a logarithmic axis showing `values`: plotly's automatic log ticks crowd the axis with
+ * minor digits, so label the decades only when the data spans two or more, else 1-2-5 steps.
+ */
+export function logAxis(values: ArrayLike<number>): Record<string, unknown> {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v > 0 && Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  const decades = lo <= hi ? Math.log10(hi / lo) : 0;
+  return { type: "log", dtick: decades >= 2 ? 1 : "D2", exponentformat: "power" };
+}
+
 /** Plotly's `config` for the course: no logo, responsive, a PNG button at 2x scale. */
 export const DEFAULT_CONFIG: Record<string, unknown> = {
   displaylogo: false,

@@ -53,16 +53,22 @@ function readArrows(field: ArrowField): { px: number[]; py: number[]; vx: number
   return { px: p.x, py: p.y, vx: v.x, vy: v.y };
 }
 
-/** Typical distance between neighbouring arrows: sqrt(area of the bounding box / number of arrows). */
+/**
+ * Typical distance between neighbouring arrows: on a full rectangular grid (as from `fieldOnGrid`)
+ * the smaller grid step; on a line, length / (n - 1); else sqrt(area of the bounding box / n).
+ */
 export function arrowSpacing(px: number[], py: number[]): number {
   const n = px.length;
   if (n === 0) return 1;
   const w = Math.max(...px) - Math.min(...px);
   const h = Math.max(...py) - Math.min(...py);
   if (n === 1 || (w === 0 && h === 0)) return 1;
-  // A line of points (w or h zero) spaces them along its length.
-  const area = w > 0 && h > 0 ? w * h : Math.max(w, h) ** 2 / n;
-  return Math.sqrt(area / n);
+  const nx = new Set(px).size;
+  const ny = new Set(py).size;
+  if (nx * ny === n && nx > 1 && ny > 1) return Math.min(w / (nx - 1), h / (ny - 1));
+  // Points on a line (w or h zero): spread evenly along it.
+  if (w === 0 || h === 0) return Math.max(w, h) / (n - 1);
+  return Math.sqrt((w * h) / n);
 }
 
 function quantile(sorted: number[], q: number): number {

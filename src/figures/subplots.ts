@@ -73,7 +73,7 @@ export function subplots(figures: Figure[], options: SubplotOptions = {}): Figur
 
   const layout: Layout = {
     ...figures[0].layout,
-    width: options.width ?? Math.round(cellW * Math.min(columns, n) * 0.92),
+    width: options.width ?? Math.round(cellW * Math.min(columns, n) * 0.85),
     height: options.height ?? Math.round(cellH * rows),
     title: options.title ? { text: options.title, x: 0.5, xanchor: "center" } : undefined,
     margin: { l: 60, r: 30, t: options.title ? 80 : 50, b: 50 },
@@ -108,7 +108,9 @@ export function subplots(figures: Figure[], options: SubplotOptions = {}): Figur
       }
       // One legend for all panels: show each name once, and nothing from figures that hid their legend.
       const name = String(t.name ?? "");
-      if (fig.layout.showlegend === false || t.showlegend === false || shownNames.has(name)) trace.showlegend = false;
+      if (t.type !== "scatter") {
+        // Heatmaps and contours are explained by their colour bar, not the legend.
+      } else if (fig.layout.showlegend === false || t.showlegend === false || shownNames.has(name)) trace.showlegend = false;
       else {
         trace.showlegend = true;
         shownNames.add(name);
@@ -149,7 +151,15 @@ export function overlay(figures: Figure[], options: BaseOptions = {}): Figure {
   if (options.height) layout.height = options.height;
   if (options.xTitle) (layout.xaxis as Record<string, unknown>).title = { text: options.xTitle };
   if (options.yTitle) (layout.yaxis as Record<string, unknown>).title = { text: options.yTitle };
+  if (options.title) layout.margin = { ...((layout.margin as object) ?? {}), t: 50 };
   const data = figures.flatMap((f) => f.data.map((t) => ({ ...t })));
   layout.showlegend = data.filter((t) => t.showlegend !== false && t.type === "scatter").length > 1;
+  if (layout.showlegend && data.some(hasColorbar)) {
+    // The colour bar takes the right-hand side: put the legend in a row under the plot.
+    layout.legend = { ...((layout.legend as object) ?? {}), orientation: "h", x: 0, y: -0.14, yanchor: "top" };
+    const margin = (layout.margin as { b?: number }) ?? {};
+    layout.margin = { ...margin, b: (margin.b ?? 50) + 40 };
+    layout.height = (layout.height ?? 480) + 40;
+  }
   return finish({ data, layout });
 }
