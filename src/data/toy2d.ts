@@ -170,12 +170,14 @@ export function concentricCircles(n: number, options: ToyDataOptions = {}): tf.T
  * coordinates, so (-2, 0) and (2, 0) with the default scale; each sample is either point with
  * probability 1/2 (plus optional jitter).
  *
- * Why this layout: the noise N(0, I) sits between the two points. Under the independent pairing of
- * flow matching training, a noise sample on the left (x0 = (-0.5, 0.2)) is as likely to be paired with
- * the right point (2, 0) as a noise sample on the right (x0 = (0.5, -0.2)) is with the left point
- * (-2, 0), and these two straight lines x_t = t x1 + (1 - t) x0 cross near the origin at the same
- * time t = 0.5 (here exactly at (0, 0)): the crossing that makes the learned paths curve
- * (lecture concept 6) and that reflow straightens (concept 7).
+ * Why this layout: the noise N(0, I) sits between the two points, and under the independent pairing
+ * of flow matching training a noise sample is as likely to be sent to the far point as to the near
+ * one. Take two noise samples at the same height, the left one x0 = (-0.5, 0.2) paired with (2, 0)
+ * and the right one x0' = (0.5, 0.2) paired with (-2, 0): the straight lines x_t = t x1 + (1 - t) x0
+ * meet at the same place, (0, 0.16), at the same time t = 0.2. (In general a left/right pair at the
+ * same height, a distance D apart, meets at t = D / (D + 4).) At such a crossing the training targets
+ * x1 - x0 point in opposite directions and the regression averages them: the reason the learned
+ * paths curve (lecture concept 6) and what reflow straightens (concept 7).
  *
  * With `noise: 0` (the default) the set is exactly a finite data set with two atoms.
  *
