@@ -39,13 +39,15 @@ type DisplayWriter = (content: DisplayBundle, update: boolean) => void;
  * being executed in its `jupyter` module (the same function its own `display.raw` uses); the module
  * is only loaded inside a kernel, so outside one we find nothing without loading anything.
  */
+let jupyterModulePath: string | null | undefined;
 export function kernelDisplayWriter(): DisplayWriter | null {
   try {
-    const path = require.resolve("tslab/dist/jupyter");
-    const mod = require.cache[path];
+    if (jupyterModulePath === undefined) jupyterModulePath = require.resolve("tslab/dist/jupyter");
+    const mod = jupyterModulePath ? require.cache[jupyterModulePath] : undefined;
     const writer = (mod?.exports as { lastWriteDisplayData?: unknown } | undefined)?.lastWriteDisplayData;
     return typeof writer === "function" ? (writer as DisplayWriter) : null;
   } catch {
+    jupyterModulePath = null;
     return null;
   }
 }

@@ -196,23 +196,18 @@ export function progress(options: ProgressOptions): Progress {
     };
   };
 
-  // Sends the current state (first as a new output, then in place) and yields to the event loop.
+  // Inside a kernel: sends the current state (first as a new output, then in place) and yields to
+  // the event loop so the message actually leaves. Outside: prints the text line (unless quiet).
   const send = async (final: boolean): Promise<void> => {
+    lastSent = Date.now();
+    lastPrintedDecile = Math.min(9, Math.floor((10 * step) / total));
     const write = kernelDisplayWriter();
     if (write) {
       write(render(final), updates > 0);
       updates += 1;
-      lastSent = Date.now();
       await yieldToEventLoop();
-      return;
-    }
-    if (options.quiet) return;
-    // Sparse printing: one line per tenth of the run (0%, 10%, ..., 90%), then the final line.
-    const decile = Math.min(9, Math.floor((10 * step) / total));
-    if (final || decile > lastPrintedDecile) {
-      lastPrintedDecile = decile;
+    } else if (!options.quiet) {
       updates += 1;
-      lastSent = Date.now();
       console.log(render(final).data["text/plain"]);
     }
   };
@@ -233,7 +228,13 @@ export function progress(options: ProgressOptions): Progress {
     async update(s: number, v?: ProgressValues): Promise<void> {
       record(s, v);
       if (finished) return;
-      if (s >= total || Date.now() - lastSent >= interval) await send(false);
+      // In a kernel: at most one message per `interval`, and the last step. Outside a kernel, where
+      // each message is a printed line: one per tenth of the run (0%, 10%, ..., 90%), then done().
+      const kernel = kernelDisplayWriter() !== null;
+      const due = kernel
+        ? s >= total || Date.now() - lastSent >= interval
+        : Math.min(9, Math.floor((10 * s) / total)) > lastPrintedDecile;
+      if (due) await send(false);
     },
     async done(v?: ProgressValues): Promise<ProgressSummary> {
       if (v) record(step, v);
