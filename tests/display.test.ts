@@ -1,7 +1,6 @@
 // show() and progress(): the display bundle outside a kernel, and the messages sent inside one
 // (a stand-in for tslab's display writer, installed where tslab keeps it).
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createRequire } from "module";
 import { readFileSync } from "fs";
 import {
   DisplayBundle,
@@ -17,7 +16,7 @@ import {
 import { lossSparkline, progress } from "../src/notebook/progress";
 import { plotPoints } from "../src/figures/points";
 
-const require = createRequire(import.meta.url);
+// The tests run as CommonJS-compatible modules: `require` and its cache are Node's own.
 const JUPYTER = require.resolve("tslab/dist/jupyter");
 
 interface Sent {
