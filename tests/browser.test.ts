@@ -1,0 +1,84 @@
+// Real browser: every notebook's exported HTML page (build/) opened in headless Chromium renders
+// one plot per `show` call and logs no JavaScript error (missing optional local assets aside).
+// Plus the checker's own negative controls on small synthetic pages.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { pathToFileURL } from "url";
+import type { Browser } from "playwright-core";
+import { launchChromium, inspectPage } from "./browser-page";
+import { courseBuilds, plotlyOutputs } from "./course";
+import { figureBundle } from "../src/notebook/display";
+import { plotPoints } from "../src/figures/points";
+import { plotPath } from "../src/figures/path";
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+const fig = plotPoints([[0, 0], [1, 1], [2, 0.5]], { title: "three points" });
+const animated = plotPath([0, 1].map((t) => ({ t, particles: [[t, 0], [0, t]] })));
+
+/** A page made of figure outputs as the HTML export writes them: their text/html, in order. */
+function page(parts: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), "fm-browser-"));
+  const file = join(dir, "page.html");
+  writeFileSync(file, `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>${parts.join("\n")}</body></html>`);
+  return pathToFileURL(file).href;
+}
+
+describe("the page checker", () => {
+  it("counts every plot of a page that embeds plotly.js once", async () => {
+    const html = [
+      figureBundle(fig, { embedPlotly: true, divId: "a" }).data["text/html"] as string,
+      figureBundle(fig, { divId: "b" }).data["text/html"] as string,
+      figureBundle(animated, { divId: "c" }).data["text/html"] as string,
+    ];
+    const report = await inspectPage(browser, page(html), 3);
+    expect(report).toMatchObject({ plots: 3, drawn: 3, errors: [] });
+  });
+  it("sees the plots missing when plotly.js was never embedded (negative control)", async () => {
+    const html = [figureBundle(fig, { divId: "a" }).data["text/html"] as string];
+    const report = await inspectPage(browser, page(html), 1, 2_000);
+    expect(report.plots).toBe(0);
+  }, 30_000);
+  it("reports script errors and remote requests, and tolerates missing local files (negative controls)", async () => {
+    const report = await inspectPage(
+      browser,
+      page([
+        "<script>throw new Error('boom')</script>",
+        "<script>console.error('bad thing')</script>",
+        '<script src="https://cdn.example.org/x.js"></script>',
+        '<script src="file:///nonexistent/optional.js"></script>',
+      ]),
+      0,
+    );
+    expect(report.errors.some((e) => e.includes("page error: boom"))).toBe(true);
+    expect(report.errors.some((e) => e.includes("console error: bad thing"))).toBe(true);
+    expect(report.errors.some((e) => e.includes("request failed: https://cdn.example.org/x.js"))).toBe(true);
+    expect(report.missingLocal).toEqual(["file:///nonexistent/optional.js"]);
+    expect(report.errors.filter((e) => e.includes("optional.js"))).toEqual([]);
+  });
+});
+
+describe("the course's HTML pages", () => {
+  it("render one plot per show() call, with no JavaScript error", async () => {
+    const builds = await courseBuilds();
+    expect(builds.length).toBeGreaterThan(0);
+    for (const b of builds) {
+      const expected = plotlyOutputs(b.executedPath);
+      const report = await inspectPage(browser, pathToFileURL(b.htmlPath).href, expected);
+      expect({ notebook: b.stem, plots: report.plots, drawn: report.drawn, errors: report.errors }).toEqual({
+        notebook: b.stem,
+        plots: expected,
+        drawn: expected,
+        errors: [],
+      });
+    }
+  }, 300_000);
+});
