@@ -13,6 +13,7 @@ export interface CurveSeries {
   x?: number[];
 }
 
+/** Options of `plotLoss`. */
 export interface LossOptions extends BaseOptions {
   /** Logarithmic y axis (losses usually fall over decades). @default true */
   logY?: boolean;
@@ -135,6 +136,7 @@ export interface NfeSeries {
   values: number[];
 }
 
+/** Options of `plotMetricVsNfe`. */
 export interface NfeOptions extends BaseOptions {
   /** Name of the metric, for the y axis. @default "error" */
   metric?: string;

@@ -118,6 +118,7 @@ export function readGrid(grid: Grid, name = "grid"): { x: number[]; y: number[];
   return { x, y, z };
 }
 
+/** Options of `plotDensity` (and of the density in `plotContour`). */
 export interface DensityOptions extends BaseOptions {
   /** Plotly colour scale. @default "Viridis" */
   colorscale?: string;
@@ -171,6 +172,7 @@ export function plotDensity(grid: Grid, options: DensityOptions = {}): Figure {
   return finish({ data: [heatmapTrace(grid, options)], layout: gridLayout(grid, options) });
 }
 
+/** Options of `plotContour`. */
 export interface ContourOptions extends DensityOptions {
   /** Number of contour levels (plotly's `ncontours`, an upper bound). @default 12 */
   levels?: number;

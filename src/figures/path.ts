@@ -21,6 +21,7 @@ export interface PathFrame {
   particles?: Points;
 }
 
+/** Options of `plotPath`. */
 export interface PathOptions extends BaseOptions {
   /** Index of the frame shown first (and in the static export). @default 0 */
   active?: number;

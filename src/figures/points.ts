@@ -16,6 +16,7 @@ export interface PointSeries {
   size?: number;
 }
 
+/** Options of `plotPoints`. */
 export interface PointsOptions extends BaseOptions {
   /** Marker size in pixels. @default 5 */
   size?: number;

@@ -23,6 +23,7 @@ export interface ArrowField {
   vectors: Points;
 }
 
+/** Options of `plotQuiver`. */
 export interface QuiverOptions extends BaseOptions {
   /**
    * Length of the drawn arrow per unit of speed, or `"auto"` (typical arrow ≈ 0.9 spacings).
@@ -183,8 +184,8 @@ export function plotQuiver(field: ArrowField, options: QuiverOptions = {}): Figu
 }
 
 /**
- * Samples a velocity field u_t on a grid at one time t, for `plotQuiver`. Leak-free.
- * @default spec `{ xRange: [-3, 3], n: 15 }` (fewer points than a density grid: arrows need room)
+ * Samples a velocity field u_t on a grid at one time t, for `plotQuiver`. Leak-free. The grid
+ * defaults to 15 x 15 points over [-3, 3]² (coarser than a density grid: arrows need room).
  * @example
  * fieldOnGrid((x, t) => fm.tf.neg(x), 0.5, { n: 11 });  // returns { points: [[-3, -3], ...], vectors: [[3, 3], ...] }
  */

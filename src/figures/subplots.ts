@@ -5,6 +5,7 @@
  */
 import { BaseOptions, Figure, Layout, Trace, dropUndefined, finish } from "./figure";
 
+/** Options of `subplots`. */
 export interface SubplotOptions {
   /** Figures per row. @default all in one row */
   columns?: number;

@@ -8,6 +8,7 @@ import { BaseOptions, COORD_TITLES, Figure, Points, Trace, baseLayout, color, fi
 /** A trajectory: a `[T, n, 2]` tensor (T time steps of n particles) or a list of T `[n, 2]` point sets. */
 export type TrajectoryInput = tf.Tensor | Points[];
 
+/** Options of `plotTrajectories`. */
 export interface TrajectoryOptions extends BaseOptions {
   /** Draw at most this many particles' paths (evenly spaced subset, deterministic). @default 200 */
   maxPaths?: number;

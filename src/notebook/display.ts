@@ -34,12 +34,13 @@ export interface DisplayBundle {
 /** What tslab's kernel calls to send `display_data` (`update` false) or `update_display_data` (true). */
 type DisplayWriter = (content: DisplayBundle, update: boolean) => void;
 
+let jupyterModulePath: string | null | undefined;
+
 /**
  * The kernel's display writer, or null outside a tslab kernel. tslab keeps the writer of the cell
  * being executed in its `jupyter` module (the same function its own `display.raw` uses); the module
  * is only loaded inside a kernel, so outside one we find nothing without loading anything.
  */
-let jupyterModulePath: string | null | undefined;
 export function kernelDisplayWriter(): DisplayWriter | null {
   try {
     if (jupyterModulePath === undefined) jupyterModulePath = require.resolve("tslab/dist/jupyter");
@@ -148,6 +149,7 @@ export function describeFigure(figure: Figure): string {
   return `[figure${title ? ` "${title}"` : ""}: ${traces}${frames}]`;
 }
 
+/** Options of `show`. */
 export interface ShowOptions {
   /**
    * Mark the figure for static export: `npm run figures` writes it to

@@ -21,6 +21,7 @@
  */
 import { DisplayBundle, METADATA_KEY, kernelDisplayWriter, newDisplayId } from "./display";
 
+/** Options of `progress`. */
 export interface ProgressOptions {
   /** Number of steps (the bar is full at `step = total`). */
   total: number;
