@@ -6,7 +6,7 @@ import { plotPoints } from "../src/figures/points";
 import { evaluateGrid, gridPoints, plotContour, plotDensity } from "../src/figures/density";
 import { arrowSpacing, autoArrowScale, fieldOnGrid, plotQuiver, quiverTraces } from "../src/figures/quiver";
 import { plotTrajectories, subsetIndices } from "../src/figures/trajectories";
-import { plotPath } from "../src/figures/path";
+import { pathFrames, plotPath } from "../src/figures/path";
 import { plotLoss, plotMetricVsNfe, smoothCurve, thinIndices } from "../src/figures/curves";
 import { overlay, subplots } from "../src/figures/subplots";
 
@@ -240,6 +240,40 @@ describe("plotPath (t-slider animation)", () => {
       "every frame must carry the same kinds as frames[0] (density, field, particles); frames[1] differs in density",
     );
     expect(() => plotPath([frameAt(0.5), frameAt(0.5)])).toThrow("frame times must differ; t = 0.5 appears twice");
+  });
+});
+
+describe("pathFrames", () => {
+  it("evaluates density, field and particles at each time, exactly and leak-free", () => {
+    const x0 = tf.tensor2d([[1, 2], [-1, 0]]);
+    const frames = noLeak(() =>
+      pathFrames({
+        times: [0, 0.5, 1],
+        density: (x, t) => tf.add(tf.sum(x, 1), t), // p(x, t) = x_a + x_b + t, known everywhere
+        field: (x, t) => tf.mul(x, typeof t === "number" ? -t : 0) as tf.Tensor2D, // u = -t x
+        particles: (t) => tf.mul(x0, 1 - t), // x_t = (1 - t) x0
+        grid: { xRange: [0, 1], nx: 2, ny: 2 },
+        arrowGrid: { xRange: [0, 1], nx: 2, ny: 2 },
+        fieldTmax: 0.5,
+      }),
+    );
+    expect(frames.map((f) => f.t)).toEqual([0, 0.5, 1]);
+    expect(frames[1].density?.z).toEqual([[0.5, 1.5], [1.5, 2.5]]);
+    expect(frames[1].field?.vectors).toEqual([[-0, -0], [-0.5, -0], [-0, -0.5], [-0.5, -0.5]]);
+    expect(frames[2].field?.vectors).toEqual(frames[1].field?.vectors); // evaluated at fieldTmax = 0.5
+    expect(frames[1].particles).toEqual([[0.5, 1], [-0.5, 0]]);
+    expect(plotPath(frames).frames).toHaveLength(3);
+    x0.dispose();
+  });
+  it("takes the particles from a trajectory with one step per time", () => {
+    const traj = tf.tensor3d([[[0, 0]], [[1, 1]]]);
+    const frames = noLeak(() => pathFrames({ times: [0, 1], particles: traj }));
+    expect(frames.map((f) => f.particles)).toEqual([[[0, 0]], [[1, 1]]]);
+    expect(() => pathFrames({ times: [0, 0.5, 1], particles: traj })).toThrow(
+      "particles must have one step per time (3); got 2 steps",
+    );
+    traj.dispose();
+    expect(() => pathFrames({ times: [0, 2] })).toThrow("times[1] must lie in [0, 1]; got 2");
   });
 });
 

@@ -3,11 +3,14 @@
  * one picture, with a t-slider and a play button (lecture, concepts 1-4: u_t moves the particles,
  * and the particles stay distributed like p_t because u_t generates p_t).
  */
+import * as tf from "@tensorflow/tfjs";
 import { assertInRange } from "../core/checks";
+import type { VelocityField } from "../core/notation";
 import { BaseOptions, COORD_TITLES, Figure, Frame, Layout, Points, Trace, baseLayout, color, extent, finish, pad, toXY } from "./figure";
-import { Grid, heatmapTrace, readGrid } from "./density";
-import { ArrowField, arrowSpacing, autoArrowScale, quiverTraces } from "./quiver";
+import { Grid, GridSpec, evaluateGrid, heatmapTrace, readGrid } from "./density";
+import { ArrowField, arrowSpacing, autoArrowScale, fieldOnGrid, quiverTraces } from "./quiver";
 import { pointsTrace } from "./points";
+import { TrajectoryInput, readTrajectory } from "./trajectories";
 
 /** What to draw at one time t. Every frame must carry the same kinds (all with a density, or none, ...). */
 export interface PathFrame {
@@ -200,4 +203,71 @@ export function plotPath(frames: PathFrame[], options: PathOptions = {}): Figure
     },
   ];
   return finish({ data, layout, frames: animationFrames });
+}
+
+/** What `pathFrames` evaluates at each time. */
+export interface PathFramesSpec {
+  /** The times of the frames, each in [0, 1]. */
+  times: number[];
+  /** The density p_t(x): `[m, 2] -> [m]` (or `[m, 1]`) at time t. */
+  density?: (x: tf.Tensor2D, t: number) => tf.Tensor;
+  /** The velocity field u_t(x), called `(x, t)` like every field of the course. */
+  field?: VelocityField;
+  /**
+   * The particles: a trajectory with one step per time (`[T, n, 2]` tensor or list of `[n, 2]`,
+   * e.g. an ODE solution saved at `times`), or a function of t returning `[n, 2]` points.
+   */
+  particles?: TrajectoryInput | ((t: number) => number[][] | tf.Tensor);
+  /** Grid of the density. @default `{ xRange: [-3, 3], n: 60 }` */
+  grid?: GridSpec;
+  /** Grid of the arrows. @default `{ xRange: [-3, 3], n: 15 }` */
+  arrowGrid?: GridSpec;
+  /**
+   * Largest time at which the field is evaluated (a conditional field blows up at t = 1); later
+   * frames show the field at this time. @default 1
+   */
+  fieldTmax?: number;
+}
+
+/**
+ * Evaluates a density, a velocity field and particles at each time, ready for `plotPath`.
+ * Reads every tensor it makes and frees it: leak-free (the caller keeps what it passed in).
+ * @example
+ * const frames = fm.pathFrames({ times: [0, 0.25, 0.5, 0.75, 1], density: pt, field: u, particles: trajectory });
+ * fm.show(fm.plotPath(frames));
+ */
+export function pathFrames(spec: PathFramesSpec): PathFrame[] {
+  if (!Array.isArray(spec.times) || spec.times.length === 0) {
+    throw new Error(`times must be a non-empty list of times in [0, 1]; got ${JSON.stringify(spec.times)}`);
+  }
+  spec.times.forEach((t, i) => assertInRange(t, `times[${i}]`, 0, 1));
+  const tmax = spec.fieldTmax ?? 1;
+  assertInRange(tmax, "fieldTmax", 0, 1);
+  let steps: number[][][] | undefined;
+  if (spec.particles !== undefined && typeof spec.particles !== "function") {
+    const read = readTrajectory(spec.particles, "particles");
+    if (read.length !== spec.times.length) {
+      throw new Error(`particles must have one step per time (${spec.times.length}); got ${read.length} steps`);
+    }
+    steps = read.map(({ x, y }) => x.map((xi, i) => [xi, y[i]]));
+  }
+  return spec.times.map((t, k) => {
+    const frame: PathFrame = { t };
+    const density = spec.density;
+    if (density) frame.density = evaluateGrid((x) => density(x, t), spec.grid);
+    if (spec.field) frame.field = fieldOnGrid(spec.field, Math.min(t, tmax), spec.arrowGrid);
+    if (steps) frame.particles = steps[k];
+    else if (typeof spec.particles === "function") {
+      const f = spec.particles;
+      frame.particles = tf.tidy(() => {
+        const p = f(t);
+        if (p instanceof tf.Tensor) {
+          if (p.rank !== 2 || p.shape[1] !== 2) throw new Error(`particles(${t}) must have shape [n, 2]; got shape [${p.shape.join(", ")}]`);
+          return p.arraySync() as number[][];
+        }
+        return p;
+      });
+    }
+    return frame;
+  });
 }
