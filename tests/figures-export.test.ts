@@ -1,9 +1,9 @@
 // npm run figures: collecting the outputs marked for export and drawing them in headless Chromium,
 // byte-identical on re-run, with stale files of the notebook removed. The notebooks here are
 // built from the same display bundles `show` sends, so no kernel is needed.
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { execFileSync } from "child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { figureBundle } from "../src/notebook/display";
@@ -13,6 +13,15 @@ import { plotPath } from "../src/figures/path";
 import { Figure } from "../src/figures/figure";
 
 const ROOT = join(__dirname, "..");
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "fm-figures-"));
+  tempDirs.push(d);
+  return d;
+}
 
 /** An executed notebook whose cells show the given figures (name = export mark, or none). */
 function notebook(figures: { figure: Figure; name?: string }[]): unknown {
@@ -43,7 +52,7 @@ const path = plotPath([0, 0.5, 1].map((t) => ({ t, particles: [[t, 0], [0, t], [
 
 describe("npm run figures", () => {
   it("renders each marked figure to SVG and PNG, byte-identical on re-run, and removes stale files", () => {
-    const dir = mkdtempSync(join(tmpdir(), "fm-figures-"));
+    const dir = tempDir();
     const executed = join(dir, "demo.ipynb");
     writeFileSync(
       executed,
@@ -76,7 +85,7 @@ describe("npm run figures", () => {
   });
 
   it("fails, naming the cells, when a notebook uses one export name twice", () => {
-    const dir = mkdtempSync(join(tmpdir(), "fm-figures-"));
+    const dir = tempDir();
     const executed = join(dir, "demo.ipynb");
     writeFileSync(executed, JSON.stringify(notebook([{ figure: points, name: "same" }, { figure: loss, name: "same" }])));
     expect(() => runExport(executed, join(dir, "out"))).toThrow(/the export name "same" is used twice \(cells 1 and 2\)/);
@@ -84,7 +93,7 @@ describe("npm run figures", () => {
   });
 
   it("gives different files for different figures (negative control for the byte comparison)", () => {
-    const dir = mkdtempSync(join(tmpdir(), "fm-figures-"));
+    const dir = tempDir();
     const executed = join(dir, "demo.ipynb");
     writeFileSync(executed, JSON.stringify(notebook([{ figure: points, name: "x" }])));
     runExport(executed, join(dir, "a"));
