@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// Before the tests (`npm test` runs this as "pretest"): the system pieces npm cannot install.
+//
+//   - Jupyter's client for Python (nbclient, nbformat, nbconvert, jupyter_client): the notebook tests
+//     execute every notebook through it;
+//   - Chromium: the figure export and the browser test draw the figures in it.
+//
+// When one is missing and we are root on Debian (or Ubuntu), it runs `apt-get update` once and
+// `apt-get install -y jupyter-client python3-nbclient python3-nbformat jupyter-nbconvert chromium`.
+// Anywhere else it says exactly what to install and exits non-zero. Then it registers the course's
+// Jupyter kernel. With everything present it only checks (well under a second).
+import { existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { pathToFileURL } from "node:url";
+import { JUPYTER_INSTALL_HINT, JupyterMissingError, findPython } from "./notebooks.mjs";
+import { installKernel } from "./install-kernel.mjs";
+
+export const DEBIAN_PACKAGES = ["jupyter-client", "python3-nbclient", "python3-nbformat", "jupyter-nbconvert", "chromium"];
+export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+
+/** What is missing: { jupyter: boolean, chromium: boolean }. */
+export function missingPieces() {
+  let jupyter = false;
+  try {
+    findPython();
+  } catch (e) {
+    if (!(e instanceof JupyterMissingError)) throw e;
+    jupyter = true;
+  }
+  return { jupyter, chromium: !existsSync(CHROMIUM) };
+}
+
+const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
+const isDebian = () => process.platform === "linux" && existsSync("/etc/debian_version") && existsSync("/usr/bin/apt-get");
+
+function apt(args) {
+  console.log(`$ apt-get ${args.join(" ")}`);
+  const r = spawnSync("apt-get", args, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  if (r.status !== 0) throw new Error(`apt-get ${args[0]} failed (exit ${r.status ?? r.signal})`);
+}
+
+function explain(missing) {
+  const lines = ["The tests need system packages that npm does not install:"];
+  if (missing.jupyter) lines.push(JUPYTER_INSTALL_HINT.split("\n").map((l) => "  " + l).join("\n"));
+  if (missing.chromium) {
+    lines.push(`  Chromium (looked for ${CHROMIUM}):`);
+    lines.push("    Debian/Ubuntu: sudo apt-get install chromium");
+    lines.push("    elsewhere:     install Chromium or Chrome and set CHROMIUM_PATH=/path/to/the/browser");
+  }
+  if (isDebian() && !isRoot()) lines.push("  (as root, `npm test` installs them itself)");
+  return lines.join("\n");
+}
+
+export function ensureSystem() {
+  let missing = missingPieces();
+  if (missing.jupyter || missing.chromium) {
+    if (!(isRoot() && isDebian())) {
+      console.error(explain(missing));
+      return 1;
+    }
+    const what = [missing.jupyter && "Jupyter's client", missing.chromium && "Chromium"].filter(Boolean).join(" and ");
+    console.log(`Installing ${what} from Debian (the tests need them).`);
+    apt(["update"]);
+    apt(["install", "-y", ...DEBIAN_PACKAGES]);
+    missing = missingPieces();
+    if (missing.jupyter || missing.chromium) {
+      console.error(`Still missing after apt-get install.\n${explain(missing)}`);
+      return 1;
+    }
+  }
+  installKernel({ quiet: true });
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] || "").href) {
+  try {
+    process.exit(ensureSystem());
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  }
+}
