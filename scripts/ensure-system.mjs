@@ -12,22 +12,28 @@
 import { existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { pathToFileURL } from "node:url";
-import { JUPYTER_INSTALL_HINT, JupyterMissingError, findPython } from "./notebooks.mjs";
 import { installKernel } from "./install-kernel.mjs";
 
-export const DEBIAN_PACKAGES = ["jupyter-client", "python3-nbclient", "python3-nbformat", "jupyter-nbconvert", "chromium"];
+export const JUPYTER_DEBIAN_PACKAGES = ["jupyter-client", "python3-nbclient", "python3-nbformat", "jupyter-nbconvert"];
+export const JUPYTER_PIP_PACKAGES = ["nbclient", "nbformat", "nbconvert", "jupyter_client"];
+export const DEBIAN_PACKAGES = [...JUPYTER_DEBIAN_PACKAGES, "chromium"];
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+
+/** The Pythons the course runner tries, in its order ($FM_PYTHON alone when set). */
+function pythonCandidates() {
+  if (process.env.FM_PYTHON) return [process.env.FM_PYTHON];
+  return process.platform === "win32" ? ["python", "py"] : ["/usr/bin/python3", "python3", "python"];
+}
+
+/** True when some candidate Python can import Jupyter's client pieces (checked without importing them). */
+function haveJupyterClient() {
+  const check = `import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ${JSON.stringify(JUPYTER_PIP_PACKAGES)}) else 3)`;
+  return pythonCandidates().some((python) => spawnSync(python, ["-c", check], { stdio: "ignore", timeout: 30_000 }).status === 0);
+}
 
 /** What is missing: { jupyter: boolean, chromium: boolean }. */
 export function missingPieces() {
-  let jupyter = false;
-  try {
-    findPython();
-  } catch (e) {
-    if (!(e instanceof JupyterMissingError)) throw e;
-    jupyter = true;
-  }
-  return { jupyter, chromium: !existsSync(CHROMIUM) };
+  return { jupyter: !haveJupyterClient(), chromium: !existsSync(CHROMIUM) };
 }
 
 const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
@@ -41,7 +47,11 @@ function apt(args) {
 
 function explain(missing) {
   const lines = ["The tests need system packages that npm does not install:"];
-  if (missing.jupyter) lines.push(JUPYTER_INSTALL_HINT.split("\n").map((l) => "  " + l).join("\n"));
+  if (missing.jupyter) {
+    lines.push(`  Jupyter's client for Python (looked in: ${pythonCandidates().join(", ")}):`);
+    lines.push(`    Debian/Ubuntu: sudo apt-get install ${JUPYTER_DEBIAN_PACKAGES.join(" ")}`);
+    lines.push(`    elsewhere:     pip install ${JUPYTER_PIP_PACKAGES.join(" ")}   (and set FM_PYTHON to that python)`);
+  }
   if (missing.chromium) {
     lines.push(`  Chromium (looked for ${CHROMIUM}):`);
     lines.push("    Debian/Ubuntu: sudo apt-get install chromium");
