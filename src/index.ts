@@ -14,6 +14,12 @@ export * from "./core/checks";
 export * from "./core/backend";
 export * from "./core/random";
 
+// --- Schedulers, affine probability paths, prediction conversions, targets with exact answers (issue 2, part A)
+export * from "./path/scheduler";
+export * from "./path/affine";
+export * from "./path/conversions";
+export * from "./targets/gaussian-mixture";
+
 // --- Toy data, ODE solvers, divergence, likelihood, continuity, examples, metrics (issue 2, part B)
 export * from "./data/toy2d";
 export * from "./solvers/ode";
