@@ -1,0 +1,217 @@
+"""Strict headless execution of one course notebook through Jupyter's own client (nbclient).
+
+Driven by scripts/notebooks.mjs (`buildNotebook`); not meant to be run by hand, but it can be:
+
+    /usr/bin/python3 scripts/run_notebook.py --notebook notebooks/00-welcome.ipynb \
+        --executed build/00-welcome.ipynb --html build/00-welcome.html --result /tmp/r.json
+
+Runs every code cell top to bottom with the course's kernel (the `flow-matching` kernelspec; the
+launcher moves to the course root) and stops at the first problem:
+  - a cell whose execute_reply status is "error" (tslab reports failures only this way and on stderr),
+  - any output on stderr (a warning printed by the library is a bug in a notebook too),
+  - an unhandled promise rejection or uncaught exception (the course kernel fails the cell for it),
+  - the notebook's time limit (kernel start included), or the kernel dying.
+The result (JSON, in --result) says what happened: ok, seconds, backend, and on failure the cell
+number (1-based among code cells), its first line and the error text the kernel printed.
+On success the executed notebook and, with --html, its HTML page (nbconvert) are written
+atomically; on failure the partly executed notebook goes to --failed when given.
+"""
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+
+
+def missing_modules():
+    missing = []
+    for name in ("nbformat", "nbclient", "nbconvert", "jupyter_client"):
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - any import failure means "not usable"
+            missing.append(name)
+    return missing
+
+
+def text_of(value):
+    return "".join(value) if isinstance(value, list) else (value or "")
+
+
+BACKEND_LINE = re.compile(r"TensorFlow\.js backend: (\S+)")
+
+
+def write_atomic(path, text):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class Failure(Exception):
+    """A notebook failed; `info` becomes the result's `error` record."""
+
+    def __init__(self, kind, message, cell=None, first_line=None, index=None):
+        super().__init__(message)
+        self.info = {"kind": kind, "message": message, "cell": cell, "firstLine": first_line, "index": index}
+
+
+async def run(args, nb):
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    started = time.monotonic()
+    deadline = started + args.timeout
+    replies = {}
+
+    def on_cell_executed(cell, cell_index, execute_reply):
+        replies[cell_index] = execute_reply
+
+    client = NotebookClient(
+        nb,
+        kernel_name=args.kernel,
+        resources={"metadata": {"path": args.cwd}},
+        allow_errors=True,  # we judge each reply ourselves, with the kernel's own error text
+        startup_timeout=max(1, int(args.timeout)),
+        # Output still in flight when the reply arrives (a long stream of progress updates) must
+        # arrive; losing it would make the notebook look fine when it was not.
+        iopub_timeout=60,
+        raise_on_iopub_timeout=True,
+        record_timing=False,
+        on_cell_executed=on_cell_executed,
+    )
+    info = {"backend": None, "cells": 0}
+    code_number = 0
+    current = {"cell": None, "first": None, "index": None}
+    try:
+        async with client.async_setup_kernel(cwd=args.cwd):
+            msg_id = client.kc.kernel_info()
+            if asyncio.iscoroutine(msg_id):
+                msg_id = await msg_id
+            client.timeout = max(1, int(deadline - time.monotonic()))
+            reply = await client.async_wait_for_reply(msg_id)
+            if reply and "language_info" in reply["content"]:
+                nb.metadata["language_info"] = reply["content"]["language_info"]
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                code_number += 1
+                source = text_of(cell.source)
+                first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+                current.update(cell=code_number, first=first, index=index)
+                if not source.strip():
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise CellTimeoutError("time limit reached before this cell started")
+                client.timeout = max(1, int(remaining + 0.999))
+                await client.async_execute_cell(cell, index, execution_count=code_number)
+                info["cells"] = code_number
+                stderr = "".join(
+                    text_of(o.get("text")) for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"
+                )
+                errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+                for o in cell.outputs:
+                    if o.get("output_type") == "stream" and o.get("name") == "stdout" and info["backend"] is None:
+                        m = BACKEND_LINE.search(text_of(o.get("text")))
+                        if m:
+                            info["backend"] = m.group(1)
+                reply = replies.get(index)
+                status = reply["content"].get("status") if reply else "ok"
+                if status == "error" or errors or stderr.strip():
+                    parts = []
+                    if stderr.strip():
+                        parts.append(stderr.strip())
+                    for o in errors:
+                        parts.append(("%s: %s" % (o.get("ename", ""), o.get("evalue", ""))).strip(": "))
+                    if not parts and reply:
+                        content = reply["content"]
+                        parts.append(("%s: %s" % (content.get("ename", ""), content.get("evalue", ""))).strip(": "))
+                    message = "\n".join(p for p in parts if p) or "the kernel reported an error without any text"
+                    kind = "error" if status == "error" or errors else "stderr"
+                    raise Failure(kind, message, code_number, first, index)
+    except Failure:
+        raise
+    except CellTimeoutError:
+        raise Failure(
+            "timeout",
+            "exceeded the notebook time limit of %g s (%.1f s elapsed)" % (args.timeout, time.monotonic() - started),
+            current["cell"],
+            current["first"],
+            current["index"],
+        )
+    except DeadKernelError as e:
+        raise Failure("dead-kernel", "the kernel died: %s" % e, current["cell"], current["first"], current["index"])
+    except (RuntimeError, TimeoutError, asyncio.TimeoutError) as e:
+        msg = str(e) or e.__class__.__name__
+        if current["cell"] is None:
+            if "Kernel didn't respond" in msg or isinstance(e, (TimeoutError, asyncio.TimeoutError)):
+                raise Failure("timeout", "the kernel did not start within the time limit of %g s: %s" % (args.timeout, msg))
+            raise Failure("kernel", "could not start the kernel %r: %s" % (args.kernel, msg))
+        raise Failure("kernel", msg, current["cell"], current["first"], current["index"])
+    except Exception as e:  # noqa: BLE001 - e.g. NoSuchKernel
+        if e.__class__.__name__ == "NoSuchKernel":
+            raise Failure("kernel", "no Jupyter kernel named %r is registered (run: node scripts/install-kernel.mjs)" % args.kernel)
+        raise
+    info["seconds"] = time.monotonic() - started
+    return info
+
+
+def export_html(nb, path):
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter()
+    # Pick the figures' text/html (which draws them with the embedded plotly.js), never plotly's own
+    # MIME type (which needs a front-end extension) nor the plain-text summary.
+    priority = list(exporter.display_data_priority)
+    if "text/html" in priority:
+        priority.remove("text/html")
+    exporter.display_data_priority = ["text/html"] + priority
+    body, _ = exporter.from_notebook_node(nb)
+    write_atomic(path, body)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--notebook", required=False)
+    p.add_argument("--executed")
+    p.add_argument("--html")
+    p.add_argument("--failed")
+    p.add_argument("--result", required=False)
+    p.add_argument("--kernel", default="flow-matching")
+    p.add_argument("--cwd", default=os.getcwd())
+    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--check", action="store_true", help="only check that Jupyter's client pieces import")
+    args = p.parse_args()
+
+    missing = missing_modules()
+    if args.check or missing:
+        print(json.dumps({"missing": missing, "python": sys.executable}))
+        return 0 if not missing else 3
+
+    import nbformat
+
+    nb = nbformat.read(args.notebook, as_version=4)
+    result = {"ok": False, "notebook": args.notebook}
+    try:
+        info = asyncio.run(run(args, nb))
+        result.update(ok=True, seconds=info["seconds"], backend=info["backend"], cells=info["cells"])
+        if args.executed:
+            write_atomic(args.executed, nbformat.writes(nb))
+        if args.html:
+            export_html(nb, args.html)
+    except Failure as f:
+        result["error"] = f.info
+        if args.failed:
+            write_atomic(args.failed, nbformat.writes(nb))
+    if args.result:
+        write_atomic(args.result, json.dumps(result))
+    else:
+        print(json.dumps(result))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
