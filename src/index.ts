@@ -53,3 +53,7 @@ export * from "./figures/curves";
 export * from "./figures/subplots";
 export * from "./notebook/display";
 export * from "./notebook/progress";
+
+// --- Notebook 01 (trajectory and flow): closed-form linear flows, line plots and warped grids ---
+export * from "./examples/linearFlows";
+export * from "./figures/lines";
