@@ -161,15 +161,16 @@ async def run(args, nb):
 
 def export_html(nb, path):
     from nbconvert import HTMLExporter
+    from nbconvert.utils.base import NbConvertBase
+    from traitlets.config import Config
 
-    exporter = HTMLExporter()
     # Pick the figures' text/html (which draws them with the embedded plotly.js), never plotly's own
-    # MIME type (which needs a front-end extension) nor the plain-text summary.
-    priority = list(exporter.display_data_priority)
-    if "text/html" in priority:
-        priority.remove("text/html")
-    exporter.display_data_priority = ["text/html"] + priority
-    body, _ = exporter.from_notebook_node(nb)
+    # MIME type (which needs a front-end extension) nor the plain-text summary, whatever this
+    # nbconvert version's default order is.
+    priority = [m for m in NbConvertBase().display_data_priority if m != "text/html"]
+    config = Config()
+    config.NbConvertBase.display_data_priority = ["text/html"] + priority
+    body, _ = HTMLExporter(config=config).from_notebook_node(nb)
     write_atomic(path, body)
 
 
