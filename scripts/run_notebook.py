@@ -61,6 +61,7 @@ class Failure(Exception):
 async def run(args, nb):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from nbclient.util import ensure_async
 
     started = time.monotonic()
     deadline = started + args.timeout
@@ -107,7 +108,20 @@ async def run(args, nb):
                 if remaining <= 0:
                     raise CellTimeoutError("time limit reached before this cell started")
                 client.timeout = max(1, int(remaining + 0.999))
-                await client.async_execute_cell(cell, index, execution_count=code_number)
+                try:
+                    await client.async_execute_cell(cell, index, execution_count=code_number)
+                except CellTimeoutError:
+                    elapsed = time.monotonic() - started
+                    # Stop the kernel at once (a polite shutdown waits for the busy cell).
+                    await ensure_async(client.km.shutdown_kernel(now=True))
+                    raise Failure(
+                        "timeout",
+                        "did not finish within the notebook time limit of %g s (stopped after %.1f s; "
+                        "raise the limit with --timeout)" % (args.timeout, elapsed),
+                        code_number,
+                        first,
+                        index,
+                    )
                 info["cells"] = code_number
                 stderr = "".join(
                     text_of(o.get("text")) for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"
@@ -137,7 +151,7 @@ async def run(args, nb):
     except CellTimeoutError:
         raise Failure(
             "timeout",
-            "exceeded the notebook time limit of %g s (%.1f s elapsed)" % (args.timeout, time.monotonic() - started),
+            "did not finish within the notebook time limit of %g s (stopped after %.1f s)" % (args.timeout, time.monotonic() - started),
             current["cell"],
             current["first"],
             current["index"],
