@@ -261,6 +261,26 @@ export function logAxis(values: ArrayLike<number>): Record<string, unknown> {
   return { type: "log", dtick: decades >= 2 ? 1 : "D2", exponentformat: "power" };
 }
 
+/**
+ * Shows or hides the legend. `below` puts it in a row under the plot (taller figure, same plot
+ * area): for plots with equal axes, where a legend at the side would squeeze the plot, and for
+ * plots whose right-hand side holds a colour bar.
+ */
+export function placeLegend(layout: Layout, show: boolean, below: boolean): Layout {
+  layout.showlegend = show;
+  if (!show || !below) return layout;
+  const margin = (layout.margin as { t?: number; b?: number }) ?? {};
+  const bottom = (margin.b ?? 50) + 50;
+  layout.margin = { ...margin, b: bottom };
+  layout.height = (layout.height ?? 480) + 50;
+  // Legend y is a fraction of the plot's height: place its top 62 px under the plot, below the
+  // x-axis title, inside the enlarged bottom margin.
+  const plotHeight = layout.height - (margin.t ?? 50) - bottom;
+  const y = -Math.min(0.5, 62 / Math.max(plotHeight, 1));
+  layout.legend = { ...((layout.legend as object) ?? {}), orientation: "h", x: 0, xanchor: "left", y: Number(y.toFixed(4)), yanchor: "top" };
+  return layout;
+}
+
 /** Plotly's `config` for the course: no logo, responsive, a PNG button at 2x scale. */
 export const DEFAULT_CONFIG: Record<string, unknown> = {
   displaylogo: false,

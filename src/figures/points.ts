@@ -2,7 +2,7 @@
  * Point clouds: samples x0 ~ p_0, x1 ~ p_data, or the particles x_t of a probability path
  * (lecture, concept 1: the probability path p_t seen through its samples).
  */
-import { BaseOptions, COORD_TITLES, Figure, Points, Trace, baseLayout, color, finish, roundAll, toXY } from "./figure";
+import { BaseOptions, COORD_TITLES, Figure, Points, Trace, baseLayout, color, finish, placeLegend, roundAll, toXY } from "./figure";
 
 /** One named cloud, for figures with several. */
 export interface PointSeries {
@@ -68,6 +68,6 @@ export function plotPoints(points: Points | PointSeries[], options: PointsOption
     { ...options, equal: options.equal ?? true },
     { width: 520, height: 480, xTitle: COORD_TITLES[0], yTitle: COORD_TITLES[1] },
   );
-  layout.showlegend = series.length > 1;
+  placeLegend(layout, series.length > 1, options.equal ?? true);
   return finish({ data, layout });
 }

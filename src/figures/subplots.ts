@@ -3,7 +3,7 @@
  * e.g. the density p_t, the arrows of u_t and the particles x_t in one plot, or the data next to
  * the samples of a trained model.
  */
-import { BaseOptions, Figure, Layout, Trace, dropUndefined, finish } from "./figure";
+import { BaseOptions, Figure, Layout, Trace, dropUndefined, finish, placeLegend } from "./figure";
 
 /** Options of `subplots`. */
 export interface SubplotOptions {
@@ -154,13 +154,10 @@ export function overlay(figures: Figure[], options: BaseOptions = {}): Figure {
   if (options.yTitle) (layout.yaxis as Record<string, unknown>).title = { text: options.yTitle };
   if (options.title) layout.margin = { ...((layout.margin as object) ?? {}), t: 50 };
   const data = figures.flatMap((f) => f.data.map((t) => ({ ...t })));
-  layout.showlegend = data.filter((t) => t.showlegend !== false && t.type === "scatter").length > 1;
-  if (layout.showlegend && data.some(hasColorbar)) {
-    // The colour bar takes the right-hand side: put the legend in a row under the plot.
-    layout.legend = { ...((layout.legend as object) ?? {}), orientation: "h", x: 0, y: -0.14, yanchor: "top" };
-    const margin = (layout.margin as { b?: number }) ?? {};
-    layout.margin = { ...margin, b: (margin.b ?? 50) + 40 };
-    layout.height = (layout.height ?? 480) + 40;
-  }
+  const show = data.filter((t) => t.showlegend !== false && t.type === "scatter").length > 1;
+  const equal = (layout.yaxis as Record<string, unknown> | undefined)?.scaleanchor === "x";
+  // Legend below the plot for equal axes or a colour bar (unless the first figure already made room).
+  if ((layout.legend as { orientation?: string } | undefined)?.orientation === "h") layout.showlegend = show;
+  else placeLegend(layout, show, equal || data.some(hasColorbar));
   return finish({ data, layout });
 }

@@ -3,7 +3,7 @@
  * (lecture, concept 1: trajectory and flow; concept 7: reflow straightens them).
  */
 import * as tf from "@tensorflow/tfjs";
-import { BaseOptions, COORD_TITLES, Figure, Points, Trace, baseLayout, color, finish, round, toXY } from "./figure";
+import { BaseOptions, COORD_TITLES, Figure, Points, Trace, baseLayout, color, finish, placeLegend, round, toXY } from "./figure";
 
 /** A trajectory: a `[T, n, 2]` tensor (T time steps of n particles) or a list of T `[n, 2]` point sets. */
 export type TrajectoryInput = tf.Tensor | Points[];
@@ -120,6 +120,6 @@ export function plotTrajectories(trajectory: TrajectoryInput, options: Trajector
     { ...options, equal: options.equal ?? true },
     { width: 520, height: 480, xTitle: COORD_TITLES[0], yTitle: COORD_TITLES[1] },
   );
-  layout.showlegend = data.length > 1;
+  placeLegend(layout, data.length > 1, options.equal ?? true);
   return finish({ data, layout });
 }
