@@ -57,3 +57,4 @@ export * from "./notebook/progress";
 // --- Notebook 01 (trajectory and flow): closed-form linear flows, line plots and warped grids ---
 export * from "./examples/linearFlows";
 export * from "./figures/lines";
+export * from "./metrics/energyFloor";
