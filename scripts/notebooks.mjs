@@ -227,7 +227,8 @@ export function writeIndex(entries, outDir = BUILD_DIR) {
       const title = escapeHtml(e.title);
       if (e.error) return `<li><span class="failed">${title}</span> — failed (see the build's output)</li>`;
       const link = e.htmlPath ? `<a href="${escapeHtml(basename(e.htmlPath))}">${title}</a>` : title;
-      return `<li>${link} <span class="meta">(${e.seconds.toFixed(1)} s, ${escapeHtml(e.backend)}; <a href="${escapeHtml(basename(e.executedPath))}">notebook</a>)</span></li>`;
+      const when = e.earlier ? "from an earlier build" : `${e.seconds.toFixed(1)} s, ${escapeHtml(e.backend)}`;
+      return `<li>${link} <span class="meta">(${when}; <a href="${escapeHtml(basename(e.executedPath))}">notebook</a>)</span></li>`;
     })
     .join("\n");
   const html = `<!DOCTYPE html>
@@ -271,8 +272,9 @@ export function howToOpen() {
   if (lab) lines.push("  jupyter lab notebooks/");
   if (classic) lines.push(`  jupyter notebook notebooks/${lab ? "          (classic Notebook)" : ""}`);
   if (!lab && !classic) {
-    lines.push("  Jupyter Lab is not installed here; install it (pip install jupyterlab, or Debian: apt-get install jupyter-notebook)");
-    lines.push("  and run: jupyter lab notebooks/");
+    lines.push("  Jupyter Lab / Notebook is not installed here. Install one, then open the notebooks folder:");
+    lines.push("    pip install jupyterlab                 then: jupyter lab notebooks/");
+    if (existsSync("/etc/debian_version")) lines.push("    apt-get install jupyter-notebook       then: jupyter notebook notebooks/   (classic Notebook, Debian)");
   }
   lines.push(`  VS Code: open a notebook in notebooks/ and pick the kernel "${DISPLAY_NAME}" (Select Kernel > Jupyter Kernel).`);
   lines.push("After editing src/, restart the kernel to use the change.");
@@ -288,8 +290,9 @@ export function howToOpen() {
 export async function buildCourse(options = {}) {
   const { outDir = BUILD_DIR, timeout = DEFAULT_TIMEOUT, log = (s) => console.log(s) } = options;
   const notebooks = options.notebooks?.length ? options.notebooks.map((p) => resolve(p)) : courseNotebooks();
-  installKernel({ quiet: true });
+  const kernel = installKernel({ quiet: true });
   findPython(); // says what to install before anything else happens
+  log(`Kernel "${DISPLAY_NAME}" registered at ${kernel.path}`);
   const entries = [];
   for (const nb of notebooks) {
     const title = notebookTitle(nb);
@@ -301,7 +304,7 @@ export async function buildCourse(options = {}) {
     } catch (err) {
       if (err instanceof JupyterMissingError) throw err;
       entries.push({ notebook: nb, title, error: err });
-      log(`  FAILED: ${err instanceof Error ? err.message : err}`);
+      log(`  FAILED: ${String(err instanceof Error ? err.message : err).split("\n")[0]} (details below)`);
     }
   }
   // The index lists the whole course; a partial build (named notebooks) keeps the other entries
@@ -338,10 +341,10 @@ function mergeWithExisting(entries, outDir) {
     const htmlPath = join(outDir, `${stem}.html`);
     const executedPath = join(outDir, `${stem}.ipynb`);
     if (existsSync(htmlPath) && existsSync(executedPath)) {
-      out.push({ notebook: nb, title: notebookTitle(nb), htmlPath, executedPath, seconds: NaN, backend: "earlier build" });
+      out.push({ notebook: nb, title: notebookTitle(nb), htmlPath, executedPath, earlier: true });
     }
   }
-  return [...out, ...built.values()].map((e) => (Number.isNaN(e.seconds) ? { ...e, seconds: 0 } : e));
+  return [...out, ...built.values()];
 }
 
 function parseArgs(argv) {
