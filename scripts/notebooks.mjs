@@ -179,7 +179,7 @@ export async function buildNotebook(notebookPath, options = {}) {
       if (existsSync(join(work, "failed.ipynb"))) renameSync(join(work, "failed.ipynb"), failedPath);
       const e = result.error;
       const where = e.cell ? `, code cell ${e.cell}${e.firstLine ? ` (${JSON.stringify(e.firstLine)})` : ""}` : "";
-      const what = { error: "failed", stderr: "printed on stderr", timeout: "hit the time limit", "dead-kernel": "killed the kernel", kernel: "could not run" }[e.kind] ?? "failed";
+      const what = { error: "failed", stderr: "printed on stderr", timeout: "hit the time limit", "dead-kernel": "killed the kernel", kernel: "could not run", background: "failed after its last cell" }[e.kind] ?? "failed";
       const text = tidyErrorText(e.message);
       throw new NotebookError(`${rel(notebook)}${where} ${what}:\n${text}`, {
         notebook, kind: e.kind, cell: e.cell ?? null, firstLine: e.firstLine ?? null, text, failedPath: existsSync(failedPath) ? failedPath : null,

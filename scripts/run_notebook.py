@@ -58,7 +58,32 @@ class Failure(Exception):
         self.info = {"kind": kind, "message": message, "cell": cell, "firstLine": first_line, "index": index}
 
 
+PROBE = "await new Promise((resolve) => setTimeout(resolve, 100));"
+
+
+def judge(cell, reply):
+    """(kind, message) when an executed cell failed: error reply, error output or any stderr."""
+    stderr = "".join(
+        text_of(o.get("text")) for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    )
+    errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+    status = reply["content"].get("status") if reply else "ok"
+    if not (status == "error" or errors or stderr.strip()):
+        return None
+    parts = []
+    if stderr.strip():
+        parts.append(stderr.strip())
+    for o in errors:
+        parts.append(("%s: %s" % (o.get("ename", ""), o.get("evalue", ""))).strip(": "))
+    if not parts and reply:
+        content = reply["content"]
+        parts.append(("%s: %s" % (content.get("ename", ""), content.get("evalue", ""))).strip(": "))
+    message = "\n".join(p for p in parts if p) or "the kernel reported an error without any text"
+    return ("error" if status == "error" or errors else "stderr", message)
+
+
 async def run(args, nb):
+    import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbclient.util import ensure_async
@@ -123,29 +148,33 @@ async def run(args, nb):
                         index,
                     )
                 info["cells"] = code_number
-                stderr = "".join(
-                    text_of(o.get("text")) for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"
-                )
-                errors = [o for o in cell.outputs if o.get("output_type") == "error"]
                 for o in cell.outputs:
                     if o.get("output_type") == "stream" and o.get("name") == "stdout" and info["backend"] is None:
                         m = BACKEND_LINE.search(text_of(o.get("text")))
                         if m:
                             info["backend"] = m.group(1)
-                reply = replies.get(index)
-                status = reply["content"].get("status") if reply else "ok"
-                if status == "error" or errors or stderr.strip():
-                    parts = []
-                    if stderr.strip():
-                        parts.append(stderr.strip())
-                    for o in errors:
-                        parts.append(("%s: %s" % (o.get("ename", ""), o.get("evalue", ""))).strip(": "))
-                    if not parts and reply:
-                        content = reply["content"]
-                        parts.append(("%s: %s" % (content.get("ename", ""), content.get("evalue", ""))).strip(": "))
-                    message = "\n".join(p for p in parts if p) or "the kernel reported an error without any text"
-                    kind = "error" if status == "error" or errors else "stderr"
-                    raise Failure(kind, message, code_number, first, index)
+                problem = judge(cell, replies.get(index))
+                if problem:
+                    raise Failure(problem[0], problem[1], code_number, first, index)
+
+            # A probe after the last cell, not saved: code the notebook left running in the background
+            # (a timer, a promise nobody awaits) gets a moment to fail, and the course kernel reports
+            # such a failure on the next cell it runs, which is this one.
+            if code_number > 0:
+                current.update(cell=None, first=None, index=None)
+                probe = nbformat.v4.new_code_cell(PROBE)
+                nb.cells.append(probe)
+                try:
+                    client.timeout = max(1, int(deadline - time.monotonic() + 0.999))
+                    await client.async_execute_cell(probe, len(nb.cells) - 1, store_history=False)
+                    problem = judge(probe, replies.get(len(nb.cells) - 1))
+                finally:
+                    nb.cells.pop()
+                if problem:
+                    raise Failure(
+                        "background",
+                        "after the last cell, code still running in the background failed:\n" + problem[1],
+                    )
     except Failure:
         raise
     except CellTimeoutError:
