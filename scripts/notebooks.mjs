@@ -8,7 +8,8 @@
 //
 // Each notebook runs top to bottom through Jupyter's own client (nbclient, scripts/run_notebook.py,
 // with Debian's /usr/bin/python3 or $FM_PYTHON) on the course's kernel, in the course root. A cell
-// that fails, anything printed on stderr, an unhandled promise rejection and the time limit each
+// that fails, anything printed on stderr, an unhandled promise rejection (also one from code still
+// running in the background after the last cell) and the time limit (kernel start included) each
 // fail the notebook, with its name, the code cell's number and first line, and the kernel's own
 // error text. Also a module: buildNotebook(path, options) and buildCourse(options).
 import { spawn, spawnSync } from "node:child_process";

@@ -10,6 +10,8 @@ launcher moves to the course root) and stops at the first problem:
   - a cell whose execute_reply status is "error" (tslab reports failures only this way and on stderr),
   - any output on stderr (a warning printed by the library is a bug in a notebook too),
   - an unhandled promise rejection or uncaught exception (the course kernel fails the cell for it),
+  - the same raised by code still running in the background after the last cell (an unsaved probe cell
+    runs last and gives it 100 ms to surface),
   - the notebook's time limit (kernel start included), or the kernel dying.
 The result (JSON, in --result) says what happened: ok, seconds, backend, and on failure the cell
 number (1-based among code cells), its first line and the error text the kernel printed.
