@@ -58,3 +58,7 @@ export * from "./notebook/progress";
 export * from "./examples/linearFlows";
 export * from "./figures/lines";
 export * from "./metrics/energyFloor";
+
+// --- Notebook 03 (conditional paths): Gaussian moment test, trajectory straightness ---
+export * from "./metrics/moments";
+export * from "./metrics/straightness";
