@@ -11,7 +11,7 @@ launcher moves to the course root) and stops at the first problem:
   - any output on stderr (a warning printed by the library is a bug in a notebook too),
   - an unhandled promise rejection or uncaught exception (the course kernel fails the cell for it),
   - the same raised by code still running in the background after the last cell (an unsaved probe cell
-    runs last and gives it 100 ms to surface),
+    runs last and gives it 500 ms to surface),
   - the notebook's time limit (kernel start included), or the kernel dying.
 The result (JSON, in --result) says what happened: ok, seconds, backend, and on failure the cell
 number (1-based among code cells), its first line and the error text the kernel printed.
@@ -60,7 +60,7 @@ class Failure(Exception):
         self.info = {"kind": kind, "message": message, "cell": cell, "firstLine": first_line, "index": index}
 
 
-PROBE = "await new Promise((resolve) => setTimeout(resolve, 100));"
+PROBE = "await new Promise((resolve) => setTimeout(resolve, 500));"
 
 
 def judge(cell, reply):
