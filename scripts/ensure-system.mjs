@@ -6,7 +6,7 @@
 //   - Chromium: the figure export and the browser test draw the figures in it.
 //
 // When one is missing and we are root on Debian (or Ubuntu), it runs `apt-get update` once and
-// `apt-get install -y jupyter-client python3-nbclient python3-nbformat jupyter-nbconvert chromium`.
+// `apt-get install -y jupyter-client python3-nbclient python3-nbformat jupyter-nbconvert chromium libjs-mathjax fonts-mathjax libjs-requirejs`.
 // Anywhere else it says exactly what to install and exits non-zero. Then it registers the course's
 // Jupyter kernel. With everything present it only checks (well under a second).
 import { existsSync } from "node:fs";
@@ -16,7 +16,10 @@ import { installKernel } from "./install-kernel.mjs";
 
 export const JUPYTER_DEBIAN_PACKAGES = ["jupyter-client", "python3-nbclient", "python3-nbformat", "jupyter-nbconvert"];
 export const JUPYTER_PIP_PACKAGES = ["nbclient", "nbformat", "nbconvert", "jupyter_client"];
-export const DEBIAN_PACKAGES = [...JUPYTER_DEBIAN_PACKAGES, "chromium"];
+/** What the course's HTML pages load from Debian's nbconvert template: MathJax (the LaTeX) and require.js. */
+export const PAGE_ASSET_PACKAGES = ["libjs-mathjax", "fonts-mathjax", "libjs-requirejs"];
+export const PAGE_ASSETS = ["/usr/share/javascript/mathjax/MathJax.js", "/usr/share/javascript/requirejs/require.min.js"];
+export const DEBIAN_PACKAGES = [...JUPYTER_DEBIAN_PACKAGES, "chromium", ...PAGE_ASSET_PACKAGES];
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 /** The Pythons the course runner tries, in its order ($FM_PYTHON alone when set). */
@@ -31,9 +34,16 @@ function haveJupyterClient() {
   return pythonCandidates().some((python) => spawnSync(python, ["-c", check], { stdio: "ignore", timeout: 30_000 }).status === 0);
 }
 
-/** What is missing: { jupyter: boolean, chromium: boolean }. */
+/**
+ * What is missing: { jupyter, chromium, assets } (booleans). `assets` is checked on Debian only, whose
+ * nbconvert points the HTML pages at the local MathJax and require.js (elsewhere it links a CDN).
+ */
 export function missingPieces() {
-  return { jupyter: !haveJupyterClient(), chromium: !existsSync(CHROMIUM) };
+  return {
+    jupyter: !haveJupyterClient(),
+    chromium: !existsSync(CHROMIUM),
+    assets: isDebian() && !PAGE_ASSETS.every((f) => existsSync(f)),
+  };
 }
 
 const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
@@ -57,23 +67,30 @@ function explain(missing) {
     lines.push("    Debian/Ubuntu: sudo apt-get install chromium");
     lines.push("    elsewhere:     install Chromium or Chrome and set CHROMIUM_PATH=/path/to/the/browser");
   }
+  if (missing.assets) {
+    lines.push("  MathJax and require.js for the course's HTML pages (Debian's nbconvert links them locally):");
+    lines.push(`    sudo apt-get install ${PAGE_ASSET_PACKAGES.join(" ")}`);
+  }
   if (isDebian() && !isRoot()) lines.push("  (as root, `npm test` installs them itself)");
   return lines.join("\n");
 }
 
 export function ensureSystem() {
   let missing = missingPieces();
-  if (missing.jupyter || missing.chromium) {
+  const anyMissing = (m) => m.jupyter || m.chromium || m.assets;
+  if (anyMissing(missing)) {
     if (!(isRoot() && isDebian())) {
       console.error(explain(missing));
       return 1;
     }
-    const what = [missing.jupyter && "Jupyter's client", missing.chromium && "Chromium"].filter(Boolean).join(" and ");
+    const what = [missing.jupyter && "Jupyter's client", missing.chromium && "Chromium", missing.assets && "MathJax"]
+      .filter(Boolean)
+      .join(" and ");
     console.log(`Installing ${what} from Debian (the tests need them).`);
     apt(["update"]);
     apt(["install", "-y", ...DEBIAN_PACKAGES]);
     missing = missingPieces();
-    if (missing.jupyter || missing.chromium) {
+    if (anyMissing(missing)) {
       console.error(`Still missing after apt-get install.\n${explain(missing)}`);
       return 1;
     }

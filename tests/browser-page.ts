@@ -25,13 +25,24 @@ export interface PageReport {
   errors: string[];
   /** Local files the page asked for that do not exist (optional assets, e.g. the template's MathJax). */
   missingLocal: string[];
+  /** Formulas MathJax typeset (`.MathJax_CHTML`, `.MathJax`, `mjx-container` elements). */
+  math: number;
 }
+
+const MATH_SELECTOR = ".MathJax_CHTML, .MathJax, mjx-container";
 
 /**
  * Opens `url` (network requests other than file:// are refused: the pages must be self-contained),
- * waits until `expectedPlots` plots have drawn or `timeoutMs` passes, and reports.
+ * waits until `expectedPlots` plots have drawn (and, with `expectMath`, MathJax has typeset a formula)
+ * or `timeoutMs` passes, and reports.
  */
-export async function inspectPage(browser: Browser, url: string, expectedPlots: number, timeoutMs = 30_000): Promise<PageReport> {
+export async function inspectPage(
+  browser: Browser,
+  url: string,
+  expectedPlots: number,
+  timeoutMs = 30_000,
+  expectMath = false,
+): Promise<PageReport> {
   const page = await browser.newPage();
   const errors: string[] = [];
   const missingLocal: string[] = [];
@@ -54,12 +65,18 @@ export async function inspectPage(browser: Browser, url: string, expectedPlots: 
     await page
       .waitForFunction((n) => document.querySelectorAll(".js-plotly-plot").length >= n, expectedPlots, { timeout: timeoutMs })
       .catch(() => undefined);
+    if (expectMath) {
+      await page
+        .waitForFunction((sel) => document.querySelectorAll(sel).length > 0, MATH_SELECTOR, { timeout: timeoutMs })
+        .catch(() => undefined);
+    }
     // Let late scripts (and any error they throw) finish.
     await page.waitForTimeout(500);
     const plots = await page.locator(".js-plotly-plot").count();
     const drawn = await page.locator(".js-plotly-plot:has(.main-svg)").count();
     if (consoleMissing > missingLocal.length) errors.push(`${consoleMissing - missingLocal.length} resource(s) failed to load`);
-    return { plots, drawn, errors, missingLocal };
+    const math = await page.locator(MATH_SELECTOR).count();
+    return { plots, drawn, errors, missingLocal, math };
   } finally {
     await page.close();
   }

@@ -2,7 +2,7 @@
 // one plot per `show` call and logs no JavaScript error (missing optional local assets aside).
 // Plus the checker's own negative controls on small synthetic pages.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { pathToFileURL } from "url";
@@ -22,6 +22,17 @@ afterAll(async () => {
   await browser?.close();
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 });
+
+/** Debian's HTML template loads these local files (installed by npm test's pretest step). */
+const DEBIAN_PAGE_ASSETS = ["/usr/share/javascript/mathjax/MathJax.js", "/usr/share/javascript/requirejs/require.min.js"].every(
+  (f) => existsSync(f),
+);
+
+/** True when a notebook's markdown has LaTeX ($...$). */
+function notebookHasMath(path: string): boolean {
+  const nb = JSON.parse(readFileSync(path, "utf8")) as { cells: { cell_type: string; source: string | string[] }[] };
+  return nb.cells.some((c) => c.cell_type === "markdown" && /\$[^$]+\$/.test([c.source].flat().join("")));
+}
 
 const fig = plotPoints([[0, 0], [1, 1], [2, 0.5]], { title: "three points" });
 const animated = plotPath([0, 1].map((t) => ({ t, particles: [[t, 0], [0, t]] })));
@@ -69,19 +80,39 @@ describe("the page checker", () => {
   });
 });
 
+describe("the math check", () => {
+  it.skipIf(!DEBIAN_PAGE_ASSETS)("sees formulas typeset by the local MathJax, and none without it (negative control)", async () => {
+    const mathjax =
+      '<script src="file:///usr/share/javascript/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"></script>' +
+      "<script>MathJax.Hub.Config({ tex2jax: { inlineMath: [['$', '$']] } });</script>";
+    const withMath = await inspectPage(browser, page([mathjax, "<p>the path $x_t = t x_1 + (1 - t) x_0$</p>"]), 0, 15_000, true);
+    expect(withMath.math).toBeGreaterThan(0);
+    expect(withMath.missingLocal).toEqual([]);
+    const without = await inspectPage(browser, page(["<p>the path $x_t = t x_1 + (1 - t) x_0$</p>"]), 0, 2_000, true);
+    expect(without.math).toBe(0);
+  }, 60_000);
+});
+
 describe("the course's HTML pages", () => {
   it.skipIf(!HAVE_RUNNER)("render one plot per show() call, with no JavaScript error (needs scripts/notebooks.mjs)", async () => {
     const builds = await courseBuilds();
     expect(builds.length).toBeGreaterThan(0);
     for (const b of builds) {
       const expected = plotlyOutputs(b.executedPath);
-      const report = await inspectPage(browser, pathToFileURL(b.htmlPath).href, expected);
+      const hasMath = notebookHasMath(b.executedPath);
+      const report = await inspectPage(browser, pathToFileURL(b.htmlPath).href, expected, 30_000, hasMath);
       expect({ notebook: b.stem, plots: report.plots, drawn: report.drawn, errors: report.errors }).toEqual({
         notebook: b.stem,
         plots: expected,
         drawn: expected,
         errors: [],
       });
+      // Debian's nbconvert links MathJax and require.js locally (npm test installs them there): every
+      // asset must load and every notebook with LaTeX must show typeset formulas, not raw $...$.
+      if (DEBIAN_PAGE_ASSETS) {
+        expect({ notebook: b.stem, missing: report.missingLocal }).toEqual({ notebook: b.stem, missing: [] });
+        if (hasMath) expect({ notebook: b.stem, typeset: report.math > 0 }).toEqual({ notebook: b.stem, typeset: true });
+      }
     }
   }, 300_000);
 });
