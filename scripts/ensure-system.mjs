@@ -56,7 +56,7 @@ function apt(args) {
 }
 
 function explain(missing) {
-  const lines = ["The tests need system packages that npm does not install:"];
+  const lines = ["The course needs system packages that npm does not install:"];
   if (missing.jupyter) {
     lines.push(`  Jupyter's client for Python (looked in: ${pythonCandidates().join(", ")}):`);
     lines.push(`    Debian/Ubuntu: sudo apt-get install ${JUPYTER_DEBIAN_PACKAGES.join(" ")}`);
@@ -75,8 +75,13 @@ function explain(missing) {
   return lines.join("\n");
 }
 
-export function ensureSystem() {
-  let missing = missingPieces();
+/**
+ * Installs (as root on Debian) or explains what is missing. `forBuild` is the course build's need
+ * (`npm start`: Jupyter's client and the pages' MathJax, no browser); otherwise the tests' (all three).
+ */
+export function ensureSystem({ forBuild = false } = {}) {
+  const relevant = (m) => (forBuild ? { ...m, chromium: false } : m);
+  let missing = relevant(missingPieces());
   const anyMissing = (m) => m.jupyter || m.chromium || m.assets;
   if (anyMissing(missing)) {
     if (!(isRoot() && isDebian())) {
@@ -86,10 +91,10 @@ export function ensureSystem() {
     const what = [missing.jupyter && "Jupyter's client", missing.chromium && "Chromium", missing.assets && "MathJax"]
       .filter(Boolean)
       .join(" and ");
-    console.log(`Installing ${what} from Debian (the tests need them).`);
+    console.log(`Installing ${what} from Debian (the ${forBuild ? "course build needs" : "tests need"} them).`);
     apt(["update"]);
     apt(["install", "-y", ...DEBIAN_PACKAGES]);
-    missing = missingPieces();
+    missing = relevant(missingPieces());
     if (anyMissing(missing)) {
       console.error(`Still missing after apt-get install.\n${explain(missing)}`);
       return 1;
@@ -101,7 +106,7 @@ export function ensureSystem() {
 
 if (import.meta.url === pathToFileURL(process.argv[1] || "").href) {
   try {
-    process.exit(ensureSystem());
+    process.exit(ensureSystem({ forBuild: process.argv.includes("--build") }));
   } catch (e) {
     console.error(e instanceof Error ? e.message : e);
     process.exit(1);
