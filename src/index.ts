@@ -62,3 +62,8 @@ export * from "./metrics/energyFloor";
 // --- Notebook 03 (conditional paths): Gaussian moment test, trajectory straightness ---
 export * from "./metrics/moments";
 export * from "./metrics/straightness";
+
+// --- Notebook 04 (marginal path and field): crossings of trajectories, nearest training points, 1-D paths against time ---
+export * from "./metrics/crossings";
+export * from "./metrics/nearest";
+export * from "./figures/timelines";
