@@ -67,3 +67,6 @@ export * from "./metrics/straightness";
 export * from "./metrics/crossings";
 export * from "./metrics/nearest";
 export * from "./figures/timelines";
+
+// --- Notebook 02 (continuity equation): the 1-D continuity residual derived symbolically (mathjs) ---
+export * from "./field/symbolic";
