@@ -1,7 +1,8 @@
 /**
  * Target distributions with exact answers: isotropic Gaussian mixtures (`GaussianMixture`) and their
- * zero-width case, a finite data set (`FiniteSet`), both built on `IsotropicMixture`. Lecture concepts 5 and 6 (marginal paths and the marginal
- * vector field); used by notebooks 5-8 to compare learned fields with the truth.
+ * zero-width case, a finite data set (`FiniteSet`), both built on `IsotropicMixture`. Lecture concept 4
+ * (the marginal path and the marginal vector field, notebook 04); notebooks 5-8 use them to compare
+ * learned fields with the truth.
  *
  * p_1 = sum_k w_k N(mu_k, s_k^2 I). Under an affine path x_t = alpha_t x1 + sigma_t x0 with x0 ~ N(0, I),
  * given the component k the pair (x1, x_t) is jointly Gaussian, so everything is closed form:
