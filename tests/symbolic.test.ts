@@ -34,6 +34,8 @@ describe("symbolicContinuityResidual1D", () => {
       "residual / p, simplified",
     ]);
     expect(r.steps.every((s) => s.expression.length > 0 && s.tex.length > 0)).toBe(true);
+    // LaTeX as a reader writes it: x1 -> x_{1}, t in italics (mathjs alone prints t upright, as the unit "tonne")
+    expect(r.steps[1].tex).toBe("\\frac{ t\\cdot x_{1}- x}{{\\left(1- t\\right)}^{2}}");
   });
 
   it("returns derivatives that agree with the closed forms at random points", () => {

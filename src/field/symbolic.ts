@@ -377,6 +377,19 @@ function productString(p: Product): string {
   return parts.join(" * ");
 }
 
+/**
+ * LaTeX for variable names as a reader writes them: x1 -> x_{1}, sigma -> \sigma, pi -> \pi (mathjs
+ * would print t upright, as the unit "tonne"). Other nodes keep mathjs's own LaTeX.
+ */
+function symbolTex(node: AnyNode): string | undefined {
+  if (node.type !== "SymbolNode" || typeof node.name !== "string") return undefined;
+  const greek = ["alpha", "beta", "gamma", "delta", "epsilon", "mu", "nu", "pi", "rho", "sigma", "tau", "phi", "psi", "omega", "theta", "lambda"];
+  const m = /^([A-Za-z]+?)_?(\d+)$/.exec(node.name);
+  const base = (b: string) => (greek.includes(b) ? `\\${b}` : b.length === 1 ? b : `\\mathrm{${b}}`);
+  // the leading space keeps "\cdot x" from running together (mathjs's own symbols start with one too)
+  return m ? ` ${base(m[1])}_{${m[2]}}` : ` ${base(node.name)}`;
+}
+
 function checkName(name: unknown, what: string): string {
   if (typeof name !== "string" || !/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) {
     throw new Error(`symbolicContinuityResidual1D: ${what} must be a variable name like "x"; got ${JSON.stringify(name)}`);
@@ -451,7 +464,12 @@ export function symbolicContinuityResidual1D(input: SymbolicContinuityInput): Sy
   const dLogPdx = derivative(logp, x, "logDensity");
   const dUdx = derivative(u, x, "velocity");
   // (2) residual / p = d_t log p + d_x u + u d_x log p
-  const sum = parse(`(${dLogPdt.toString()}) + (${dUdx.toString()}) + (${u.toString()}) * (${dLogPdx.toString()})`, "the residual");
+  // " + (-a)" is written " - (a)" so that the displayed sum reads naturally
+  const plus = (node: MathJs.MathNode): string => {
+    const n = node as unknown as AnyNode;
+    return n.type === "OperatorNode" && n.fn === "unaryMinus" && n.args ? ` - (${n.args[0].toString()})` : ` + (${node.toString()})`;
+  };
+  const sum = parse(`(${dLogPdt.toString()})${plus(dUdx)} + (${u.toString()}) * (${dLogPdx.toString()})`, "the residual");
 
   // (3) one common denominator; function calls and pi, e become opaque symbols s0_, s1_, ... (a prefix no input uses)
   const used = new Set([...symbols, ...u.filter((n) => n.type === "SymbolNode").map((n) => (n as unknown as AnyNode).name)]);
@@ -489,7 +507,7 @@ export function symbolicContinuityResidual1D(input: SymbolicContinuityInput): Sy
   const isZero = numeratorPoly.size === 0;
   const simplified = isZero ? "0" : `(${numerator.toString()}) / (${denominator.toString()})`;
 
-  const step = (label: string, node: MathJs.MathNode): SymbolicStep => ({ label, expression: node.toString(), tex: node.toTex({ parenthesis: "auto" }) });
+  const step = (label: string, node: MathJs.MathNode): SymbolicStep => ({ label, expression: node.toString(), tex: node.toTex({ parenthesis: "auto", handler: symbolTex }) });
   const steps: SymbolicStep[] = [
     step("d/dt log p", dLogPdt),
     step("d/dx log p", dLogPdx),
