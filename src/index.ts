@@ -70,3 +70,7 @@ export * from "./figures/timelines";
 
 // --- Notebook 02 (continuity equation): the 1-D continuity residual derived symbolically (mathjs) ---
 export * from "./field/symbolic";
+
+// --- notebook helpers: self-check ledger, tensor-to-array reads (shared by every notebook) ---
+export * from "./notebook/selfcheck";
+export * from "./core/arrays";
