@@ -8,6 +8,7 @@
  * to draw, light to export.
  */
 import * as tf from "@tensorflow/tfjs";
+import { readStates } from "../metrics/crossings";
 
 /** Options of `pathsAgainstTime`. */
 export interface PathsAgainstTimeOptions {
@@ -34,24 +35,12 @@ export function pathsAgainstTime(
   options: PathsAgainstTimeOptions = {},
 ): { x: number[]; y: number[] } {
   const fn = "pathsAgainstTime";
-  let states: number[][][];
-  if (trajectory instanceof tf.Tensor) {
-    if (trajectory.rank !== 3) throw new Error(`${fn}: trajectory must have shape [T, n, d]; got shape [${trajectory.shape.join(", ")}]`);
-    states = trajectory.arraySync() as number[][][];
-  } else if (Array.isArray(trajectory)) {
-    states = trajectory;
-  } else {
-    throw new Error(`${fn}: trajectory must be a [T, n, d] tensor or a list of [n, d] states; got ${trajectory === null ? "null" : typeof trajectory}`);
-  }
+  const states = readStates(trajectory, fn, 1);
   if (!Array.isArray(times) || times.length !== states.length) {
     throw new Error(`${fn}: times must have one entry per saved state (${states.length}); got ${Array.isArray(times) ? times.length : typeof times}`);
   }
-  if (states.length === 0) throw new Error(`${fn}: needs at least one saved state; got 0`);
   const n = states[0].length;
-  states.forEach((s, k) => {
-    if (!Array.isArray(s) || s.length !== n) throw new Error(`${fn}: state ${k} must have ${n} points like state 0; got ${Array.isArray(s) ? s.length : typeof s}`);
-  });
-  const d = n > 0 && Array.isArray(states[0][0]) ? states[0][0].length : 0;
+  const d = states[0][0].length;
   const c = options.coordinate ?? 0;
   if (!Number.isInteger(c) || c < 0 || c >= d) throw new Error(`${fn}: coordinate must be an integer in [0, ${d - 1}]; got ${c}`);
   const which = options.particles ?? Array.from({ length: n }, (_, i) => i);

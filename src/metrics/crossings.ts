@@ -39,8 +39,11 @@ export type ClosestApproach = {
   perTime: number[];
 };
 
-/** Reads and checks `[T, n, d]` states (tensor or nested arrays); `minParticles` particles at least. */
-function readStates(trajectory: tf.Tensor3D | number[][][], fn: string, minParticles: number): number[][][] {
+/**
+ * Reads and checks saved states `[T, n, d]` (a tensor or nested arrays): at least one state, at least
+ * `minParticles` particles, equal sizes throughout, finite coordinates. `fn` names the caller in errors.
+ */
+export function readStates(trajectory: tf.Tensor3D | number[][][], fn: string, minParticles: number): number[][][] {
   let states: number[][][];
   if (trajectory instanceof tf.Tensor) {
     if (trajectory.rank !== 3) throw new Error(`${fn}: trajectory must have shape [T, n, d]; got shape [${trajectory.shape.join(", ")}]`);
