@@ -22,9 +22,10 @@ export interface EnergyDistanceOptions {
 /**
  * Sum of |a_i - b_j| over all pairs, in float64 across chunks of rows of `a` (each chunk's
  * differences are formed directly, not by the |a|^2 + |b|^2 - 2ab expansion, which loses float32
- * precision for nearby points).
+ * precision for nearby points). `maxChunkElements` bounds the differences held at once
+ * (@default 4194304, about 16 MB). Used by `energyDistance` and `meanPairwiseDistance`.
  */
-function sumPairwiseDistances(a: tf.Tensor2D, b: tf.Tensor2D, maxChunkElements: number): number {
+export function sumPairwiseDistances(a: tf.Tensor2D, b: tf.Tensor2D, maxChunkElements = 4194304): number {
   const [n, d] = a.shape;
   const m = b.shape[0];
   const rows = Math.max(1, Math.floor(maxChunkElements / Math.max(1, m * d)));

@@ -15,6 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertFinite } from "../core/checks";
+import { sumPairwiseDistances } from "./distance";
 
 /**
  * The mean distance between two different points of a sample: an unbiased estimate of E|X - X'|
@@ -26,22 +27,10 @@ import { assert2D, assertFinite } from "../core/checks";
 export function meanPairwiseDistance(x: tf.Tensor2D): number {
   assert2D(x, "meanPairwiseDistance: x");
   assertFinite(x, "meanPairwiseDistance: x");
-  const [n, d] = x.shape;
+  const n = x.shape[0];
   if (n < 2) throw new Error(`meanPairwiseDistance: needs at least 2 samples; got ${n}`);
-  const rows = Math.max(1, Math.floor(4194304 / Math.max(1, n * d))); // at most ~16 MB of differences at once
-  let total = 0;
-  for (let start = 0; start < n; start += rows) {
-    const size = Math.min(rows, n - start);
-    const sums = tf.tidy(() => {
-      const chunk = tf.slice(x, [start, 0], [size, d]);
-      const diff = tf.sub(tf.expandDims(chunk, 1), tf.expandDims(x, 0)); // [size, n, d]
-      return tf.sum(tf.sqrt(tf.sum(tf.square(diff), 2)), 1); // [size]; self-distances are exactly 0
-    });
-    const values = sums.dataSync();
-    sums.dispose();
-    for (let i = 0; i < values.length; i++) total += values[i];
-  }
-  return total / (n * (n - 1));
+  // Self-distances are exactly 0, so the sum over all pairs is the sum over i != j.
+  return sumPairwiseDistances(x, x) / (n * (n - 1));
 }
 
 /**
