@@ -16,6 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertFinite } from "../core/checks";
 import type { VelocityField } from "../core/notation";
+import { checkSaveAt, countedField, fixedMesh, nodeIndex } from "./internal";
 
 /** The solver names `solveOde` accepts. */
 export const ODE_METHODS = ["euler", "midpoint", "heun", "rk4", "dopri5"] as const;
@@ -248,44 +249,9 @@ function dopri5Dense(x0: tf.Tensor2D, x1: tf.Tensor2D, ks: tf.Tensor2D[], h: num
 // ---------------------------------------------------------------------------------------------
 // The solver.
 
-/** Wraps the field: counts calls and checks that each returns a tensor shaped like its input. */
-function countedField(field: VelocityField): { f: VelocityField; nfe: () => number } {
-  let nfe = 0;
-  const f: VelocityField = (x, t) => {
-    nfe++;
-    const u = field(x, t);
-    if (!(u instanceof tf.Tensor) || u.rank !== 2 || u.shape[0] !== x.shape[0] || u.shape[1] !== x.shape[1]) {
-      const got = u instanceof tf.Tensor ? `shape [${u.shape.join(", ")}]` : typeof u;
-      throw new Error(`The velocity field must return a tensor shaped like x, [${x.shape.join(", ")}]; got ${got}`);
-    }
-    // A handle of our own: a field may return its input or a tensor it keeps, which we must not free.
-    // (Every call happens inside tf.tidy, which frees the field's own result.)
-    return tf.clone(u);
-  };
-  return { f, nfe: () => nfe };
-}
-
 function checkNumber(v: unknown, name: string, test: (v: number) => boolean, what: string): number {
   if (typeof v !== "number" || !Number.isFinite(v) || !test(v)) throw new Error(`solveOde: ${name} must be ${what}; got ${v}`);
   return v;
-}
-
-function checkSaveAt(saveAt: number[], t0: number, t1: number): void {
-  if (!Array.isArray(saveAt)) throw new Error(`solveOde: saveAt must be an array of times; got ${typeof saveAt}`);
-  const lo = Math.min(t0, t1);
-  const hi = Math.max(t0, t1);
-  const dir = t1 >= t0 ? 1 : -1;
-  for (let i = 0; i < saveAt.length; i++) {
-    const s = saveAt[i];
-    if (typeof s !== "number" || !Number.isFinite(s)) throw new Error(`solveOde: saveAt[${i}] must be a finite number; got ${s}`);
-    if (s < lo || s > hi) throw new Error(`solveOde: saveAt[${i}] must lie between t0 = ${t0} and t1 = ${t1}; got ${s}`);
-    if (i > 0 && dir * (s - saveAt[i - 1]) < 0) {
-      throw new Error(
-        `solveOde: saveAt must follow the direction of integration (${dir > 0 ? "non-decreasing" : "non-increasing"}); ` +
-          `got ${saveAt[i - 1]} then ${s}`,
-      );
-    }
-  }
 }
 
 /**
@@ -315,7 +281,7 @@ export function solveOde(field: VelocityField, x0: tf.Tensor2D, options: SolveOd
   }
   const t0 = checkNumber(options.t0 ?? 0, "t0", () => true, "a finite number");
   const t1 = checkNumber(options.t1 ?? 1, "t1", () => true, "a finite number");
-  if (options.saveAt !== undefined) checkSaveAt(options.saveAt, t0, t1);
+  if (options.saveAt !== undefined) checkSaveAt("solveOde", options.saveAt, t0, t1);
   const saveAt = options.saveAt ? options.saveAt.slice() : undefined;
   const counted = countedField(field);
 
@@ -332,26 +298,6 @@ export function solveOde(field: VelocityField, x0: tf.Tensor2D, options: SolveOd
   }
   const steps = checkNumber(options.steps ?? 100, "steps", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
   return solveFixed(method, counted, x0, t0, t1, steps, saveAt);
-}
-
-/** The uniform grid t0..t1 in `steps` steps, with the saveAt times inserted (snapped to nearby nodes). */
-function fixedMesh(t0: number, t1: number, steps: number, saveAt: number[] | undefined): number[] {
-  const grid: number[] = [];
-  for (let i = 0; i <= steps; i++) grid.push(i === steps ? t1 : t0 + ((t1 - t0) * i) / steps);
-  if (!saveAt || t0 === t1) return grid;
-  const dir = t1 > t0 ? 1 : -1;
-  const tiny = 1e-9 * Math.abs(t1 - t0);
-  const extra = saveAt.filter((s) => !grid.some((g) => Math.abs(g - s) <= tiny));
-  const all = grid.concat(extra).sort((a, b) => dir * (a - b));
-  return all.filter((s, i) => i === 0 || s !== all[i - 1]);
-}
-
-/** Index of the mesh node a save time lands on (the node within round-off of it). */
-function nodeIndex(mesh: number[], s: number, tiny: number): number {
-  let best = 0;
-  for (let i = 1; i < mesh.length; i++) if (Math.abs(mesh[i] - s) < Math.abs(mesh[best] - s)) best = i;
-  if (Math.abs(mesh[best] - s) > tiny) throw new Error(`internal: save time ${s} is not a mesh node`);
-  return best;
 }
 
 function solveFixed(
