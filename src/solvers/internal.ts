@@ -64,3 +64,42 @@ export function nodeIndex(mesh: number[], s: number, tiny: number): number {
   if (Math.abs(mesh[best] - s) > tiny) throw new Error(`internal: save time ${s} is not a mesh node`);
   return best;
 }
+
+/**
+ * Runs a fixed-grid scheme: from `x0` at mesh[0], `x = step(x, i)` takes mesh[i] to mesh[i + 1] (called
+ * inside `tf.tidy`; it may read `x` but must not dispose it). Records the state at each save time (each
+ * must be a mesh node). Holds only the current state and the saved ones; `x0` is not consumed.
+ * @returns the final state (a copy of x0 for an empty mesh) and, with `saveAt`, the states `[k, n, d]`
+ */
+export function runGrid(
+  x0: tf.Tensor2D,
+  mesh: number[],
+  saveAt: number[] | undefined,
+  step: (x: tf.Tensor2D, i: number) => tf.Tensor2D,
+): { x: tf.Tensor2D; trajectory?: tf.Tensor3D } {
+  const tiny = 1e-9 * Math.abs(mesh[mesh.length - 1] - mesh[0]);
+  // For each mesh node, how many save times land on it.
+  const savesAt = new Array<number>(mesh.length).fill(0);
+  if (saveAt) for (const s of saveAt) savesAt[nodeIndex(mesh, s, tiny)]++;
+  const saved: tf.Tensor2D[] = [];
+  let x: tf.Tensor2D = x0;
+  try {
+    for (let k = 0; k < savesAt[0]; k++) saved.push(tf.clone(x0));
+    for (let i = 0; i + 1 < mesh.length; i++) {
+      const prev = x;
+      x = tf.tidy(() => step(prev, i));
+      if (prev !== x0) prev.dispose();
+      for (let k = 0; k < savesAt[i + 1]; k++) saved.push(tf.clone(x));
+    }
+  } catch (err) {
+    if (x !== x0) x.dispose();
+    tf.dispose(saved);
+    throw err;
+  }
+  const out: { x: tf.Tensor2D; trajectory?: tf.Tensor3D } = { x: x === x0 ? tf.clone(x0) : x };
+  if (saveAt) {
+    out.trajectory = saved.length ? (tf.stack(saved) as tf.Tensor3D) : (tf.zeros([0, x0.shape[0], x0.shape[1]]) as tf.Tensor3D);
+    tf.dispose(saved);
+  }
+  return out;
+}

@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertFinite } from "../core/checks";
 import type { VelocityField } from "../core/notation";
-import { checkSaveAt, countedField, fixedMesh, nodeIndex } from "./internal";
+import { checkSaveAt, countedField, fixedMesh, runGrid } from "./internal";
 
 /** The solver names `solveOde` accepts. */
 export const ODE_METHODS = ["euler", "midpoint", "heun", "rk4", "dopri5"] as const;
@@ -310,38 +310,15 @@ function solveFixed(
   saveAt: number[] | undefined,
 ): OdeSolution {
   const mesh = t0 === t1 ? [t0] : fixedMesh(t0, t1, steps, saveAt);
-  const tiny = 1e-9 * Math.abs(t1 - t0);
-  // For each mesh node, how many save times land on it.
-  const savesAt = new Array<number>(mesh.length).fill(0);
-  if (saveAt) for (const s of saveAt) savesAt[nodeIndex(mesh, s, tiny)]++;
-  const saved: tf.Tensor2D[] = [];
-  let x: tf.Tensor2D = x0;
-  try {
-    for (let k = 0; k < savesAt[0]; k++) saved.push(tf.clone(x0));
-    for (let i = 0; i + 1 < mesh.length; i++) {
-      const t = mesh[i];
-      const h = mesh[i + 1] - t;
-      const prev = x;
-      x = tf.tidy(() => fixedCore(method, counted.f, prev, t, h, mesh[i + 1]));
-      if (prev !== x0) prev.dispose();
-      for (let k = 0; k < savesAt[i + 1]; k++) saved.push(tf.clone(x));
-    }
-  } catch (err) {
-    if (x !== x0) x.dispose();
-    tf.dispose(saved);
-    throw err;
-  }
+  const { x, trajectory } = runGrid(x0, mesh, saveAt, (x, i) => fixedCore(method, counted.f, x, mesh[i], mesh[i + 1] - mesh[i], mesh[i + 1]));
   const out: OdeSolution = {
-    x: x === x0 ? tf.clone(x0) : x,
+    x,
     times: saveAt ? saveAt : [t1],
     nfe: counted.nfe(),
     steps: mesh.length - 1,
     mesh,
   };
-  if (saveAt) {
-    out.trajectory = saveAt.length ? (tf.stack(saved) as tf.Tensor3D) : (tf.zeros([0, x0.shape[0], x0.shape[1]]) as tf.Tensor3D);
-    tf.dispose(saved);
-  }
+  if (trajectory) out.trajectory = trajectory;
   return out;
 }
 
