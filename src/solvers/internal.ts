@@ -103,3 +103,49 @@ export function runGrid(
   }
   return out;
 }
+
+/** Grid options shared by the samplers of `sde.ts` and `ddim.ts`. */
+export interface GridOptions {
+  steps?: number;
+  times?: number[];
+  t0?: number;
+  t1?: number;
+  saveAt?: number[];
+}
+
+/**
+ * The time grid of a sampler in course time (noise -> data): the explicit increasing `times` (save times
+ * must be among them), or `steps` equal steps from t0 to t1 with the save times inserted. Checks everything
+ * and names `label` in its errors.
+ */
+export function samplerMesh(label: string, options: GridOptions, defaults: { steps: number; t0: number; t1: number }): number[] {
+  const { times, saveAt } = options;
+  if (times !== undefined) {
+    if (options.steps !== undefined || options.t0 !== undefined || options.t1 !== undefined) {
+      throw new Error(`${label}: give either times or steps/t0/t1, not both`);
+    }
+    if (!Array.isArray(times) || times.length < 2) throw new Error(`${label}: times must be an array of at least 2 increasing times in [0, 1]; got ${String(times)}`);
+    times.forEach((s, i) => {
+      if (typeof s !== "number" || !Number.isFinite(s) || s < 0 || s > 1) throw new Error(`${label}: times[${i}] must lie in [0, 1]; got ${s}`);
+      if (i > 0 && s <= times[i - 1]) throw new Error(`${label}: times must increase (noise at t = 0 to data at t = 1); got ${times[i - 1]} then ${s}`);
+    });
+    if (saveAt !== undefined) {
+      checkSaveAt(label, saveAt, times[0], times[times.length - 1]);
+      const tiny = 1e-9 * (times[times.length - 1] - times[0]);
+      for (const s of saveAt) {
+        if (!times.some((g) => Math.abs(g - s) <= tiny)) throw new Error(`${label}: saveAt time ${s} is not one of the given times`);
+      }
+    }
+    return times.slice();
+  }
+  const steps = options.steps ?? defaults.steps;
+  if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 1) throw new Error(`${label}: steps must be a positive integer; got ${String(steps)}`);
+  const t0 = options.t0 ?? defaults.t0;
+  const t1 = options.t1 ?? defaults.t1;
+  for (const [name, v] of [["t0", t0], ["t1", t1]] as const) {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1) throw new Error(`${label}: ${name} must lie in [0, 1]; got ${String(v)}`);
+  }
+  if (!(t0 < t1)) throw new Error(`${label}: t0 must be < t1 (samplers run from noise, t = 0, to data, t = 1); got t0 = ${t0}, t1 = ${t1}`);
+  if (saveAt !== undefined) checkSaveAt(label, saveAt, t0, t1);
+  return fixedMesh(t0, t1, steps, saveAt);
+}
