@@ -74,3 +74,16 @@ export * from "./field/symbolic";
 // --- notebook helpers: self-check ledger, tensor-to-array reads (shared by every notebook) ---
 export * from "./notebook/selfcheck";
 export * from "./core/arrays";
+
+// --- Assignments (issue 8): placeholders of the student notebooks (scripts/assignments.mjs) ---
+export * from "./notebook/todo";
+
+// --- The neural velocity model, training, sampling, sample quality (issue 5; notebooks 05-06) ---
+export * from "./model/mlp";
+export * from "./model/backprop";
+export * from "./model/adam";
+export * from "./model/train";
+export * from "./model/losses";
+export * from "./model/sample";
+export * from "./model/io";
+export * from "./metrics/quality";

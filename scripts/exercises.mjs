@@ -1,0 +1,583 @@
+// The notebooks' marked exercises, read mechanically (used by scripts/assignments.mjs and scripts/grade.mjs).
+//
+// The convention (notes for notebook authors): a markdown cell "### Exercise N: title" states the task; the
+// solution code cell has metadata {"tags": ["solution"], "exercise": N} and starts with
+// `// Solution to exercise N`; a markdown cell tagged "solution" holds a worked derivation; a later code cell
+// with {"tags": ["exercise-check"], "exercise": N} asserts the solution is right (the hidden check).
+//
+// This module finds the exercises of any notebook (nothing is listed by hand), checks the tags, works out
+// which names each solution must leave defined (those the checks or later cells read, and those the task
+// names in backticks), infers their types with the TypeScript compiler (the notebook's code cells
+// concatenated, as tslab sees them), and builds the student version of a notebook and its grading manifest.
+import { createHash } from "node:crypto";
+import { readFileSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const NOTEBOOK_DIR = join(ROOT, "notebooks");
+/** Version tag of the manifest format. */
+export const MANIFEST_FORMAT = "flow-matching-assignment/1";
+
+const require = createRequire(join(ROOT, "package.json"));
+/** The TypeScript compiler the course uses (a devDependency). */
+export const ts = require("typescript");
+
+/** A cell's source as one string. */
+export const sourceOf = (cell) => (Array.isArray(cell.source) ? cell.source.join("") : cell.source ?? "");
+const tagsOf = (cell) => (Array.isArray(cell.metadata?.tags) ? cell.metadata.tags : []);
+export const isSolution = (cell) => tagsOf(cell).includes("solution");
+export const isCheck = (cell) => tagsOf(cell).includes("exercise-check");
+
+export function readNotebook(path) {
+  return JSON.parse(readFileSync(path, "utf8"));
+}
+
+/** The course's notebooks (or those in `dir`), in file-name order. */
+export function listNotebooks(dir = NOTEBOOK_DIR) {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".ipynb") && !f.startsWith("."))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+const HEADING = /^#{2,4}\s*Exercise\s+(\d+)\s*[:.—-]?\s*(.*)$/m;
+
+/** The exercise a markdown cell's heading opens ("### Exercise 3: title"), or null. */
+export function headingOf(cell) {
+  if (cell.cell_type !== "markdown") return null;
+  const m = HEADING.exec(sourceOf(cell));
+  return m ? { number: Number(m[1]), title: m[2].trim() } : null;
+}
+
+/** The notebook's first "# Title". */
+export function titleOf(nb, fallback = "") {
+  for (const cell of nb.cells) {
+    if (cell.cell_type !== "markdown") continue;
+    const m = /^#\s+(.+)$/m.exec(sourceOf(cell));
+    if (m) return m[1].trim();
+  }
+  return fallback;
+}
+
+/** A broken exercise marking (a tag the tools cannot use): generation refuses such a notebook. */
+export class ExerciseTagError extends Error {
+  constructor(notebook, problems) {
+    super(`${notebook}: broken exercise tags:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ExerciseTagError";
+    this.problems = problems;
+  }
+}
+
+/**
+ * The exercises of a notebook, in order: { number, title, heading (cell index), statement (markdown from
+ * the heading on), solutions: [{ index, type: "code" | "markdown" }], checks: [index] }, plus `problems`
+ * (broken tags) and `warnings` (odd but usable).
+ */
+export function findExercises(nb) {
+  const byNumber = new Map();
+  const problems = [];
+  const warnings = [];
+  const get = (n) => {
+    if (!byNumber.has(n)) byNumber.set(n, { number: n, title: "", heading: null, statement: "", solutions: [], checks: [] });
+    return byNumber.get(n);
+  };
+  nb.cells.forEach((cell, index) => {
+    const head = headingOf(cell);
+    if (head) {
+      const ex = get(head.number);
+      if (ex.heading !== null) problems.push(`cell ${index + 1}: a second heading for exercise ${head.number}`);
+      ex.heading = index;
+      ex.title = head.title;
+      const text = sourceOf(cell);
+      ex.statement = text.slice(HEADING.exec(text).index).trim();
+    }
+    const solution = isSolution(cell);
+    const check = isCheck(cell);
+    if (!solution && !check) return;
+    const n = cell.metadata?.exercise;
+    const what = solution ? "solution" : "exercise-check";
+    if (solution && check) {
+      problems.push(`cell ${index + 1}: tagged both "solution" and "exercise-check"`);
+      return;
+    }
+    if (!Number.isInteger(n) || n < 1) {
+      problems.push(`cell ${index + 1}: tagged "${what}" but its metadata "exercise" is ${JSON.stringify(n)} (a positive integer is needed)`);
+      return;
+    }
+    const ex = get(n);
+    if (check) {
+      if (cell.cell_type !== "code") problems.push(`cell ${index + 1}: an exercise-check cell must be a code cell`);
+      else if (!ex.solutions.some((s) => s.type === "code")) problems.push(`cell ${index + 1}: the check of exercise ${n} comes before any code solution of it`);
+      else ex.checks.push(index);
+      return;
+    }
+    if (cell.cell_type === "code") {
+      const first = sourceOf(cell).split("\n")[0].trim();
+      if (!new RegExp(`^//\\s*Solution to exercise ${n}\\b`).test(first)) {
+        problems.push(`cell ${index + 1}: a solution of exercise ${n} must start with "// Solution to exercise ${n}"; it starts with ${JSON.stringify(first)}`);
+      }
+      ex.solutions.push({ index, type: "code" });
+    } else if (cell.cell_type === "markdown") {
+      ex.solutions.push({ index, type: "markdown" });
+    }
+  });
+  const exercises = [...byNumber.values()].sort((a, b) => a.number - b.number);
+  for (const ex of exercises) {
+    if (ex.heading === null) warnings.push(`exercise ${ex.number} has solution or check cells but no "### Exercise ${ex.number}: ..." heading`);
+    if (ex.solutions.length === 0) warnings.push(`exercise ${ex.number} has no cell tagged "solution"`);
+    if (ex.heading !== null) {
+      const before = ex.solutions.concat(ex.checks.map((index) => ({ index }))).filter((s) => s.index < ex.heading);
+      if (before.length) problems.push(`exercise ${ex.number}: tagged cells come before its heading (cell ${ex.heading + 1})`);
+    }
+    if (ex.solutions.some((s) => s.type === "code") && ex.checks.length === 0) {
+      warnings.push(`exercise ${ex.number} has a code solution but no exercise-check cell: it can only be marked by hand`);
+    }
+  }
+  return { exercises, problems, warnings };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Names: what a solution declares at top level, what later code reads.
+
+function parse(code, name = "cell.ts") {
+  return ts.createSourceFile(name, code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+}
+
+function bindingNames(name, out = []) {
+  if (ts.isIdentifier(name)) out.push(name.text);
+  else for (const el of name.elements) if (!ts.isOmittedExpression(el)) bindingNames(el.name, out);
+  return out;
+}
+
+/** Top-level names a piece of code declares: [{ name, kind, statement }]. */
+export function declaredNames(code) {
+  const out = [];
+  for (const st of parse(code).statements) {
+    if (ts.isVariableStatement(st)) {
+      const flags = st.declarationList.flags;
+      const kind = flags & ts.NodeFlags.Const ? "const" : flags & ts.NodeFlags.Let ? "let" : "var";
+      for (const d of st.declarationList.declarations) for (const name of bindingNames(d.name)) out.push({ name, kind, statement: st, declaration: d });
+    } else if ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st)) && st.name) {
+      out.push({ name: st.name.text, kind: ts.isFunctionDeclaration(st) ? "function" : "class", statement: st });
+    } else if ((ts.isInterfaceDeclaration(st) || ts.isTypeAliasDeclaration(st) || ts.isEnumDeclaration(st)) && st.name) {
+      out.push({ name: st.name.text, kind: "type", statement: st });
+    } else if (ts.isImportDeclaration(st) && st.importClause) {
+      const c = st.importClause;
+      if (c.name) out.push({ name: c.name.text, kind: "import", statement: st });
+      if (c.namedBindings && ts.isNamespaceImport(c.namedBindings)) out.push({ name: c.namedBindings.name.text, kind: "import", statement: st });
+      if (c.namedBindings && ts.isNamedImports(c.namedBindings)) for (const el of c.namedBindings.elements) out.push({ name: el.name.text, kind: "import", statement: st });
+    }
+  }
+  return out;
+}
+
+/** Every identifier a piece of code reads (property names after a dot and object-literal keys excluded). */
+export function referencedNames(code) {
+  const names = new Set();
+  const visit = (node) => {
+    if (ts.isIdentifier(node)) {
+      const p = node.parent;
+      const propertyName =
+        (p && ts.isPropertyAccessExpression(p) && p.name === node) ||
+        (p && ts.isQualifiedName(p) && p.right === node) ||
+        (p && (ts.isPropertyAssignment(p) || ts.isPropertySignature(p) || ts.isMethodDeclaration(p) || ts.isPropertyDeclaration(p)) && p.name === node);
+      if (!propertyName) names.add(node.text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(parse(code));
+  return names;
+}
+
+/** Names written in backticks in a markdown text (`ex1Gap`, `toFlowTime(s)` -> toFlowTime). */
+export function backtickNames(text) {
+  const out = new Set();
+  for (const m of text.matchAll(/`([^`]+)`/g)) {
+    const id = /^([A-Za-z_$][\w$]*)/.exec(m[1].trim());
+    if (id) out.add(id[1]);
+  }
+  return out;
+}
+
+/** The alias the notebook imports the course library under (`import * as fm from "./src/index"`), or null. */
+export function libraryAlias(nb) {
+  for (const cell of nb.cells) {
+    if (cell.cell_type !== "code") continue;
+    const m = /import\s+\*\s+as\s+([A-Za-z_$][\w$]*)\s+from\s+["']\.\/src\/index["']/.exec(sourceOf(cell));
+    if (m) return m[1];
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Types of the declared names, from the compiler: all code cells of a notebook concatenated into one module
+// in the course root (so `./src/index` resolves), checked in one program for all notebooks at once.
+
+const TYPE_OPTIONS = () => ({
+  strict: true,
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.ES2022,
+  moduleResolution: ts.ModuleResolutionKind.NodeJs,
+  esModuleInterop: true,
+  skipLibCheck: true,
+  noEmit: true,
+  types: ["node"],
+  lib: ["lib.es2022.d.ts", "lib.dom.d.ts"],
+});
+
+function virtualNotebook(nb) {
+  let text = "";
+  const offsets = new Map();
+  nb.cells.forEach((cell, index) => {
+    if (cell.cell_type !== "code") return;
+    offsets.set(index, { start: text.length });
+    text += sourceOf(cell);
+    offsets.get(index).end = text.length;
+    text += "\n;\n";
+  });
+  return { text, offsets };
+}
+
+/**
+ * Types of the names the solution cells declare: Map<notebook key, Map<cell index, Map<name, typeText>>>,
+ * plus `returns` for functions declared without a return type. Types print as the notebook would write
+ * them (`fm.LinearGaussianFlow`, `number[]`); a type that cannot be named in the notebook is left out.
+ * @param {{ key: string, nb: object, cells: number[] }[]} entries
+ */
+function notebookProgram(entries, root = ROOT) {
+  const files = new Map();
+  entries.forEach((e, k) => {
+    const v = virtualNotebook(e.nb);
+    files.set(join(root, `.__assignment_types_${k}.ts`), { ...e, ...v });
+  });
+  const options = TYPE_OPTIONS();
+  const host = ts.createCompilerHost(options);
+  const getSourceFile = host.getSourceFile.bind(host);
+  const fileExists = host.fileExists.bind(host);
+  const readFile = host.readFile.bind(host);
+  host.getSourceFile = (f, lang, ...rest) => (files.has(f) ? ts.createSourceFile(f, files.get(f).text, lang, true) : getSourceFile(f, lang, ...rest));
+  host.fileExists = (f) => files.has(f) || fileExists(f);
+  host.readFile = (f) => (files.has(f) ? files.get(f).text : readFile(f));
+  return { files, program: ts.createProgram([...files.keys()], options, host) };
+}
+
+/**
+ * Type errors of notebooks' code cells, checked together as one module each (as tslab runs them, in the
+ * course root `root`): Map<key, { cell: number (index), message: string }[]>.
+ * @param {{ key: string, nb: object }[]} entries
+ */
+export function notebookTypeErrors(entries, root = ROOT) {
+  const { files, program } = notebookProgram(entries, root);
+  const out = new Map();
+  for (const [file, e] of files) {
+    const sf = program.getSourceFile(file);
+    const errors = [];
+    for (const d of [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)]) {
+      const cell = [...e.offsets].find(([, r]) => d.start >= r.start && d.start <= r.end)?.[0] ?? null;
+      errors.push({ cell, message: ts.flattenDiagnosticMessageText(d.messageText, "\n") });
+    }
+    out.set(e.key, errors);
+  }
+  return out;
+}
+
+export function inferTypes(entries) {
+  const { files, program } = notebookProgram(entries);
+  const checker = program.getTypeChecker();
+  const flags = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseAliasDefinitionFromCurrentScope;
+  const nameable = (s) => s && !/\bimport\(|\btypeof\b|__type|\bany\b.*\bany\b.*\bany\b/.test(s) && s !== "any";
+  const result = new Map();
+  for (const [file, e] of files) {
+    const sf = program.getSourceFile(file);
+    const perCell = new Map();
+    result.set(e.key, perCell);
+    for (const index of e.cells) {
+      const range = e.offsets.get(index);
+      const types = new Map();
+      const returns = new Map();
+      perCell.set(index, { types, returns });
+      for (const st of sf.statements) {
+        if (st.getStart(sf) < range.start || st.end > range.end + 1) continue;
+        if (ts.isVariableStatement(st)) {
+          const isConst = !!(st.declarationList.flags & ts.NodeFlags.Const);
+          for (const d of st.declarationList.declarations) {
+            const ids = [];
+            const collect = (n) => (ts.isIdentifier(n) ? ids.push(n) : n.elements.forEach((el) => !ts.isOmittedExpression(el) && collect(el.name)));
+            collect(d.name);
+            for (const id of ids) {
+              let type = checker.getTypeAtLocation(id);
+              if (isConst || !d.type) type = checker.getBaseTypeOfLiteralType(type);
+              const text = checker.typeToString(type, st, flags);
+              if (nameable(text)) types.set(id.text, text);
+            }
+          }
+        } else if (ts.isFunctionDeclaration(st) && st.name && !st.type) {
+          const sig = checker.getSignatureFromDeclaration(st);
+          if (sig) {
+            const text = checker.typeToString(checker.getReturnTypeOfSignature(sig), st, flags);
+            if (nameable(text)) returns.set(st.name.text, text);
+          }
+        }
+      }
+    }
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Placeholders and the student version.
+
+/** The names a code solution must leave defined: read by later code (checks included) or named in the task. */
+export function keptNames(nb, ex, solutionIndex) {
+  const declared = declaredNames(sourceOf(nb.cells[solutionIndex])).filter((d) => d.kind !== "import");
+  const later = new Set();
+  nb.cells.forEach((cell, index) => {
+    if (index <= solutionIndex || cell.cell_type !== "code") return;
+    for (const name of referencedNames(sourceOf(cell))) later.add(name);
+  });
+  const asked = backtickNames(ex.statement);
+  const kept = declared.filter((d) => later.has(d.name) || asked.has(d.name));
+  // The checks' names that the task does not name: the student could not guess them (reported to the TA;
+  // the placeholder declares them, so the student copy says so).
+  const checkNames = new Set();
+  for (const c of ex.checks) for (const n of referencedNames(sourceOf(nb.cells[c]))) checkNames.add(n);
+  const unstated = kept.filter((d) => checkNames.has(d.name) && !asked.has(d.name)).map((d) => d.name);
+  return { declared, kept, unstated };
+}
+
+function indentOf(text) {
+  return /^[ \t]*/.exec(text)[0];
+}
+
+/**
+ * The TODO cell that stands for a code solution: its comment says what to do; each kept function keeps
+ * its signature (body: throw TODO); each kept value is declared with its type as `alias.todo(name, N)`.
+ */
+export function codePlaceholder({ exercise, kept, types = new Map(), returns = new Map(), alias = "fm" }) {
+  const n = exercise.number;
+  const lines = [`// TODO (exercise ${n}): write your solution in this cell (the task is in the cell above).`];
+  const unique = [...new Map(kept.map((d) => [d.name, d])).values()];
+  if (unique.length) {
+    const what = unique.some((d) => d.kind === "function") ? "names and signatures" : "names and types";
+    lines.push(`// Define ${unique.map((d) => d.name).join(", ")} (keep the ${what}: hidden checks and later cells read them).`);
+  } else {
+    lines.push("// Nothing here is read by later cells: write and run whatever the task asks for.");
+  }
+  const todoValue = (name) => (alias ? `${alias}.todo(${JSON.stringify(name)}, ${n})` : `(() => { throw new Error(${JSON.stringify(`TODO (exercise ${n}): define ${name}`)}); })()`);
+  const done = new Set();
+  for (const d of unique) {
+    if (done.has(d.name)) continue;
+    done.add(d.name);
+    const st = d.statement;
+    if (d.kind === "function") {
+      const sf = st.getSourceFile();
+      const head = sf.text.slice(st.getStart(sf), st.body ? st.body.getStart(sf) : st.end).trimEnd();
+      const ret = !st.type && returns.get(d.name) ? `: ${returns.get(d.name)}` : "";
+      const sig = head.replace(/^export\s+/, "") + ret;
+      lines.push(`${sig} {`, `  throw new Error(${JSON.stringify(`TODO (exercise ${n}): implement ${d.name}`)});`, "}");
+    } else if (d.kind === "type") {
+      lines.push(st.getText(st.getSourceFile()));
+    } else if (d.kind === "class") {
+      lines.push(`class ${d.name} {`, `  constructor(..._args: unknown[]) {`, `    throw new Error(${JSON.stringify(`TODO (exercise ${n}): implement ${d.name}`)});`, "  }", "}");
+    } else {
+      const keyword = d.kind === "var" ? "let" : d.kind;
+      const declaredType = d.declaration && ts.isIdentifier(d.declaration.name) && d.declaration.type ? d.declaration.type.getText(st.getSourceFile()) : null;
+      const type = declaredType ?? types.get(d.name) ?? null;
+      lines.push(`${keyword} ${d.name}${type ? `: ${type}` : ": any"} = ${todoValue(d.name)};`);
+    }
+  }
+  return lines.join("\n");
+}
+
+/** The markdown cell that stands for a written answer. */
+export function markdownPlaceholder(exercise) {
+  return (
+    `**Your answer to exercise ${exercise.number}** (written; marked by hand). Replace this text with your ` +
+    `derivation or explanation of what the exercise above asks${exercise.title ? ` (“${exercise.title}”)` : ""}: ` +
+    "the steps, not only the result. Formulas in LaTeX between `$...$` or `$$...$$`."
+  );
+}
+
+/** The note put before the first exercise of a student version. */
+export const STUDENT_NOTE =
+  "> **Assignment version.** The solutions and their checks are not in this copy. Write your solution in " +
+  "each cell marked `TODO (exercise N)` (keep the names and signatures it declares: hidden checks read " +
+  "them), and your written answers in the cells that ask for them. Until you replace it, a placeholder " +
+  "fails with a `TODO` error when something uses it.";
+
+let idCounter = 0;
+function cellId(base, suffix) {
+  return `${String(base ?? `cell${idCounter++}`).slice(0, 52)}-${suffix}`.replace(/[^A-Za-z0-9-_]/g, "-");
+}
+
+function stripped(cell) {
+  const out = { ...cell, metadata: { ...(cell.metadata ?? {}) } };
+  if (cell.cell_type === "code") {
+    out.outputs = [];
+    out.execution_count = null;
+  }
+  delete out.metadata.execution;
+  return out;
+}
+
+const sha256 = (text) => createHash("sha256").update(text).digest("hex");
+
+/**
+ * Builds a notebook's student version and grading manifest.
+ * @param {string} path - the notebook (with solutions)
+ * @param {{ types?: Map, points?: number, cellTimeout?: number, timeout?: number }} [options]
+ *   types: inferTypes()'s entry for this notebook (computed here when absent)
+ * @returns {{ student: object, manifest: object, warnings: string[] }}
+ */
+export function buildAssignment(path, options = {}) {
+  const text = readFileSync(path, "utf8");
+  const nb = JSON.parse(text);
+  const name = basename(path);
+  const { exercises, problems, warnings } = findExercises(nb);
+  if (problems.length) throw new ExerciseTagError(name, problems);
+  const alias = libraryAlias(nb);
+  const codeSolutions = exercises.flatMap((ex) => ex.solutions.filter((s) => s.type === "code").map((s) => s.index));
+  const typeInfo = options.types ?? inferTypes([{ key: name, nb, cells: codeSolutions }]).get(name);
+  const allWarnings = warnings.map((w) => `${name}: ${w}`);
+  const replaced = new Map(); // cell index -> replacement cell (null: removed)
+  const manifestExercises = [];
+  for (const ex of exercises) {
+    const names = [];
+    const unstatedAll = [];
+    for (const s of ex.solutions) {
+      const cell = nb.cells[s.index];
+      if (s.type === "markdown") {
+        replaced.set(s.index, {
+          cell_type: "markdown",
+          id: cellId(cell.id, "answer"),
+          metadata: { tags: ["answer"], exercise: ex.number },
+          source: markdownPlaceholder(ex),
+        });
+        continue;
+      }
+      const { kept, unstated } = keptNames(nb, ex, s.index);
+      const info = typeInfo?.get(s.index) ?? { types: new Map(), returns: new Map() };
+      names.push(...kept.map((d) => d.name));
+      unstatedAll.push(...unstated);
+      replaced.set(s.index, {
+        cell_type: "code",
+        id: cellId(cell.id, "todo"),
+        metadata: { tags: ["answer"], exercise: ex.number },
+        source: codePlaceholder({ exercise: ex, kept, types: info.types, returns: info.returns, alias }),
+        outputs: [],
+        execution_count: null,
+      });
+    }
+    for (const c of ex.checks) replaced.set(c, null);
+    const auto = ex.checks.length > 0;
+    const written = ex.solutions.some((s) => s.type === "markdown");
+    const exWarnings = [...new Set(unstatedAll)].map(
+      (n) => `exercise ${ex.number}: the hidden check reads \`${n}\`, which the task does not name (the TODO cell declares it, so the student sees it)`,
+    );
+    allWarnings.push(...exWarnings.map((w) => `${name}: ${w}`));
+    manifestExercises.push({
+      number: ex.number,
+      title: ex.title,
+      grading: auto ? (written ? "auto+written" : "auto") : "written",
+      points: auto ? options.points ?? 1 : 0,
+      statement: ex.statement,
+      names: [...new Set(names)],
+      solutions: ex.solutions.map((s) => ({ type: s.type, source: sourceOf(nb.cells[s.index]) })),
+      checks: ex.checks.map((c) => ({ source: sourceOf(nb.cells[c]), id: nb.cells[c].id ?? null })),
+      warnings: exWarnings,
+    });
+  }
+  const cells = [];
+  const firstHeading = exercises.map((e) => e.heading).filter((h) => h !== null).sort((a, b) => a - b)[0];
+  nb.cells.forEach((cell, index) => {
+    if (index === firstHeading && exercises.length) {
+      cells.push({ cell_type: "markdown", id: cellId(nb.cells[index].id, "note"), metadata: { tags: ["assignment-note"] }, source: STUDENT_NOTE });
+    }
+    if (replaced.has(index)) {
+      const r = replaced.get(index);
+      if (r) cells.push(r);
+      return;
+    }
+    cells.push(stripped(cell));
+  });
+  const student = {
+    ...nb,
+    cells,
+    metadata: { ...nb.metadata, assignment: { source: name, exercises: exercises.map((e) => e.number) } },
+  };
+  const manifest = {
+    format: MANIFEST_FORMAT,
+    notebook: name,
+    title: titleOf(nb, name),
+    source: { sha256: sha256(text) },
+    timeLimit: { notebook: options.timeout ?? 600, cell: options.cellTimeout ?? 180 },
+    libraryAlias: alias,
+    exercises: manifestExercises,
+    warnings: allWarnings,
+  };
+  return { student, manifest, warnings: allWarnings };
+}
+
+/** Serialises a notebook the way the course commits them (one-space indent, trailing newline). */
+export function notebookText(nb) {
+  return JSON.stringify(nb, null, 1) + "\n";
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Grading: where the hidden checks go in a submission.
+
+/**
+ * The submission with each auto-graded exercise's hidden checks inserted after that exercise's cells
+ * (its answer/solution cells and whatever the student added after them, up to the next exercise), and
+ * every check cell the submission itself carries removed. Check cells get metadata
+ * { grading: { exercise: N, check: k } }.
+ * @returns {{ nb: object, placed: { exercise: number, indices: number[], anchor: string }[] }}
+ */
+export function injectChecks(submission, manifest) {
+  const cells = submission.cells.filter((c) => !isCheck(c) && !c.metadata?.grading);
+  const exerciseOf = (cell) => {
+    const n = cell.metadata?.exercise;
+    if (Number.isInteger(n) && (isSolution(cell) || (cell.metadata?.tags ?? []).includes("answer"))) return n;
+    const h = headingOf(cell);
+    return h ? h.number : null;
+  };
+  const owner = cells.map(exerciseOf);
+  const out = [];
+  const insertAfter = new Map(); // cell index -> exercise numbers whose checks follow it
+  const atEnd = [];
+  const placed = [];
+  for (const ex of manifest.exercises) {
+    if (!ex.checks.length) continue;
+    const mine = owner.map((o, i) => (o === ex.number ? i : -1)).filter((i) => i >= 0);
+    if (mine.length === 0) {
+      atEnd.push(ex.number);
+      placed.push({ exercise: ex.number, anchor: "end of the notebook (no cell of this exercise found)" });
+      continue;
+    }
+    // From the exercise's last own cell, run on over cells the student added, up to the next exercise.
+    let last = mine[mine.length - 1];
+    while (last + 1 < cells.length && owner[last + 1] === null) last++;
+    insertAfter.set(last, [...(insertAfter.get(last) ?? []), ex.number]);
+    placed.push({ exercise: ex.number, anchor: `after cell ${last + 1}` });
+  }
+  const checkCells = (n) =>
+    manifest.exercises
+      .find((e) => e.number === n)
+      .checks.map((c, k) => ({
+        cell_type: "code",
+        id: `grading-check-${n}-${k + 1}`,
+        metadata: { grading: { exercise: n, check: k + 1 } },
+        source: c.source,
+        outputs: [],
+        execution_count: null,
+      }));
+  cells.forEach((cell, i) => {
+    out.push(stripped(cell));
+    for (const n of insertAfter.get(i) ?? []) out.push(...checkCells(n));
+  });
+  for (const n of atEnd) out.push(...checkCells(n));
+  for (const p of placed) p.indices = out.map((c, i) => (c.metadata?.grading?.exercise === p.exercise ? i : -1)).filter((i) => i >= 0);
+  return { nb: { ...submission, cells: out }, placed };
+}
