@@ -1,0 +1,254 @@
+/**
+ * Training a velocity model with the conditional flow matching loss (lecture concept 6, notebook 06).
+ *
+ * One step, exactly the lecture's recipe:
+ *   1. draw a batch of data points x1 (rows of the training set, with replacement), noise x0 ~ N(0, I)
+ *      and times t ~ U[0, 1];
+ *   2. form x_t = alpha_t x1 + sigma_t x0 and the target dx_t/dt = dAlpha_t x1 + dSigma_t x0
+ *      (x1 - x0 on the lecture's straight path);
+ *   3. L = mean |u_theta(x_t, t) - target|^2, its gradient by back-propagation, one Adam update.
+ *
+ * With `pairs` instead of `data`, each batch takes rows (x0_i, x1_i) together, so a coupling between
+ * noise and data survives (reflow, notebook 07).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { assert2D } from "../core/checks";
+import { normal, randint, uniform } from "../core/random";
+import { AffineProbPath, condOTPath } from "../path/affine";
+import { progress as startProgress, type Progress } from "../notebook/progress";
+import { inKernel } from "../notebook/display";
+import { Adam } from "./adam";
+import { clipGradientNorm, lossAndGradient } from "./backprop";
+import { VelocityModel } from "./mlp";
+
+/** Points as a tensor `[n, d]` or as rows. */
+export type PointsInput = tf.Tensor2D | number[][];
+
+/** A learning-rate schedule: a factor in (0, 1] of the base rate at `step` (1-based) of `total`. */
+export type LearningRateSchedule = "constant" | "cosine" | ((step: number, total: number) => number);
+
+/** Options of `trainFlowMatching`. Give `data` (samples of p_data) or `pairs` (a coupling). */
+export interface TrainOptions {
+  /** The training set, `[n, d]`: batches draw x1 from its rows and fresh noise x0. */
+  data?: PointsInput;
+  /** Coupled pairs: batches draw rows i of x0 and x1 together (reflow). */
+  pairs?: { x0: PointsInput; x1: PointsInput };
+  /** The probability path (schedule of x_t between x0 and x1). @default condOTPath() */
+  path?: AffineProbPath;
+  /** Number of Adam steps. @default 2000 */
+  steps?: number;
+  /** Points per batch. @default 256 */
+  batchSize?: number;
+  /** Adam's step size (before the schedule). @default 1e-3 */
+  learningRate?: number;
+  /** `"constant"`, `"cosine"` (decay to 0 at the last step) or a function (step, total) => factor. @default "constant" */
+  schedule?: LearningRateSchedule;
+  /** Linear warm-up over this many first steps (multiplies the schedule). @default 0 */
+  warmup?: number;
+  /** Clip the gradient to this global norm. @default none */
+  clipNorm?: number;
+  /** Times are drawn uniformly from [tMin, tMax]. @default [0, 1] */
+  timeRange?: [number, number];
+  /**
+   * Live progress: `true`, or a title. Inside a notebook a bar and the loss curve in one output;
+   * outside, a line per tenth. @default true inside a notebook, false elsewhere
+   */
+  progress?: boolean | string;
+  /** Called after every step with the step (1-based) and its loss. */
+  onStep?: (step: number, loss: number) => void;
+}
+
+/** What `trainFlowMatching` returns. */
+export interface TrainResult {
+  /** The loss of every step (before that step's update). */
+  losses: number[];
+  /** The learning rate used at every step. */
+  learningRates: number[];
+  /** Steps taken. */
+  steps: number;
+  /** Wall time in seconds. */
+  seconds: number;
+  /** Steps per second. */
+  stepsPerSecond: number;
+  /** Mean loss of the last 10% of steps (a less noisy final value). */
+  finalLoss: number;
+}
+
+/** Reads points to a flat Float32Array with its shape, checking them. */
+export function flatPoints(points: PointsInput, name: string, dim?: number): { values: Float32Array; n: number; d: number } {
+  if (points instanceof tf.Tensor) {
+    assert2D(points, name, dim);
+    const values = Float32Array.from(points.dataSync());
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) throw new Error(`${name} must be finite; entry ${i} is ${values[i]}`);
+    }
+    return { values, n: points.shape[0], d: points.shape[1] };
+  }
+  if (!Array.isArray(points) || points.length === 0 || !Array.isArray(points[0])) {
+    throw new Error(`${name} must be a [n, d] tensor or a non-empty array of rows; got ${points === null ? "null" : typeof points}`);
+  }
+  const d = points[0].length;
+  if (dim !== undefined && d !== dim) throw new Error(`${name} must have ${dim} columns; got ${d}`);
+  const values = new Float32Array(points.length * d);
+  points.forEach((row, i) => {
+    if (!Array.isArray(row) || row.length !== d) throw new Error(`${name}: row ${i} has ${Array.isArray(row) ? row.length : "no"} entries; expected ${d}`);
+    row.forEach((v, j) => {
+      if (!Number.isFinite(v)) throw new Error(`${name}: entry [${i}][${j}] is ${v}; must be finite`);
+      values[i * d + j] = v;
+    });
+  });
+  return { values, n: points.length, d };
+}
+
+/** The factor of the base learning rate at `step` (1-based) of `total`, warm-up included. */
+export function learningRateFactor(schedule: LearningRateSchedule, step: number, total: number, warmup = 0): number {
+  let f: number;
+  if (schedule === "constant") f = 1;
+  else if (schedule === "cosine") f = 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / total));
+  else if (typeof schedule === "function") f = schedule(step, total);
+  else throw new Error(`schedule must be "constant", "cosine" or a function; got ${JSON.stringify(schedule)}`);
+  if (!Number.isFinite(f) || f < 0) throw new Error(`the learning-rate schedule gave ${f} at step ${step}; it must be a finite number >= 0`);
+  if (warmup > 0 && step <= warmup) f *= step / warmup;
+  return f;
+}
+
+/** A CFM batch in plain arrays: x_t, t and the regression target, plus the x0 and x1 it came from. */
+export interface CfmBatch {
+  xt: Float32Array;
+  t: Float32Array;
+  target: Float32Array;
+  n: number;
+  d: number;
+}
+
+/**
+ * Draws one conditional flow matching batch (step 1 and 2 of the module comment) with the library's
+ * seeded generator. `x1Rows` are the data; with `x0Rows` given, row i of both is taken together.
+ */
+export function drawCfmBatch(
+  path: AffineProbPath,
+  x1Rows: { values: Float32Array; n: number; d: number },
+  batchSize: number,
+  x0Rows?: { values: Float32Array; n: number; d: number },
+  timeRange: [number, number] = [0, 1],
+): CfmBatch {
+  const { d } = x1Rows;
+  const n = batchSize;
+  const xt = new Float32Array(n * d);
+  const target = new Float32Array(n * d);
+  const t = new Float32Array(n);
+  const [lo, hi] = timeRange;
+  for (let i = 0; i < n; i++) {
+    const row = randint(x1Rows.n);
+    const ti = lo + (hi - lo) * uniform();
+    t[i] = ti;
+    const { alpha, sigma, dAlpha, dSigma } = path.scheduler.at(ti);
+    if (!Number.isFinite(dAlpha) || !Number.isFinite(dSigma)) {
+      throw new Error(
+        `the ${path.name} path has an infinite slope at t = ${ti}; train on a time range that stops short of it (timeRange: [0, 0.999])`,
+      );
+    }
+    for (let j = 0; j < d; j++) {
+      const x1 = x1Rows.values[row * d + j];
+      const x0 = x0Rows ? x0Rows.values[row * d + j] : normal();
+      xt[i * d + j] = alpha * x1 + sigma * x0;
+      target[i * d + j] = dAlpha * x1 + dSigma * x0;
+    }
+  }
+  return { xt, t, target, n, d };
+}
+
+/** Makes a learning rate finite and positive, or says what was wrong. */
+function positive(value: number, name: string, integer = false): number {
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new Error(`${name} must be a positive ${integer ? "integer" : "number"}; got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Trains `model` in place with the conditional flow matching loss and Adam (see the module comment).
+ * Seeded through `fm.seed`. A loss that is not finite stops training with an error that names the
+ * step; the model then holds the last parameters whose loss was finite.
+ * @example
+ * fm.seed(0);
+ * const model = fm.createVelocityModel();
+ * const result = await fm.trainFlowMatching(model, { data: fm.twoMoons(2000), steps: 2000 });
+ * fm.show(fm.plotLoss(result.losses));
+ */
+export async function trainFlowMatching(model: VelocityModel, options: TrainOptions): Promise<TrainResult> {
+  if (!(model instanceof VelocityModel)) throw new Error("trainFlowMatching: model must be a VelocityModel (fm.createVelocityModel)");
+  const dim = model.config.dim;
+  if ((options.data === undefined) === (options.pairs === undefined)) {
+    throw new Error("trainFlowMatching: give either data (samples of the data distribution) or pairs ({ x0, x1 }), not both or neither");
+  }
+  let x1Rows: { values: Float32Array; n: number; d: number };
+  let x0Rows: { values: Float32Array; n: number; d: number } | undefined;
+  if (options.data !== undefined) x1Rows = flatPoints(options.data, "data", dim);
+  else {
+    x1Rows = flatPoints(options.pairs!.x1, "pairs.x1", dim);
+    x0Rows = flatPoints(options.pairs!.x0, "pairs.x0", dim);
+    if (x0Rows.n !== x1Rows.n) throw new Error(`pairs.x0 has ${x0Rows.n} rows but pairs.x1 has ${x1Rows.n}; a coupling pairs row i with row i`);
+  }
+  const path = options.path ?? condOTPath();
+  if (!(path instanceof AffineProbPath)) throw new Error("path must be an AffineProbPath (fm.condOTPath(), fm.vpPath(), ...)");
+  const steps = positive(options.steps ?? 2000, "steps", true);
+  const batchSize = positive(options.batchSize ?? 256, "batchSize", true);
+  const baseRate = positive(options.learningRate ?? 1e-3, "learningRate");
+  const schedule = options.schedule ?? "constant";
+  const warmup = options.warmup ?? 0;
+  if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`warmup must be a non-negative integer; got ${warmup}`);
+  if (options.clipNorm !== undefined) positive(options.clipNorm, "clipNorm");
+  const timeRange = options.timeRange ?? [0, 1];
+  if (!(timeRange[0] >= 0 && timeRange[1] <= 1 && timeRange[0] < timeRange[1])) {
+    throw new Error(`timeRange must satisfy 0 <= tMin < tMax <= 1; got [${timeRange.join(", ")}]`);
+  }
+  learningRateFactor(schedule, 1, steps, warmup); // checks the schedule before any work
+
+  const showProgress = options.progress ?? inKernel();
+  const bar: Progress | null = showProgress
+    ? startProgress({ total: steps, title: typeof showProgress === "string" ? showProgress : "training" })
+    : null;
+
+  const adam = new Adam(model.numParameters, { learningRate: baseRate });
+  const losses: number[] = [];
+  const learningRates: number[] = [];
+  const previous = new Float32Array(model.numParameters);
+  const start = Date.now();
+  for (let step = 1; step <= steps; step++) {
+    const batch = drawCfmBatch(path, x1Rows, batchSize, x0Rows, timeRange);
+    const xt = tf.tensor2d(batch.xt, [batch.n, batch.d]);
+    const t = tf.tensor1d(batch.t);
+    const target = tf.tensor2d(batch.target, [batch.n, batch.d]);
+    const { loss, grad } = lossAndGradient(model, xt, t, target);
+    tf.dispose([xt, t, target]);
+    if (!Number.isFinite(loss)) {
+      if (step > 1) model.setTheta(previous);
+      if (bar) await bar.done();
+      throw new Error(
+        `training stopped at step ${step} of ${steps}: the loss is ${loss}. The model keeps the parameters of step ${step - 1}. ` +
+          `Usual causes: a learning rate too large (${baseRate}), data with huge values, or a path with an infinite slope.`,
+      );
+    }
+    if (options.clipNorm !== undefined) clipGradientNorm(grad, options.clipNorm);
+    const rate = baseRate * learningRateFactor(schedule, step, steps, warmup);
+    previous.set(model.theta);
+    adam.update(model.theta, grad, rate);
+    model.invalidate();
+    losses.push(loss);
+    learningRates.push(rate);
+    options.onStep?.(step, loss);
+    if (bar) await bar.update(step, { loss });
+  }
+  const seconds = (Date.now() - start) / 1000;
+  if (bar) await bar.done();
+  const tail = losses.slice(Math.floor(0.9 * losses.length));
+  return {
+    losses,
+    learningRates,
+    steps,
+    seconds,
+    stepsPerSecond: steps / Math.max(seconds, 1e-9),
+    finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
+  };
+}
