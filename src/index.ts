@@ -87,3 +87,9 @@ export * from "./model/losses";
 export * from "./model/sample";
 export * from "./model/io";
 export * from "./metrics/quality";
+
+// --- Unification (issue 7): DDPM, SDEs, stochastic samplers, DDIM
+export * from "./path/ddpm";
+export * from "./path/sde";
+export * from "./solvers/sde";
+export * from "./solvers/ddim";

@@ -13,12 +13,17 @@
  * (`reverseSdeDiffusion`) is Song et al.'s reverse-time SDE of the path's forward SDE (`path/sde.ts`),
  * the continuous limit of DDPM's ancestral sampler.
  *
- * `sampleSde` integrates it with Euler-Maruyama. Ends: the score has 1 / sigma_t in it, so the field is
- * never evaluated at t = 1 (Euler-Maruyama evaluates at the start of each step); and the noise g sqrt(h)
- * of the last step would be left in the samples, so by default the last step is the deterministic DDIM
- * step x = alpha x1_hat + sigma eps_hat from the last evaluation (at t1 = 1 on a path with sigma_1 = 0 it
- * returns Tweedie's denoised E[x1 | x], for no extra evaluation). `finalDenoise: false` keeps plain
- * Euler-Maruyama to the end.
+ * `sampleSde` integrates it with Euler-Maruyama. Ends: the score has 1 / sigma_t in it, and Euler-Maruyama
+ * evaluates the field only at the start of each step, so t = 1 itself is never evaluated (t1 = 1 is fine).
+ * By default the last step is taken deterministically, x = alpha_{t1} x1_hat + sigma_{t1} eps_hat (DDIM's
+ * step, from the last evaluation): with t1 = 1 on a path with sigma_1 = 0 this is the final denoising of
+ * Song et al., x = E[x1 | x] (Tweedie), for no extra evaluation, and it leaves no fresh noise g sqrt(h) in
+ * the samples. For a smooth target (a Gaussian mixture of width s) it changes little: the step's
+ * contraction by the score mostly absorbs that noise. `finalDenoise: false` keeps plain Euler-Maruyama.
+ * Accuracy and stability: near the data the score's slope is ~ -1 / s^2, so an explicit step needs
+ * g^2 h / (2 s^2) well below 2, and Euler-Maruyama's error grows with it (measured on a mixture of width
+ * s = 0.05, 200 steps: the spread around each component is 4% too large with g = 0.5, 26% with g = 0.9).
+ * With narrow data let g(t) shrink towards t = 1 or take more steps.
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertFinite, type Time } from "../core/checks";
@@ -128,8 +133,8 @@ export interface SampleSdeOptions {
   /** The diffusion coefficient g(t) >= 0; 0 gives Euler on the probability-flow ODE. @default 1 */
   diffusion?: Diffusion;
   /**
-   * Take the last step deterministically, x = alpha x1_hat + sigma eps_hat (DDIM's step; Tweedie's denoiser
-   * when sigma_{t1} = 0), so no fresh noise is left in the samples. @default true
+   * Take the last step deterministically, x = alpha_{t1} x1_hat + sigma_{t1} eps_hat (DDIM's step; Tweedie's
+   * denoiser E[x1 | x] when sigma_{t1} = 0), so no fresh noise is left in the samples. @default true
    */
   finalDenoise?: boolean;
   /** Multiplies the (g^2 / 2) score term; anything but 1 breaks the marginals (for negative controls). @default 1 */
