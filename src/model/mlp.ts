@@ -309,7 +309,11 @@ export function forwardPass(model: VelocityModel, input: tf.Tensor2D, keep: bool
     const b = i === 0 && inputBias ? inputBias : tensors[i].b;
     const last = i === tensors.length - 1;
     if (last) h = tf.fused.matMul({ a: h, b: W, bias: b }) as tf.Tensor2D;
-    else if (act === "elu" || act === "relu") h = tf.fused.matMul({ a: h, b: W, bias: b, activation: act }) as tf.Tensor2D;
+    // ELU fused into the product is fastest, but TensorFlow.js cannot differentiate a fused ELU: when a
+    // gradient is being recorded (divergence of the field, likelihood), ELU runs as its own op.
+    else if (act === "relu" || (act === "elu" && !tf.engine().isTapeOn())) {
+      h = tf.fused.matMul({ a: h, b: W, bias: b, activation: act }) as tf.Tensor2D;
+    } else if (act === "elu") h = tf.elu(tf.fused.matMul({ a: h, b: W, bias: b }) as tf.Tensor2D);
     else {
       const z = tf.fused.matMul({ a: h, b: W, bias: b }) as tf.Tensor2D;
       if (keep && act === "silu") pre.push(z);
