@@ -97,6 +97,8 @@ function prepareDir(dir) {
 export async function writeAssignments(options = {}) {
   const { out = DEFAULT_OUT, blank = [], log = (s) => console.log(s) } = options;
   const notebooks = (options.notebooks?.length ? options.notebooks : listNotebooks()).map((p) => resolve(p));
+  const inside = (dir, parent) => !relative(parent, dir).startsWith("..") && !/^[\\/]/.test(relative(parent, dir));
+  if (inside(resolve(out), join(ROOT, "src")) || resolve(out) === ROOT) throw new Error(`--out ${out}: not inside the course's src/ nor the course root itself`);
   const studentDir = join(out, "student");
   const gradingDir = join(out, "grading");
 

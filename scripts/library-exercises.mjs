@@ -70,7 +70,19 @@ export function resolveFunctions(names, srcDir = join(ROOT, "src")) {
     if (exact.length === 0 && bare.length === 1) return bare[0];
     const candidates = (exact.length ? exact : bare).map((f) => `${f.name} (${relative(ROOT, f.file)})`);
     if (candidates.length === 0) {
-      const near = all.filter((f) => f.bare.toLowerCase().includes(name.toLowerCase().split(".").pop())).slice(0, 8).map((f) => f.name);
+      const want = name.toLowerCase().split(".").pop();
+      const common = (a, b) => {
+        let k = 0;
+        while (k < a.length && a[k] === b[k]) k++;
+        return k;
+      };
+      const near = all
+        .filter((f) => {
+          const have = f.bare.toLowerCase();
+          return have.includes(want) || want.includes(have) || common(have, want) >= Math.min(5, want.length);
+        })
+        .slice(0, 8)
+        .map((f) => f.name);
       throw new Error(`--blank ${name}: no function of that name in src/${near.length ? `; did you mean ${near.join(", ")}?` : ""}`);
     }
     throw new Error(`--blank ${name}: ambiguous, it names ${candidates.join(", ")}; write Class.method`);
