@@ -23,8 +23,8 @@ import type { VelocityField } from "../core/notation";
 import { randn } from "../core/random";
 import { AffineProbPath } from "../path/affine";
 import { velocityToEpsilon, velocityToX1 } from "../path/conversions";
-import { countedField, runGrid, samplerMesh } from "./internal";
-import { checkSamplerInputs, type SamplerSolution } from "./sde";
+import { checkSamplerInputs, countedField, runGrid, samplerMesh } from "./internal";
+import type { SamplerSolution } from "./sde";
 
 /** The Gaussian posterior q(x_s | x_t, x1) = N(xCoef x_t + x1Coef x1, std^2 I) of one ancestral step. */
 export interface AncestralCoefficients {

@@ -4,7 +4,9 @@
  * inserted, and checks of save times. Not re-exported from the library's index.
  */
 import * as tf from "@tensorflow/tfjs";
+import { assert2D, assertFinite } from "../core/checks";
 import type { VelocityField } from "../core/notation";
+import { AffineProbPath } from "../path/affine";
 
 /** Wraps the field: counts calls and checks that each returns a tensor shaped like its input. */
 export function countedField(field: VelocityField): { f: VelocityField; nfe: () => number } {
@@ -148,4 +150,12 @@ export function samplerMesh(label: string, options: GridOptions, defaults: { ste
   if (!(t0 < t1)) throw new Error(`${label}: t0 must be < t1 (samplers run from noise, t = 0, to data, t = 1); got t0 = ${t0}, t1 = ${t1}`);
   if (saveAt !== undefined) checkSaveAt(label, saveAt, t0, t1);
   return fixedMesh(t0, t1, steps, saveAt);
+}
+
+/** Checks a field and its path (shared by the samplers). */
+export function checkSamplerInputs(label: string, field: VelocityField, path: AffineProbPath, x0: tf.Tensor2D): void {
+  if (typeof field !== "function") throw new Error(`${label}: field must be a velocity field (x, t) => tensor; got ${typeof field}`);
+  if (!(path instanceof AffineProbPath)) throw new Error(`${label}: path must be the AffineProbPath the field belongs to (e.g. condOTPath()); got ${String(path)}`);
+  assert2D(x0, `${label}: x0`);
+  assertFinite(x0, `${label}: x0`);
 }

@@ -32,7 +32,7 @@ import { randn } from "../core/random";
 import { AffineProbPath } from "../path/affine";
 import { convertPrediction, velocityToEpsilon, velocityToScore, velocityToX1, type PredictionKind } from "../path/conversions";
 import type { ForwardSde } from "../path/sde";
-import { countedField, fixedMesh, checkSaveAt, runGrid, samplerMesh } from "./internal";
+import { checkSamplerInputs, countedField, fixedMesh, checkSaveAt, runGrid, samplerMesh } from "./internal";
 import type { OdeSolution } from "./ode";
 
 /**
@@ -44,14 +44,6 @@ export type SamplerSolution = Omit<OdeSolution, "accepted" | "rejected">;
 
 /** A diffusion coefficient g(t) >= 0 in course time: one number for all t, or a function of t. */
 export type Diffusion = number | ((t: number) => number);
-
-/** Checks a field and its path (shared by the samplers). */
-export function checkSamplerInputs(label: string, field: VelocityField, path: AffineProbPath, x0: tf.Tensor2D): void {
-  if (typeof field !== "function") throw new Error(`${label}: field must be a velocity field (x, t) => tensor; got ${typeof field}`);
-  if (!(path instanceof AffineProbPath)) throw new Error(`${label}: path must be the AffineProbPath the field belongs to (e.g. condOTPath()); got ${String(path)}`);
-  assert2D(x0, `${label}: x0`);
-  assertFinite(x0, `${label}: x0`);
-}
 
 /**
  * A velocity model seen as another prediction (by default its score), through the conversions of
