@@ -99,7 +99,9 @@ describe("DDPM ancestral and DDIM sampling from a velocity field land on the tar
     expect(energyDistance(full.x, fresh) / floor, "K = 1000").toBeLessThan(PASS);
     const short = sampleAncestral(u, path, x0, { times: ddpmTimeGrid(1000, 20) });
     expect(energyDistance(short.x, fresh) / floor, "50 steps").toBeLessThan(PASS);
-    tf.dispose([x0, full, short]);
+    const stepVar = sampleAncestral(u, path, x0, { times: ddpmTimeGrid(1000), variance: "step" });
+    expect(energyDistance(stepVar.x, fresh) / floor, "K = 1000, variance beta_k").toBeLessThan(PASS);
+    tf.dispose([x0, full, short, stepVar]);
   });
 
   it("DDIM with eta = 0 (deterministic) and eta = 0.5 in 50 steps; the same model on the lecture's path", () => {
@@ -155,6 +157,7 @@ describe("DDPM ancestral and DDIM sampling from a velocity field land on the tar
     expect(() => sampleDdim(u, path, x0, { times: [0, 0.5], steps: 3 })).toThrow(/either times or steps/);
     expect(() => sampleDdim(u, path, x0, { times: [0, 0.5, 1], saveAt: [0.3] })).toThrow(/saveAt time 0.3 is not one of the given times/);
     expect(() => sampleAncestral(u, path, x0, { eta: 1 } as object)).toThrow(/unknown option "eta"/);
+    expect(() => sampleAncestral(u, path, x0, { variance: "large" as "step" })).toThrow(/variance must be "posterior" or "step"; got "large"/);
     expect(() => ddimOde(u, path, "snr").valueAt(1)).toThrow(/snr variable is infinite at t = 1/);
     expect(() => ddimOde(u, condOTPath(), "nsr").toState(x0, 0)).toThrow(/alpha = 0 at t = 0/);
     tf.dispose([x0, out]);

@@ -271,11 +271,12 @@ describe("the ancestral step's posterior", () => {
         expect(Math.abs(c.xCoef - want.xCoef), `${schedule} k=${k}`).toBeLessThan(1e-12);
         expect(Math.abs(c.x1Coef - want.x1Coef), `${schedule} k=${k}`).toBeLessThan(1e-12);
         expect(Math.abs(c.std - want.std), `${schedule} k=${k}`).toBeLessThan(1e-12);
+        expect(Math.abs(c.stepStd - Math.sqrt(beta)), `${schedule} k=${k}`).toBeLessThan(1e-12);
         // Negative control: beta_k as the variance (Ho's other choice) is not the posterior's, except where 1 - abPrev ~ 1 - ab.
         if (k < 5) expect(Math.abs(c.std - Math.sqrt(beta))).toBeGreaterThan(1e-3);
       }
     }
-    expect(ancestralCoefficients(condOTPath(), 0, 0.5)).toEqual({ xCoef: 0, x1Coef: 0.5, std: 0.5 });
+    expect(ancestralCoefficients(condOTPath(), 0, 0.5)).toEqual({ xCoef: 0, x1Coef: 0.5, std: 0.5, stepStd: 1 });
     expect(() => ancestralCoefficients(condOTPath(), 0.5, 0.5)).toThrow(/needs t < s/);
   });
 });

@@ -89,8 +89,8 @@ function checkSteps(fn: string, K: unknown): number {
  *
  * @example
  * const ddpm = ddpmSchedule();          // K = 1000, linear
- * ddpm.betas[1];                        // returns 1e-4
- * ddpm.betas[1000];                     // returns 0.02
+ * ddpm.betas[1];                        // returns ~1e-4 (0.1 / 1000)
+ * ddpm.betas[1000];                     // returns ~0.02 (20 / 1000)
  * ddpm.alphaBars[1000];                 // ~4e-5: almost pure noise
  */
 export function ddpmSchedule(options: DdpmScheduleOptions = {}): DdpmSchedule {

@@ -32,8 +32,10 @@ export interface AncestralCoefficients {
   xCoef: number;
   /** alpha_s sigma_{t|s}^2 / sigma_t^2, sigma_{t|s}^2 = sigma_t^2 - alpha_{t|s}^2 sigma_s^2. */
   x1Coef: number;
-  /** sqrt(sigma_{t|s}^2 sigma_s^2 / sigma_t^2). */
+  /** sqrt(sigma_{t|s}^2 sigma_s^2 / sigma_t^2), the posterior's standard deviation (sqrt(beta~_k) on DDPM's grid). */
   std: number;
+  /** sigma_{t|s}, the forward step's standard deviation (sqrt(beta_k) on DDPM's grid): Ho et al.'s other choice of variance. */
+  stepStd: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export interface AncestralCoefficients {
  * xCoef = sqrt(alpha_k) (1 - alphaBar_{k-1}) / (1 - alphaBar_k), x1Coef = sqrt(alphaBar_{k-1}) beta_k / (1 - alphaBar_k),
  * std^2 = beta~_k = (1 - alphaBar_{k-1}) beta_k / (1 - alphaBar_k).
  * @example
- * ancestralCoefficients(condOTPath(), 0, 0.5);   // returns { xCoef: 0, x1Coef: 0.5, std: 0.5 }: x_s = s x1 + (1 - s) z
+ * ancestralCoefficients(condOTPath(), 0, 0.5);   // returns { xCoef: 0, x1Coef: 0.5, std: 0.5, stepStd: 1 }: x_s = s x1 + (1 - s) z
  */
 export function ancestralCoefficients(path: AffineProbPath, t: number, s: number): AncestralCoefficients {
   const label = "ancestralCoefficients";
@@ -66,6 +68,7 @@ export function ancestralCoefficients(path: AffineProbPath, t: number, s: number
     xCoef: (ats * b.sigma * b.sigma) / st2,
     x1Coef: (b.alpha * var_ts) / st2,
     std: Math.sqrt((var_ts * b.sigma * b.sigma) / st2),
+    stepStd: Math.sqrt(var_ts),
   };
 }
 
@@ -125,6 +128,15 @@ export function sampleDdim(field: VelocityField, path: AffineProbPath, x0: tf.Te
   return finish(x, trajectory, mesh, options.saveAt, counted.nfe());
 }
 
+/** Options of `sampleAncestral`: the grid options of `DdimOptions` and the choice of variance. */
+export interface AncestralOptions extends Omit<DdimOptions, "eta"> {
+  /**
+   * `"posterior"`: the posterior's variance beta~_k (exact for a Gaussian posterior); `"step"`: the forward
+   * step's variance beta_k (Ho et al. found both work; it adds slightly more noise). @default "posterior"
+   */
+  variance?: "posterior" | "step";
+}
+
 /**
  * DDPM's ancestral sampler from a velocity model: x_s ~ q(x_s | x_t, x1 = x1_hat), the posterior of the
  * path's Markov noising (`ancestralCoefficients`), x1_hat from the velocity. On `ddpmPath` with
@@ -135,12 +147,19 @@ export function sampleDdim(field: VelocityField, path: AffineProbPath, x0: tf.Te
  * const ddpm = ddpmSchedule({ steps: 1000 });
  * const { x } = sampleAncestral(gm.field(ddpmPath(ddpm)), ddpmPath(ddpm), randn([1000, 2]) as tf.Tensor2D, { times: ddpmTimeGrid(1000) });
  */
-export function sampleAncestral(field: VelocityField, path: AffineProbPath, x0: tf.Tensor2D, options: Omit<DdimOptions, "eta"> = {}): SamplerSolution {
+export function sampleAncestral(field: VelocityField, path: AffineProbPath, x0: tf.Tensor2D, options: AncestralOptions = {}): SamplerSolution {
   const label = "sampleAncestral";
   checkSamplerInputs(label, field, path, x0);
-  checkKeys(label, options, ["steps", "times", "t0", "t1", "saveAt"]);
+  checkKeys(label, options, ["steps", "times", "t0", "t1", "saveAt", "variance"]);
+  const variance = options.variance ?? "posterior";
+  if (variance !== "posterior" && variance !== "step") throw new Error(`${label}: variance must be "posterior" or "step"; got ${JSON.stringify(variance)}`);
   const mesh = samplerMesh(label, options, { steps: 100, t0: 0, t1: 1 });
-  const plan = mesh.slice(0, -1).map((t, i) => ancestralCoefficients(path, t, mesh[i + 1]));
+  const plan = mesh.slice(0, -1).map((t, i) => {
+    const c = ancestralCoefficients(path, t, mesh[i + 1]);
+    // The last step onto a time with sigma = 0 stays noise-free with either choice (x = x1_hat there).
+    const std = variance === "step" && path.scheduler.at(mesh[i + 1]).sigma > 0 ? c.stepStd : c.std;
+    return { ...c, std };
+  });
   const counted = countedField(field);
   const { x, trajectory } = runGrid(x0, mesh, options.saveAt, (x, i) => {
     const t = mesh[i];
