@@ -59,6 +59,14 @@ const scale = fm.tf.max(fm.tf.abs(res.dpdt)).dataSync()[0];
 claim(worst < 1e-2 * scale, "the continuity residual is small: " + worst + " against d/dt p up to " + scale);
 claim(close(fm.sqrtSolutionParabola(0.8), 0.16, 1e-12) && fm.sqrtSolutionZero(0.8) === 0, "the sqrt solutions");
 claim(fm.sqrtResidual(fm.sqrtSolutionParabola, [0.2, 0.5, 0.8]).every((r) => Math.abs(r) < 1e-6), "t^2/4 solves the sqrt ODE");
+claim(model.describe() === "MLP 2+1 -> 2 x 32 elu -> 2, raw t, 1250 parameters", "the model description: " + model.describe());
+claim(run.losses.length === 600 && gen.nfe === 40, "600 losses and 40 evaluations");
+const edModel = fm.energyDistance(gen.x, mix.sample(1000));
+const edNoise = fm.energyDistance(gen.x0, mix.sample(1000));
+claim(edModel < 0.1 * edNoise, "the trained model's samples land on the mixture: ED " + edModel + " vs noise " + edNoise);
+const mem = fm.memorisation(gen.x, train, mix.sample(1000)).ratio;
+claim(mem > 0.6 && mem < 1.6, "memorisation ratio ~1; got " + mem);
+claim(reloaded.theta.every((v, i) => v === model.theta[i]), "the reloaded model has the same parameters");
 `;
 
 describe("README API section", () => {
