@@ -50,20 +50,38 @@ function checkBatch(model: VelocityModel, x: tf.Tensor2D, target: tf.Tensor2D): 
  */
 export function lossAndGradient(model: VelocityModel, x: tf.Tensor2D, t: Time, target: tf.Tensor2D): LossAndGradient {
   checkBatch(model, x, target);
-  const n = x.shape[0];
+  const input = model.features(x, t);
+  try {
+    return backpropagate(model, input, target);
+  } finally {
+    input.dispose();
+  }
+}
+
+/**
+ * `lossAndGradient` on prepared network inputs (`model.features(x, t)`, `[n, d + time features]`):
+ * the training loop builds them directly. Leak-free.
+ */
+export function backpropagate(model: VelocityModel, input: tf.Tensor2D, target: tf.Tensor2D): LossAndGradient {
+  const n = input.shape[0];
+  if (input.shape[1] !== model.layers[0].inputs || target.shape[0] !== n || target.shape[1] !== model.config.dim) {
+    throw new Error(
+      `backpropagate: input must be [n, ${model.layers[0].inputs}] and target [n, ${model.config.dim}]; ` +
+        `got [${input.shape.join(", ")}] and [${target.shape.join(", ")}]`,
+    );
+  }
   const grad = new Float32Array(model.numParameters);
   const tensors = model.layerTensors();
   const act = model.config.activation;
   let loss = 0;
   tf.tidy(() => {
-    const input = model.features(x, t);
+    const ones = tf.ones([1, n]);
     const { out, inputs, pre } = forwardPass(model, input, true);
-    const diff = tf.sub(out, target);
-    const d = diff.dataSync();
+    // g = dL/du = 2 (u - target) / n; the factor 2 / n is applied to the finished gradient below.
+    let g = tf.sub(out, target);
+    const d = g.dataSync();
     for (let i = 0; i < d.length; i++) loss += d[i] * d[i];
     loss /= n;
-    const ones = tf.ones([1, n]);
-    let g = tf.mul(diff, tf.scalar(2 / n)) as tf.Tensor2D;
     for (let i = tensors.length - 1; i >= 0; i--) {
       const h = inputs[i];
       // [h^T; 1^T] g = [dL/dW; dL/db], in theta's layout for this layer.
@@ -83,6 +101,8 @@ export function lossAndGradient(model: VelocityModel, x: tf.Tensor2D, t: Time, t
       }
     }
   });
+  const scale = 2 / n;
+  for (let i = 0; i < grad.length; i++) grad[i] *= scale;
   return { loss, grad };
 }
 

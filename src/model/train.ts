@@ -18,7 +18,7 @@ import { AffineProbPath, condOTPath } from "../path/affine";
 import { progress as startProgress, type Progress } from "../notebook/progress";
 import { inKernel } from "../notebook/display";
 import { Adam } from "./adam";
-import { clipGradientNorm, lossAndGradient } from "./backprop";
+import { backpropagate, clipGradientNorm } from "./backprop";
 import { VelocityModel } from "./mlp";
 
 /** Points as a tensor `[n, d]` or as rows. */
@@ -158,6 +158,22 @@ export function drawCfmBatch(
   return { xt, t, target, n, d };
 }
 
+/**
+ * The network's input rows [x_t, embed(t)] of a batch, built in plain arrays (the same numbers as
+ * `model.features`, without the tensor operations).
+ */
+export function networkInput(model: VelocityModel, batch: CfmBatch): Float32Array {
+  const { n, d } = batch;
+  const width = model.layers[0].inputs;
+  const out = new Float32Array(n * width);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) out[i * width + j] = batch.xt[i * d + j];
+    const e = model.timeFeatures(batch.t[i]);
+    for (let k = 0; k < e.length; k++) out[i * width + d + k] = e[k];
+  }
+  return out;
+}
+
 /** Makes a learning rate finite and positive, or says what was wrong. */
 function positive(value: number, name: string, integer = false): number {
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
@@ -217,11 +233,10 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
   const start = Date.now();
   for (let step = 1; step <= steps; step++) {
     const batch = drawCfmBatch(path, x1Rows, batchSize, x0Rows, timeRange);
-    const xt = tf.tensor2d(batch.xt, [batch.n, batch.d]);
-    const t = tf.tensor1d(batch.t);
+    const input = tf.tensor2d(networkInput(model, batch), [batch.n, model.layers[0].inputs]);
     const target = tf.tensor2d(batch.target, [batch.n, batch.d]);
-    const { loss, grad } = lossAndGradient(model, xt, t, target);
-    tf.dispose([xt, t, target]);
+    const { loss, grad } = backpropagate(model, input, target);
+    tf.dispose([input, target]);
     if (!Number.isFinite(loss)) {
       if (step > 1) model.setTheta(previous);
       if (bar) await bar.done();
