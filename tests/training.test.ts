@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { seed } from "../src/core/random";
 import { createVelocityModel } from "../src/model/mlp";
-import { drawCfmBatch, flatPoints, learningRateFactor, trainFlowMatching } from "../src/model/train";
+import { drawCfmBatch, flatPoints, learningRateFactor, networkInput, trainFlowMatching } from "../src/model/train";
 import { sampleFlow } from "../src/model/sample";
 import { flowMatchingLosses } from "../src/model/losses";
 import { condOTPath, vpPath } from "../src/path/affine";
@@ -117,6 +117,26 @@ describe("drawCfmBatch", () => {
     let spread = 0;
     for (let i = 0; i < s.n; i++) spread = Math.max(spread, Math.abs(s.target[2 * i] - c[0]));
     expect(spread).toBeGreaterThan(0.5);
+  });
+
+  it("the training loop's plain-array network input equals model.features (raw and Fourier time)", () => {
+    for (const time of ["raw", "fourier"] as const) {
+      seed(11);
+      const m = createVelocityModel({ width: 4, depth: 1, time });
+      const b = drawCfmBatch(condOTPath(), flatPoints([[1, 2], [3, -1]], "x1"), 5);
+      const plain = networkInput(m, b);
+      const x = tf.tensor2d(b.xt, [5, 2]);
+      const t = tf.tensor1d(b.t);
+      const f = m.features(x, t);
+      expect(f.shape).toEqual([5, m.layers[0].inputs]);
+      // tfjs forms the angle k pi t in float32 (angles up to 8 pi: ~2e-6 rounding), JavaScript in float64.
+      expect(maxAbsDiff(plain, f.dataSync())).toBeLessThan(5e-6);
+      // Negative control: the features of other times differ.
+      const t2 = tf.tensor1d(Array.from(b.t, (v) => 1 - v));
+      const f2 = m.features(x, t2);
+      expect(maxAbsDiff(plain, f2.dataSync())).toBeGreaterThan(1e-3);
+      tf.dispose([x, t, f, t2, f2]);
+    }
   });
 
   it("schedules: constant, cosine to zero, warm-up, custom", () => {
