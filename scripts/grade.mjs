@@ -4,7 +4,8 @@
 //
 //   npm run grade -- hw/alice/03-conditional-paths.ipynb --grading build/assignments/grading
 //   npm run grade -- hw/bob/ --grading build/assignments/grading --json bob.json
-//   npm run grade -- notebooks/00-welcome.ipynb            (no --grading: the course's own notebook's checks)
+//   npm run grade -- notebooks/00-welcome.ipynb            (no --grading: the course's own notebook's checks,
+//                                                           or the notebook's own check cells)
 //   options: --timeout <s> per notebook, --cell-timeout <s> per cell (default: the manifest's, 600 / 180)
 //
 // A notebook submission runs in the course's kernel with this course's library (src/); a folder submission
@@ -73,18 +74,21 @@ export async function runAllCells(notebookPath, { cwd = ROOT, timeout = 600, cel
 }
 
 const TODO = /TODO(?: \(exercise \d+\))?: [^\n]*/;
-const TODO_ERROR = /\b[A-Z]\w*Error(?: \[[A-Z_]+\])?: (TODO(?: \(exercise \d+\))?: [^\n]*)/;
+const TODO_ERROR = /\b(?:[A-Z]\w*)?Error(?: \[[A-Z_]+\])?: (TODO(?: \(exercise \d+\))?: [^\n]*)/;
 
 /** The line of an error text that says what went wrong. */
 export function errorLine(message) {
   const text = String(message ?? "");
   const todo = TODO_ERROR.exec(text);
   if (todo) return todo[1];
-  const m = /(\b[A-Z]\w*Error)(?: \[[A-Z_]+\])?: ([^\n]*)/.exec(text);
+  const m = /\b((?:[A-Z]\w*)?Error)(?: \[[A-Z_]+\])?: ([^\n]*)/.exec(text);
   if (m) return `${m[1]}: ${m[2]}`;
   const compile = /^\d+:\d+ - .*$/m.exec(text);
   if (compile) return `does not compile: ${compile[0]}`;
-  return text.trim().split("\n").filter(Boolean).slice(-1)[0] ?? "failed without a message";
+  // Otherwise the first line that is not a stack frame, a source echo or its caret.
+  const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+  const said = lines.find((l) => !/^at\s|^evalmachine|^\^+$|^node:internal/.test(l));
+  return said ?? lines[0] ?? "failed without a message";
 }
 
 /** One check cell's outcome as a verdict: passed | failed | errored | timeout | not-run. */
@@ -183,9 +187,20 @@ export async function gradeLibrary(workDir, libraryManifest, gradingDir, { timeo
       status = r.timeout ? "timeout" : "errored";
       message = r.error;
     } else {
+      const others = libraryManifest.functions.map((g) => g.name).filter((g) => g !== f.name);
+      const blockedBy = (message) => others.find((g) => message.includes(`TODO: implement ${g}`));
+      const blocked = [];
       for (const t of f.tests) {
         const got = results.get(`${t.file}\u0000${t.name}`);
-        if (!got || got.status !== "passed") failing.push({ ...t, message: got ? got.message : "did not run" });
+        if (got && got.status !== "passed" && blockedBy(got.message)) blocked.push({ ...t, by: blockedBy(got.message) });
+        else if (!got || got.status !== "passed") failing.push({ ...t, message: got ? got.message : "did not run" });
+      }
+      // A test that also calls another blanked function still a TODO says nothing about this one.
+      if (!failing.length && blocked.length === f.tests.length) {
+        status = "errored";
+        message = `cannot be checked yet: all of its ${f.tests.length} hidden test(s) also call ${[...new Set(blocked.map((b) => b.by))].join(", ")}, still a TODO`;
+      } else if (!failing.length && blocked.length) {
+        message = `${blocked.length} of its hidden tests also call ${[...new Set(blocked.map((b) => b.by))].join(", ")} (still a TODO) and were not counted`;
       }
       if (failing.length) {
         const todo = failing.find((x) => TODO.test(x.message));
@@ -220,7 +235,9 @@ function manifestFor(path, manifests, gradingDir) {
   const source = nb.metadata?.assignment?.source ?? basename(path);
   if (gradingDir) return manifests.get(source) ?? null;
   const course = join(ROOT, "notebooks", source);
-  return existsSync(course) ? buildAssignment(course).manifest : null;
+  if (existsSync(course)) return buildAssignment(course).manifest;
+  // A notebook with its own solution and check cells (a TA's draft) grades against itself.
+  return nb.cells.some((c) => (c.metadata?.tags ?? []).includes("exercise-check")) ? buildAssignment(path).manifest : null;
 }
 
 function copySubmission(folder, dest) {
