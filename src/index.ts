@@ -93,3 +93,6 @@ export * from "./path/ddpm";
 export * from "./path/sde";
 export * from "./solvers/sde";
 export * from "./solvers/ddim";
+
+// --- Notebook 05 (flow matching loss, why "flow" matching): Lipschitz bound of a model, Jacobian norms of a field ---
+export * from "./metrics/lipschitz";
