@@ -96,3 +96,7 @@ export * from "./solvers/ddim";
 
 // --- Notebook 05 (flow matching loss, why "flow" matching): Lipschitz bound of a model, Jacobian norms of a field ---
 export * from "./metrics/lipschitz";
+
+// --- Notebook 07 (reflow, issue 6): reflow pairs and k-rectified flows, straightness / path energy / normalised path energy, exact W2 ---
+export * from "./model/reflow";
+export * from "./metrics/path-energy";
