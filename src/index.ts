@@ -100,3 +100,6 @@ export * from "./metrics/lipschitz";
 // --- Notebook 07 (reflow, issue 6): reflow pairs and k-rectified flows, straightness / path energy / normalised path energy, exact W2 ---
 export * from "./model/reflow";
 export * from "./metrics/path-energy";
+
+// --- Notebook 06 (training and sampling): empirical order of convergence (log-log slope) ---
+export * from "./metrics/convergence";
