@@ -92,14 +92,14 @@ def judge(cell, reply):
     return ("error" if status == "error" or errors else "stderr", message)
 
 
-async def run(args, nb):
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from nbclient.util import ensure_async
+def new_client(args, nb, raise_on_late_output):
+    """A Jupyter client for the notebook on the course kernel, and the dict its execute replies land in.
 
-    started = time.monotonic()
-    deadline = started + args.timeout
+    Errors are allowed through (each reply is judged by the caller, with the kernel's own error text);
+    `raise_on_late_output` decides whether output still missing 60 s after a cell's reply is an error.
+    """
+    from nbclient import NotebookClient
+
     replies = {}
 
     def on_cell_executed(cell, cell_index, execute_reply):
@@ -109,27 +109,55 @@ async def run(args, nb):
         nb,
         kernel_name=args.kernel,
         resources={"metadata": {"path": args.cwd}},
-        allow_errors=True,  # we judge each reply ourselves, with the kernel's own error text
+        allow_errors=True,
         startup_timeout=max(1, int(args.timeout)),
-        # Output still in flight when the reply arrives (a long stream of progress updates) must
-        # arrive; losing it would make the notebook look fine when it was not.
         iopub_timeout=60,
-        raise_on_iopub_timeout=True,
+        raise_on_iopub_timeout=raise_on_late_output,
         record_timing=False,
         on_cell_executed=on_cell_executed,
     )
+    return client, replies
+
+
+def note_backend(info, cell):
+    """Records the backend the notebook printed (the library's first line), from the first cell that shows it."""
+    if info["backend"] is not None:
+        return
+    for o in cell.outputs:
+        if o.get("output_type") == "stream" and o.get("name") == "stdout":
+            m = BACKEND_LINE.search(text_of(o.get("text")))
+            if m:
+                info["backend"] = m.group(1)
+                return
+
+
+async def read_language_info(client, nb, deadline):
+    """Asks the started kernel for its language info and stores it in the notebook's metadata."""
+    msg_id = client.kc.kernel_info()
+    if asyncio.iscoroutine(msg_id):
+        msg_id = await msg_id
+    client.timeout = max(1, int(deadline - time.monotonic()))
+    reply = await client.async_wait_for_reply(msg_id)
+    if reply and "language_info" in reply["content"]:
+        nb.metadata["language_info"] = reply["content"]["language_info"]
+
+
+async def run(args, nb):
+    import nbformat
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from nbclient.util import ensure_async
+
+    started = time.monotonic()
+    deadline = started + args.timeout
+    # Output still in flight when the reply arrives (a long stream of progress updates) must
+    # arrive; losing it would make the notebook look fine when it was not.
+    client, replies = new_client(args, nb, raise_on_late_output=True)
     info = {"backend": None, "cells": 0}
     code_number = 0
     current = {"cell": None, "first": None, "index": None}
     try:
         async with client.async_setup_kernel(cwd=args.cwd):
-            msg_id = client.kc.kernel_info()
-            if asyncio.iscoroutine(msg_id):
-                msg_id = await msg_id
-            client.timeout = max(1, int(deadline - time.monotonic()))
-            reply = await client.async_wait_for_reply(msg_id)
-            if reply and "language_info" in reply["content"]:
-                nb.metadata["language_info"] = reply["content"]["language_info"]
+            await read_language_info(client, nb, deadline)
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
@@ -158,11 +186,7 @@ async def run(args, nb):
                         index,
                     )
                 info["cells"] = code_number
-                for o in cell.outputs:
-                    if o.get("output_type") == "stream" and o.get("name") == "stdout" and info["backend"] is None:
-                        m = BACKEND_LINE.search(text_of(o.get("text")))
-                        if m:
-                            info["backend"] = m.group(1)
+                note_backend(info, cell)
                 problem = judge(cell, replies.get(index))
                 if problem:
                     raise Failure(problem[0], problem[1], code_number, first, index)
@@ -218,28 +242,12 @@ KERNEL_BACK_PROBE = "// is the kernel responsive again?"
 async def run_keep_going(args, nb):
     """The grading mode: every code cell runs; each one's outcome is recorded (see the header)."""
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbclient.util import ensure_async
 
     started = time.monotonic()
     deadline = started + args.timeout
-    replies = {}
-
-    def on_cell_executed(cell, cell_index, execute_reply):
-        replies[cell_index] = execute_reply
-
-    client = NotebookClient(
-        nb,
-        kernel_name=args.kernel,
-        resources={"metadata": {"path": args.cwd}},
-        allow_errors=True,
-        startup_timeout=max(1, int(args.timeout)),
-        iopub_timeout=60,
-        raise_on_iopub_timeout=False,  # a late output must not stop the grading of the other cells
-        record_timing=False,
-        on_cell_executed=on_cell_executed,
-    )
+    client, replies = new_client(args, nb, raise_on_late_output=False)  # a late output must not stop the other cells
     info = {"backend": None, "cells": 0, "outcomes": []}
     outcomes = info["outcomes"]
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
@@ -279,13 +287,7 @@ async def run_keep_going(args, nb):
 
     try:
         async with client.async_setup_kernel(cwd=args.cwd):
-            msg_id = client.kc.kernel_info()
-            if asyncio.iscoroutine(msg_id):
-                msg_id = await msg_id
-            client.timeout = max(1, int(deadline - time.monotonic()))
-            reply = await client.async_wait_for_reply(msg_id)
-            if reply and "language_info" in reply["content"]:
-                nb.metadata["language_info"] = reply["content"]["language_info"]
+            await read_language_info(client, nb, deadline)
             position = 0
             while position < len(code_cells):
                 index, cell = code_cells[position]
@@ -326,11 +328,7 @@ async def run_keep_going(args, nb):
                         skip_rest(position, "the kernel did not recover from the interrupted cell %d" % number)
                         break
                     continue
-                for o in cell.outputs:
-                    if o.get("output_type") == "stream" and o.get("name") == "stdout" and info["backend"] is None:
-                        m = BACKEND_LINE.search(text_of(o.get("text")))
-                        if m:
-                            info["backend"] = m.group(1)
+                note_backend(info, cell)
                 problem = judge(cell, replies.get(index))
                 if problem:
                     record(index, number, cell, problem[0], problem[1], seconds)
