@@ -18,8 +18,11 @@ export type NearestPoints = {
   index: number[];
 };
 
-/** Reads `[n, d]` points from a tensor or nested arrays, checking they are finite and of one dimension. */
-function readPoints(points: tf.Tensor2D | number[][], fn: string, name: string): number[][] {
+/**
+ * Reads `[n, d]` points from a tensor (read, not disposed) or nested arrays, checking there is at least one,
+ * that they are finite and of one dimension. `fn` and `name` name the caller and argument in errors.
+ */
+export function readPointRows(points: tf.Tensor2D | number[][], fn: string, name: string): number[][] {
   let rows: number[][];
   if (points instanceof tf.Tensor) {
     if (points.rank !== 2) throw new Error(`${fn}: ${name} must have shape [n, d]; got shape [${points.shape.join(", ")}]`);
@@ -50,8 +53,8 @@ function readPoints(points: tf.Tensor2D | number[][], fn: string, name: string):
  */
 export function nearestPoints(x: tf.Tensor2D | number[][], reference: tf.Tensor2D | number[][]): NearestPoints {
   const fn = "nearestPoints";
-  const q = readPoints(x, fn, "x");
-  const r = readPoints(reference, fn, "reference");
+  const q = readPointRows(x, fn, "x");
+  const r = readPointRows(reference, fn, "reference");
   const d = r[0].length;
   if (q[0].length !== d) throw new Error(`${fn}: x and reference must have the same dimension; got ${q[0].length} and ${d}`);
   const distance = new Array<number>(q.length);
@@ -85,7 +88,7 @@ export function nearestPoints(x: tf.Tensor2D | number[][], reference: tf.Tensor2
  */
 export function pointSpacing(points: tf.Tensor2D | number[][]): number[] {
   const fn = "pointSpacing";
-  const p = readPoints(points, fn, "points");
+  const p = readPointRows(points, fn, "points");
   if (p.length < 2) throw new Error(`${fn}: needs at least 2 points; got ${p.length}`);
   const d = p[0].length;
   return p.map((a, i) => {

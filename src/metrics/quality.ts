@@ -14,23 +14,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { normal } from "../core/random";
 import { median } from "../core/arrays";
-import { nearestPoints } from "./nearest";
+import { nearestPoints, readPointRows } from "./nearest";
 
 type Points = tf.Tensor2D | number[][];
 
+/** The points as rows (via nearest.ts's checked reader), at least 2 of them. */
 function rowsOf(points: Points, fn: string, name: string): number[][] {
-  let rows: number[][];
-  if (points instanceof tf.Tensor) {
-    if (points.rank !== 2) throw new Error(`${fn}: ${name} must have shape [n, d]; got [${points.shape.join(", ")}]`);
-    rows = points.arraySync() as number[][];
-  } else if (Array.isArray(points)) rows = points;
-  else throw new Error(`${fn}: ${name} must be a [n, d] tensor or an array of rows; got ${points === null ? "null" : typeof points}`);
+  const rows = readPointRows(points, fn, name);
   if (rows.length < 2) throw new Error(`${fn}: ${name} needs at least 2 points; got ${rows.length}`);
-  const d = rows[0]?.length;
-  rows.forEach((r, i) => {
-    if (!Array.isArray(r) || r.length !== d) throw new Error(`${fn}: every point of ${name} must have ${d} coordinates; point ${i} does not`);
-    for (const v of r) if (!Number.isFinite(v)) throw new Error(`${fn}: ${name} must be finite; point ${i} has ${v}`);
-  });
   return rows;
 }
 
