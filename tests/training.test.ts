@@ -129,8 +129,8 @@ describe("drawCfmBatch", () => {
       const t = tf.tensor1d(b.t);
       const f = m.features(x, t);
       expect(f.shape).toEqual([5, m.layers[0].inputs]);
-      // tfjs forms the angle k pi t in float32 (angles up to 8 pi: ~2e-6 rounding), JavaScript in float64.
-      expect(maxAbsDiff(plain, f.dataSync())).toBeLessThan(5e-6);
+      // Both go through model.timeFeatures: the same numbers exactly.
+      expect(maxAbsDiff(plain, f.dataSync())).toBe(0);
       // Negative control: the features of other times differ.
       const t2 = tf.tensor1d(Array.from(b.t, (v) => 1 - v));
       const f2 = m.features(x, t2);

@@ -14,7 +14,8 @@
  * carry real arithmetic (see backprop.ts for why that matters on the wasm backend).
  */
 import * as tf from "@tensorflow/tfjs";
-import { assert2D, assertInRange, timeColumn, type Time } from "../core/checks";
+import { assert2D, assertInRange, type Time } from "../core/checks";
+import { readTimes } from "../path/scheduler";
 import { uniform } from "../core/random";
 
 /** The activations the model supports. `elu` (the default) and `relu` run fused with the matrix product. */
@@ -211,17 +212,12 @@ export class VelocityModel {
   features(x: tf.Tensor2D, t: Time): tf.Tensor2D {
     assert2D(x, "x", this.config.dim);
     const n = x.shape[0];
-    return tf.tidy((): tf.Tensor2D => {
-      const tc = timeColumn(t, n);
-      const time = this.config.time;
-      if (time.kind === "raw") return tf.concat([x, tc], 1) as tf.Tensor2D;
-      const k = tf.tensor2d(
-        Array.from({ length: time.frequencies }, (_, i) => ((i + 1) * Math.PI) / time.scale),
-        [1, time.frequencies],
-      );
-      const angle = tf.matMul(tc, k);
-      return tf.concat([x, tc, tf.sin(angle), tf.cos(angle)], 1) as tf.Tensor2D;
-    });
+    const times = readTimes(t, n);
+    // embed(t) row by row with the same `timeFeatures` the training loop and `predict`'s bias use.
+    const width = timeFeatures(this.config.time);
+    const embedded = new Float32Array(n * width);
+    for (let i = 0; i < n; i++) embedded.set(this.timeFeatures(times.length === 1 ? times[0] : times[i]), i * width);
+    return tf.tidy(() => tf.concat([x, tf.tensor2d(embedded, [n, width])], 1) as tf.Tensor2D);
   }
 
   /**
