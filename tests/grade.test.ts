@@ -9,6 +9,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from "os";
 import { join } from "path";
 import { pathToFileURL } from "url";
+import { concurrencyLimit } from "./helpers";
 
 const ROOT = join(__dirname, "..");
 const load = async (name: string) => await import(pathToFileURL(join(ROOT, "scripts", name)).href);
@@ -38,18 +39,7 @@ interface Result {
 }
 
 // Kernels run two at a time: the machine has two cores.
-let running = 0;
-const waiting: (() => void)[] = [];
-async function slot<T>(job: () => Promise<T>, limit = 2): Promise<T> {
-  if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await job();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
+const slot = concurrencyLimit(2);
 const grade = (submission: string, options: Record<string, unknown> = {}) =>
   slot(async () => (await load("grade.mjs")).grade(submission, options) as Promise<Result>);
 

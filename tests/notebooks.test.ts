@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { pathToFileURL } from "url";
+import { concurrencyLimit } from "./helpers";
 
 const ROOT = join(__dirname, "..");
 const FIXTURES = join(ROOT, "tests", "fixtures");
@@ -69,18 +70,7 @@ function sameRecord(a: Record<string, unknown> | undefined, b: Record<string, un
 }
 
 // The fixtures run a few at a time: their kernels mostly wait, and the file stays short on two cores.
-let running = 0;
-const waiting: (() => void)[] = [];
-async function slot<T>(job: () => Promise<T>, limit = 3): Promise<T> {
-  if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await job();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
+const slot = concurrencyLimit(3);
 
 /** Builds a fixture (a few at a time); returns the NotebookError it must throw. */
 function failure(fixture: string, timeout = 60): Promise<NotebookErrorLike> {

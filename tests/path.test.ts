@@ -19,6 +19,7 @@ import {
   type PredictionKind,
 } from "../src/path/conversions";
 import { normal, seed } from "../src/core/random";
+import { conversionCoefficients } from "./helpers";
 
 // ---- Helpers ----------------------------------------------------------------------------------
 
@@ -369,13 +370,7 @@ describe("conversions between velocity, x1, epsilon and score", () => {
    * read back by converting (1, 0) and (0, 1).
    */
   function budget(from: PredictionKind, to: PredictionKind, t: number, path: AffineProbPath, pred: number[][], x: number[][]): number {
-    const one = tf.ones([1, 1]) as tf.Tensor2D;
-    const zero = tf.zeros([1, 1]) as tf.Tensor2D;
-    const A = convertPrediction(one, zero, t, path, from, to);
-    const B = convertPrediction(zero, one, t, path, from, to);
-    const a = Math.abs(A.dataSync()[0]);
-    const b = Math.abs(B.dataSync()[0]);
-    tf.dispose([one, zero, A, B]);
+    const { a, b } = conversionCoefficients(path, t, from, to);
     let scale = 0;
     pred.forEach((r, i) => r.forEach((p, j) => (scale = Math.max(scale, a * Math.abs(p) + b * Math.abs(x[i][j])))));
     return 8 * EPS32 * scale;

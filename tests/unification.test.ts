@@ -5,7 +5,8 @@
 import { describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { AffineProbPath, condOTPath, vePath, vpPath } from "../src/path/affine";
-import { convertPrediction, scoreToVelocity, velocityToScore } from "../src/path/conversions";
+import { convertPrediction, scoreToVelocity, velocityToScore, type PredictionKind } from "../src/path/conversions";
+import { conversionCoefficients } from "./helpers";
 import { ddpmPath, ddpmSchedule } from "../src/path/ddpm";
 import { GaussianMixture } from "../src/targets/gaussian-mixture";
 import { predictionField } from "../src/solvers/sde";
@@ -35,14 +36,8 @@ function pointsOn(path: AffineProbPath, t: number, n: number): tf.Tensor2D {
 }
 
 /** |A| |prediction| + |B| |x|, the size of the terms of out = A prediction + B x (A, B read back by converting unit inputs). */
-function termScale(path: AffineProbPath, t: number, from: "velocity" | "score" | "x1" | "epsilon", to: "velocity" | "score" | "x1" | "epsilon", pred: tf.Tensor2D, x: tf.Tensor2D): number {
-  const one = tf.ones([1, 1]) as tf.Tensor2D;
-  const zero = tf.zeros([1, 1]) as tf.Tensor2D;
-  const A = convertPrediction(one, zero, t, path, from, to);
-  const B = convertPrediction(zero, one, t, path, from, to);
-  const a = Math.abs(A.dataSync()[0]);
-  const b = Math.abs(B.dataSync()[0]);
-  tf.dispose([one, zero, A, B]);
+function termScale(path: AffineProbPath, t: number, from: PredictionKind, to: PredictionKind, pred: tf.Tensor2D, x: tf.Tensor2D): number {
+  const { a, b } = conversionCoefficients(path, t, from, to);
   return a * maxAbs(pred) + b * maxAbs(x);
 }
 
