@@ -131,6 +131,12 @@ def note_backend(info, cell):
                 return
 
 
+def raise_if_no_such_kernel(args, e):
+    """Turns Jupyter's NoSuchKernel into a Failure that says how to register the course kernel."""
+    if e.__class__.__name__ == "NoSuchKernel":
+        raise Failure("kernel", "no Jupyter kernel named %r is registered (run: node scripts/install-kernel.mjs)" % args.kernel)
+
+
 async def read_language_info(client, nb, deadline):
     """Asks the started kernel for its language info and stores it in the notebook's metadata."""
     msg_id = client.kc.kernel_info()
@@ -229,8 +235,7 @@ async def run(args, nb):
             raise Failure("kernel", "could not start the kernel %r: %s" % (args.kernel, msg))
         raise Failure("kernel", msg, current["cell"], current["first"], current["index"])
     except Exception as e:  # noqa: BLE001 - e.g. NoSuchKernel
-        if e.__class__.__name__ == "NoSuchKernel":
-            raise Failure("kernel", "no Jupyter kernel named %r is registered (run: node scripts/install-kernel.mjs)" % args.kernel)
+        raise_if_no_such_kernel(args, e)
         raise
     info["seconds"] = time.monotonic() - started
     return info
@@ -346,8 +351,7 @@ async def run_keep_going(args, nb):
         msg = str(e) or e.__class__.__name__
         raise Failure("kernel", "could not start the kernel %r: %s" % (args.kernel, msg))
     except Exception as e:  # noqa: BLE001 - e.g. NoSuchKernel
-        if e.__class__.__name__ == "NoSuchKernel":
-            raise Failure("kernel", "no Jupyter kernel named %r is registered (run: node scripts/install-kernel.mjs)" % args.kernel)
+        raise_if_no_such_kernel(args, e)
         raise
     info["seconds"] = time.monotonic() - started
     return info
