@@ -2,12 +2,14 @@
  * The TensorFlow.js side of `npm run bench` (scripts/bench.mjs runs it beside bench/reference.py and
  * prints the ratios). One measurement per call, printed as one JSON line:
  *
- *   node build/bench/bench/bench.js train  --width 64 --depth 3 --batch 256 --steps 300 --warmup 50
- *   node build/bench/bench/bench.js sample --width 64 --depth 3 --particles 10000 --euler-steps 100
+ *   node -r ./src/core/ts-register.cjs bench/bench.ts train  --width 64 --depth 3 --batch 256 --steps 1000 --warmup 2000
+ *   node -r ./src/core/ts-register.cjs bench/bench.ts sample --width 64 --depth 3 --particles 10000 --euler-steps 100
  *
  * Training: the course's own loop (fm.trainFlowMatching: CFM batch from a 2-D training set, explicit
  * back-propagation, Adam); milliseconds per step over `steps` steps after `warmup` steps.
  * Sampling: fm.sampleFlow with `euler-steps` Euler steps from `particles` noise points; seconds.
+ * Both use the library's default threads (one per core on wasm; FM_THREADS changes it), started in
+ * the warm-up. The output says how many ran.
  */
 import * as tf from "@tensorflow/tfjs";
 import { backendInfo, initBackend } from "../src/core/backend";
@@ -16,6 +18,7 @@ import { twoMoons } from "../src/data/toy2d";
 import { createVelocityModel } from "../src/model/mlp";
 import { trainFlowMatching } from "../src/model/train";
 import { sampleFlow } from "../src/model/sample";
+import { threadCount } from "../src/core/threads";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,6 +37,7 @@ async function main(): Promise<void> {
   const depth = arg("depth", 3);
   const model = createVelocityModel({ width, depth });
   const backend = backendInfo()?.name;
+  const threads = threadCount();
   if (what === "train") {
     const batch = arg("batch", 256);
     const steps = arg("steps", 300);
@@ -42,17 +46,18 @@ async function main(): Promise<void> {
     await trainFlowMatching(model, { data, steps: warmup, batchSize: batch, progress: false });
     const r = await trainFlowMatching(model, { data, steps, batchSize: batch, progress: false });
     data.dispose();
-    console.log(JSON.stringify({ side: "tfjs", backend, what, width, depth, batch, steps, msPerStep: (1000 * r.seconds) / steps }));
+    console.log(JSON.stringify({ side: "tfjs", backend, threads, what, width, depth, batch, steps, msPerStep: (1000 * r.seconds) / steps }));
   } else {
     const particles = arg("particles", 10000);
     const eulerSteps = arg("euler-steps", 100);
-    tf.dispose(sampleFlow(model, { n: particles, steps: 5 })); // warm-up
+    // Warm-up: the same run, as often as the reference does it (compiles the code on every thread).
+    for (let k = 0; k < arg("warmup", 3); k++) tf.dispose(sampleFlow(model, { n: particles, steps: eulerSteps }));
     const start = performance.now();
     const s = sampleFlow(model, { n: particles, steps: eulerSteps });
     s.x.dataSync();
     const seconds = (performance.now() - start) / 1000;
     tf.dispose(s);
-    console.log(JSON.stringify({ side: "tfjs", backend, what, width, depth, particles, eulerSteps, seconds }));
+    console.log(JSON.stringify({ side: "tfjs", backend, threads, what, width, depth, particles, eulerSteps, seconds }));
   }
   model.dispose();
 }

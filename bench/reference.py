@@ -9,7 +9,7 @@ optimiser as the course's TensorFlow.js training loop:
     L = mean over the batch of |u(x_t, t) - target|^2,  Adam(lr = 1e-3)
 
 and sampling with Euler steps from noise. One measurement per call, one JSON line, same arguments as
-bench/bench.ts. scripts/bench.mjs runs it with Debian's python3-torch on OpenBLAS, one thread.
+bench/bench.ts, plus --threads (default 1). scripts/bench.mjs runs it with Debian's python3-torch on OpenBLAS.
 """
 import json
 import math
@@ -48,7 +48,7 @@ def main():
     if what not in ("train", "sample"):
         sys.exit("usage: reference.py train|sample [--width N] ...")
     torch.manual_seed(0)
-    torch.set_num_threads(1)
+    torch.set_num_threads(arg("threads", 1))
     width, depth = arg("width", 64), arg("depth", 3)
     model = mlp(width, depth)
     info = {"side": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "what": what,
@@ -86,7 +86,8 @@ def main():
             return x
 
         with torch.no_grad():
-            sample(5)
+            for _ in range(arg("warmup", 3)):
+                sample(euler_steps)
             start = time.perf_counter()
             sample(euler_steps)
             info.update(particles=particles, eulerSteps=euler_steps, seconds=time.perf_counter() - start)

@@ -86,6 +86,8 @@ export * from "./model/train";
 export * from "./model/losses";
 export * from "./model/sample";
 export * from "./model/io";
+export * from "./model/parallel";
+export * from "./core/threads";
 export * from "./metrics/quality";
 
 // --- Unification (issue 7): DDPM, SDEs, stochastic samplers, DDIM

@@ -64,6 +64,27 @@ export function lossAndGradient(model: VelocityModel, x: tf.Tensor2D, t: Time, t
  */
 export function backpropagate(model: VelocityModel, input: tf.Tensor2D, target: tf.Tensor2D): LossAndGradient {
   const n = input.shape[0];
+  const { sumSq, grad } = gradientSums(model, input, target);
+  const scale = 2 / n;
+  for (let i = 0; i < grad.length; i++) grad[i] *= scale;
+  return { loss: sumSq / n, grad };
+}
+
+/** The unnormalised sums behind a loss and its gradient, over the rows of one batch (or one part of it). */
+export interface GradientSums {
+  /** sum over the rows of |u_theta(x, t) - target|^2 */
+  sumSq: number;
+  /** sum over the rows of (1/2) d|u_theta - target|^2 / dtheta: the gradient is 2 / n times this. */
+  grad: Float32Array;
+}
+
+/**
+ * The sums of `backpropagate` before dividing by the batch size: sums over disjoint parts of a batch
+ * add up to the sums over the whole batch, so parts can be computed apart (on several threads, see
+ * parallel.ts) and combined. Leak-free.
+ */
+export function gradientSums(model: VelocityModel, input: tf.Tensor2D, target: tf.Tensor2D): GradientSums {
+  const n = input.shape[0];
   if (input.shape[1] !== model.layers[0].inputs || target.shape[0] !== n || target.shape[1] !== model.config.dim) {
     throw new Error(
       `backpropagate: input must be [n, ${model.layers[0].inputs}] and target [n, ${model.config.dim}]; ` +
@@ -73,15 +94,14 @@ export function backpropagate(model: VelocityModel, input: tf.Tensor2D, target: 
   const grad = new Float32Array(model.numParameters);
   const tensors = model.layerTensors();
   const act = model.config.activation;
-  let loss = 0;
+  let sumSq = 0;
   tf.tidy(() => {
     const ones = tf.ones([1, n]);
     const { out, inputs, pre } = forwardPass(model, input, true);
-    // g = dL/du = 2 (u - target) / n; the factor 2 / n is applied to the finished gradient below.
+    // g = u - target; the factor 2 / n of dL/du is applied by the caller.
     let g = tf.sub(out, target);
     const d = g.dataSync();
-    for (let i = 0; i < d.length; i++) loss += d[i] * d[i];
-    loss /= n;
+    for (let i = 0; i < d.length; i++) sumSq += d[i] * d[i];
     for (let i = tensors.length - 1; i >= 0; i--) {
       const h = inputs[i];
       // [h^T; 1^T] g = [dL/dW; dL/db], in theta's layout for this layer.
@@ -101,9 +121,7 @@ export function backpropagate(model: VelocityModel, input: tf.Tensor2D, target: 
       }
     }
   });
-  const scale = 2 / n;
-  for (let i = 0; i < grad.length; i++) grad[i] *= scale;
-  return { loss, grad };
+  return { sumSq, grad };
 }
 
 /**

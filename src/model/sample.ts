@@ -8,6 +8,7 @@ import { assert2D } from "../core/checks";
 import { randn } from "../core/random";
 import { solveOde, type OdeSolution, type SolveOdeOptions } from "../solvers/ode";
 import { VelocityModel } from "./mlp";
+import { parallelSolve } from "./parallel";
 
 /** Options of `sampleFlow`: how many samples (or the starting noise) and the solver's options. */
 export interface SampleFlowOptions extends Omit<SolveOdeOptions, "t0" | "t1"> {
@@ -51,6 +52,13 @@ export function sampleFlow(model: VelocityModel | VelocityField, options: Sample
     x0 = randn([n, model.config.dim]) as tf.Tensor2D;
   }
   const { n: _n, x0: _x0, ...solver } = options;
-  const solution = solveOde(field, x0, { ...solver, t0: 0, t1: 1 });
-  return { ...solution, x0 };
+  const solverOptions = { ...solver, t0: 0, t1: 1 };
+  // A trained model with a fixed-step solver runs on every thread (same numbers, see parallel.ts).
+  try {
+    const solution = (model instanceof VelocityModel ? parallelSolve(model, x0, solverOptions) : null) ?? solveOde(field, x0, solverOptions);
+    return { ...solution, x0 };
+  } catch (err) {
+    x0.dispose();
+    throw err;
+  }
 }

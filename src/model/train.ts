@@ -18,7 +18,8 @@ import { AffineProbPath, condOTPath } from "../path/affine";
 import { progress as startProgress, type Progress } from "../notebook/progress";
 import { inKernel } from "../notebook/display";
 import { Adam } from "./adam";
-import { backpropagate, clipGradientNorm } from "./backprop";
+import { clipGradientNorm } from "./backprop";
+import { shardedLossAndGradient } from "./parallel";
 import { VelocityModel } from "./mlp";
 
 /** Points as a tensor `[n, d]` or as rows. */
@@ -56,6 +57,12 @@ export interface TrainOptions {
   progress?: boolean | string;
   /** Called after every step with the step (1-based) and its loss. */
   onStep?: (step: number, loss: number) => void;
+  /**
+   * The batch's loss and gradient are sums over its rows; they are computed in this many parts, on as
+   * many threads as there are (`fm.setThreads`), and added in order. The numbers depend on this count,
+   * never on the number of threads. @default 2
+   */
+  shards?: number;
 }
 
 /** What `trainFlowMatching` returns. */
@@ -219,6 +226,7 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
   if (!(timeRange[0] >= 0 && timeRange[1] <= 1 && timeRange[0] < timeRange[1])) {
     throw new Error(`timeRange must satisfy 0 <= tMin < tMax <= 1; got [${timeRange.join(", ")}]`);
   }
+  const shards = positive(options.shards ?? 2, "shards", true);
   learningRateFactor(schedule, 1, steps, warmup); // checks the schedule before any work
 
   const showProgress = options.progress ?? inKernel();
@@ -233,10 +241,8 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
   const start = Date.now();
   for (let step = 1; step <= steps; step++) {
     const batch = drawCfmBatch(path, x1Rows, batchSize, x0Rows, timeRange);
-    const input = tf.tensor2d(networkInput(model, batch), [batch.n, model.layers[0].inputs]);
-    const target = tf.tensor2d(batch.target, [batch.n, batch.d]);
-    const { loss, grad } = backpropagate(model, input, target);
-    tf.dispose([input, target]);
+    // L = (1/n) sum_i |u_theta(x_t,i, t_i) - target_i|^2 and its gradient 2/n sum_i (...), by back-propagation.
+    const { loss, grad } = shardedLossAndGradient(model, networkInput(model, batch), batch.target, batch.n, shards);
     if (!Number.isFinite(loss)) {
       if (step > 1) model.setTheta(previous);
       if (bar) await bar.done();

@@ -1,0 +1,226 @@
+/**
+ * Worker threads, each with its own TensorFlow.js, for the two jobs that split cleanly over the rows
+ * of a batch: sampling (every particle is integrated on its own) and the training gradient (a sum over
+ * the batch). See `src/model/parallel.ts` for those two jobs.
+ *
+ * Why: the wasm and cpu backends compute on ONE core, and a laptop has several. tfjs-node uses every
+ * core by itself, so on the native backends the library stays on one thread.
+ *
+ * How many: `FM_THREADS=n` in the environment, or `setThreads(n)` from code; by default as many as
+ * the machine has cores (`os.availableParallelism()`). `setThreads(1)` turns the helpers off.
+ *
+ * The calls are synchronous (sampling is a synchronous function of the library): a request is a
+ * message on a MessagePort plus a counter in shared memory that the helper sleeps on
+ * (`Atomics.wait`); the reply comes back the same way and is read with `receiveMessageOnPort`, so
+ * neither side needs its event loop. The main thread computes its own share while the helpers work.
+ *
+ * A helper is a Node worker running `worker.cjs`, which loads the library's TypeScript sources
+ * directly (TypeScript's `transpileModule`) and then the job handlers of the module it is given.
+ */
+import { cpus, availableParallelism } from "node:os";
+import { join } from "node:path";
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
+import { backendInfo, type BackendName } from "./backend";
+
+/** One helper thread: its worker, its private port and the shared counters. */
+export interface Helper {
+  readonly worker: Worker;
+  readonly port: MessagePort;
+  /** [0] requests sent, [1] replies written, [2] state: 0 starting, 1 ready, -1 stopped. */
+  readonly ctrl: Int32Array;
+  /** The backend the helper's TensorFlow.js runs on. */
+  readonly backend: BackendName;
+  /** The module whose job handlers the helper runs. */
+  readonly handlers: string;
+  /** Requests sent so far (the reply to request k makes ctrl[1] reach k). */
+  sent: number;
+}
+
+/** How long a helper may take to start (load TypeScript, the library and its backend). */
+const START_TIMEOUT_MS = 120_000;
+
+/** How long `receive` looks for a reply before it sleeps (milliseconds). */
+const SPIN_MS = 2;
+
+let requested: number | "auto" | undefined;
+const pool: Helper[] = [];
+
+function machineCores(): number {
+  try {
+    return availableParallelism();
+  } catch {
+    return Math.max(1, cpus().length);
+  }
+}
+
+/** Reads FM_THREADS: a positive integer or "auto"; anything else is an error naming the variable. */
+function fromEnvironment(): number | "auto" | undefined {
+  const raw = typeof process !== "undefined" ? process.env.FM_THREADS : undefined;
+  if (raw === undefined || raw.trim() === "") return undefined;
+  if (raw.trim() === "auto") return "auto";
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`FM_THREADS="${raw}" must be a positive integer or "auto"`);
+  return n;
+}
+
+/**
+ * Sets how many threads sampling and training may use (the main thread included): a positive integer,
+ * or `"auto"` (one per core); overrides `FM_THREADS`. Without an argument, back to `FM_THREADS`, else
+ * one per core. Helpers beyond the new count are stopped.
+ * @example
+ * fm.setThreads(1);   // everything on the main thread
+ */
+export function setThreads(n?: number | "auto"): void {
+  if (n !== undefined && n !== "auto" && (!Number.isInteger(n) || n < 1)) {
+    throw new Error(`setThreads: give a positive integer or "auto"; got ${n}`);
+  }
+  requested = n;
+  const keep = Math.max(0, threadCount() - 1);
+  while (pool.length > keep) stop(pool.pop()!);
+}
+
+/**
+ * The number of threads sampling and training use now (the main thread included): 1 on the native
+ * backends (tfjs-node spreads its own work over the cores) and before `initBackend`; otherwise
+ * `setThreads`, else `FM_THREADS`, else one per core.
+ */
+export function threadCount(): number {
+  const backend = backendInfo()?.name;
+  if (backend !== "wasm" && backend !== "cpu") return 1;
+  const want = requested ?? fromEnvironment() ?? "auto";
+  return want === "auto" ? machineCores() : want;
+}
+
+/** The path of the helpers' entry script (next to this module in the sources). */
+function entryScript(): string {
+  return join(__dirname, "worker.cjs");
+}
+
+function start(handlers: string, backend: BackendName): Helper {
+  const ctrl = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(entryScript(), {
+    workerData: { handlers, backend, ctrl, port: port2 },
+    transferList: [port2],
+    resourceLimits: { maxYoungGenerationSizeMb: 64 },
+  });
+  // The helpers must never keep a finished program (a script, a test run, a notebook kernel at exit) alive.
+  worker.unref();
+  port1.unref();
+  const helper: Helper = { worker, port: port1, ctrl, backend, handlers, sent: 0 };
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Atomics.load(ctrl, 2) === 0) {
+    if (Date.now() > deadline) {
+      void worker.terminate();
+      throw new Error(`a helper thread did not start within ${START_TIMEOUT_MS / 1000} s; setThreads(1) runs everything on the main thread`);
+    }
+    Atomics.wait(ctrl, 2, 0, 100);
+  }
+  if (Atomics.load(ctrl, 2) !== 1) {
+    const why = receiveMessageOnPort(port1)?.message as { error?: string } | undefined;
+    void worker.terminate();
+    throw new Error(`a helper thread failed to start: ${why?.error ?? "it stopped without saying why"}; setThreads(1) runs everything on the main thread`);
+  }
+  return helper;
+}
+
+function stop(helper: Helper): void {
+  Atomics.store(helper.ctrl, 2, -1);
+  Atomics.notify(helper.ctrl, 0);
+  void helper.worker.terminate();
+}
+
+/**
+ * Up to `count` running helpers whose job handlers are the module `handlers` (an absolute path to a
+ * .ts file) on the main thread's backend, started on first use (each takes a fraction of a second,
+ * once). Fewer when `threadCount()` allows fewer: the caller runs the rest itself.
+ */
+export function helpers(count: number, handlers: string): Helper[] {
+  const backend = backendInfo()?.name;
+  if (backend === undefined) return [];
+  const want = Math.min(count, threadCount() - 1);
+  // Helpers on another backend (the main thread switched) or with other handlers are replaced.
+  for (let i = pool.length - 1; i >= 0; i--) {
+    if (pool[i].backend !== backend || pool[i].handlers !== handlers) {
+      stop(pool[i]);
+      pool.splice(i, 1);
+    }
+  }
+  while (pool.length < want) {
+    pool.push(start(handlers, backend));
+  }
+  return pool.slice(0, Math.max(0, want));
+}
+
+/** Asks a helper to run its job `job` on `args` (returns at once; `receive` waits for the reply). */
+export function send(helper: Helper, job: string, args: unknown, transfer: ArrayBuffer[] = []): void {
+  helper.port.postMessage({ job, args }, transfer);
+  helper.sent++;
+  Atomics.add(helper.ctrl, 0, 1);
+  Atomics.notify(helper.ctrl, 0);
+}
+
+/** Waits for the reply to the latest request sent to `helper`; a job that failed there throws here. */
+export function receive<T>(helper: Helper): T {
+  const { ctrl } = helper;
+  // Replies usually come within a millisecond: look for one before sleeping (see worker.cjs).
+  const spinUntil = performance.now() + SPIN_MS;
+  while (Atomics.load(ctrl, 1) < helper.sent && performance.now() < spinUntil);
+  for (;;) {
+    const done = Atomics.load(ctrl, 1);
+    if (done >= helper.sent) break;
+    if (Atomics.load(ctrl, 2) === -1) throw new Error("a helper thread stopped while working; setThreads(1) runs everything on the main thread");
+    Atomics.wait(ctrl, 1, done, 1000);
+  }
+  const reply = receiveMessageOnPort(helper.port)?.message as { error?: string; result?: T } | undefined;
+  if (reply === undefined) throw new Error("a helper thread answered without a message (internal error)");
+  if (reply.error !== undefined) throw new Error(reply.error);
+  return reply.result as T;
+}
+
+/**
+ * The replies to the latest request of each helper, in order. Every reply is collected before the
+ * first failure (if any) is thrown, so no stale reply is left for the next request.
+ */
+export function receiveAll<T>(team: Helper[]): T[] {
+  const out: T[] = [];
+  let failure: unknown = null;
+  for (const h of team) {
+    try {
+      out.push(receive<T>(h));
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  if (failure !== null) throw failure;
+  return out;
+}
+
+/**
+ * Runs `own` (the main thread's share) while the helpers of `team` work on theirs, then collects their
+ * replies. When `own` throws, the replies are still collected (and dropped) before the error goes on.
+ */
+export function alongside<A, T>(team: Helper[], own: () => A): { own: A; replies: T[] } {
+  let mine: A;
+  try {
+    mine = own();
+  } catch (err) {
+    try {
+      receiveAll(team);
+    } catch {
+      // the main thread's error is the one to report
+    }
+    throw err;
+  }
+  return { own: mine, replies: receiveAll<T>(team) };
+}
+
+/** Stops every helper (they are started again when needed). */
+export function stopThreads(): void {
+  while (pool.length > 0) stop(pool.pop()!);
+}
+
+/** The number of helpers running now (for tests and the welcome notebook). */
+export function runningHelpers(): number {
+  return pool.length;
+}

@@ -1,0 +1,85 @@
+/**
+ * The jobs a helper thread runs for parallel.ts (loaded by src/core/worker.cjs inside the helper).
+ * Each job rebuilds the model from its configuration and parameters, does its share with the same
+ * library code the main thread runs, and returns plain arrays (moved, not copied, back).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend, type BackendName } from "../core/backend";
+import { solveOde, type SolveOdeOptions } from "../solvers/ode";
+import { gradientSums } from "./backprop";
+import { VelocityModel, type VelocityModelConfig } from "./mlp";
+
+/** Starts the helper's own TensorFlow.js on the main thread's backend. */
+export async function initHelper(backend: BackendName): Promise<void> {
+  await initBackend({ backend, quiet: true });
+}
+
+let cached: { key: string; model: VelocityModel } | null = null;
+
+/** The helper's model with these parameters (one kept between jobs, its parameters replaced). */
+function modelFor(config: VelocityModelConfig, theta: Float32Array): VelocityModel {
+  const key = JSON.stringify(config);
+  if (cached === null || cached.key !== key) {
+    cached?.model.dispose();
+    cached = { key, model: new VelocityModel(config, theta) };
+  } else cached.model.setTheta(theta);
+  return cached.model;
+}
+
+/** What a gradient job gets: the model and its rows of network inputs and targets. */
+export interface GradientJob {
+  config: VelocityModelConfig;
+  theta: Float32Array;
+  input: Float32Array;
+  target: Float32Array;
+  rows: number;
+}
+
+/** What a solve job gets: the model, its rows of starting points and the solver's options. */
+export interface SolveJob {
+  config: VelocityModelConfig;
+  theta: Float32Array;
+  x0: Float32Array;
+  rows: number;
+  options: SolveOdeOptions;
+}
+
+/** What a solve job returns: its rows at t1 and, with `saveAt`, its rows of the trajectory. */
+export interface SolveReply {
+  x: Float32Array;
+  trajectory?: Float32Array;
+}
+
+export const jobs = {
+  /** The helper's live tensor count (the tests check helpers leak nothing either). */
+  numTensors() {
+    return { result: tf.memory().numTensors };
+  },
+  gradient(job: GradientJob) {
+    const model = modelFor(job.config, job.theta);
+    const inputs = model.layers[0].inputs;
+    const input = tf.tensor2d(job.input, [job.rows, inputs]);
+    const target = tf.tensor2d(job.target, [job.rows, model.config.dim]);
+    try {
+      const result = gradientSums(model, input, target);
+      return { result, transfer: [result.grad.buffer as ArrayBuffer] };
+    } finally {
+      tf.dispose([input, target]);
+      model.invalidate(); // rebuilt from the next job's parameters anyway: hold no tensor between jobs
+    }
+  },
+  solve(job: SolveJob) {
+    const model = modelFor(job.config, job.theta);
+    const x0 = tf.tensor2d(job.x0, [job.rows, model.config.dim]);
+    const solution = solveOde(model.field, x0, job.options);
+    try {
+      // Copies (slice): the arrays are moved to the main thread and must not share a tensor's storage.
+      const result: SolveReply = { x: (solution.x.dataSync() as Float32Array).slice() };
+      if (solution.trajectory) result.trajectory = (solution.trajectory.dataSync() as Float32Array).slice();
+      return { result, transfer: [result.x.buffer as ArrayBuffer, ...(result.trajectory ? [result.trajectory.buffer as ArrayBuffer] : [])] };
+    } finally {
+      tf.dispose([x0, solution.x, ...(solution.trajectory ? [solution.trajectory] : [])]);
+      model.invalidate();
+    }
+  },
+};

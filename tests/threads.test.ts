@@ -1,0 +1,212 @@
+// Sampling and the training gradient on helper threads (src/core/threads.ts, src/model/parallel.ts):
+// the same numbers on any number of threads, no leaks on either side, clear errors.
+import { afterAll, describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs";
+import { seed, randn } from "../src/core/random";
+import { backendInfo } from "../src/core/backend";
+import { helpers, receive, runningHelpers, send, setThreads, stopThreads, threadCount } from "../src/core/threads";
+import { createVelocityModel, VelocityModel } from "../src/model/mlp";
+import { gradientSums } from "../src/model/backprop";
+import { HELPER_JOBS, MIN_ROWS_PER_THREAD, parallelSolve, partRows, shardedGradientSums } from "../src/model/parallel";
+import { sampleFlow } from "../src/model/sample";
+import { trainFlowMatching } from "../src/model/train";
+import { twoMoons } from "../src/data/toy2d";
+
+const onHelperBackend = () => ["wasm", "cpu"].includes(backendInfo()?.name ?? "");
+
+function differing(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let k = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) k++;
+  return k;
+}
+
+function helperTensors(): number {
+  const [h] = helpers(1, HELPER_JOBS);
+  send(h, "numTensors", null);
+  return receive<number>(h);
+}
+
+afterAll(() => {
+  setThreads();
+  stopThreads();
+});
+
+describe("partRows", () => {
+  it("cuts n rows into contiguous parts that differ by at most one row and cover every row once", () => {
+    for (const [n, parts] of [[10, 3], [256, 2], [7, 7], [1000, 4], [5, 1]]) {
+      let next = 0;
+      const sizes: number[] = [];
+      for (let k = 0; k < parts; k++) {
+        const [a, b] = partRows(n, parts, k);
+        expect(a).toBe(next);
+        next = b;
+        sizes.push(b - a);
+      }
+      expect(next).toBe(n);
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
+describe("threads", () => {
+  it("counts one thread per core by default, follows setThreads, and rejects nonsense", () => {
+    setThreads(3);
+    expect(threadCount()).toBe(onHelperBackend() ? 3 : 1);
+    setThreads("auto");
+    expect(threadCount()).toBeGreaterThanOrEqual(1);
+    setThreads(); // back to FM_THREADS, else one per core
+    expect(() => setThreads(0)).toThrow(/positive integer/);
+    expect(() => setThreads(1.5)).toThrow(/positive integer/);
+    const saved = process.env.FM_THREADS;
+    try {
+      process.env.FM_THREADS = "two";
+      expect(() => threadCount()).toThrow(/FM_THREADS="two"/);
+    } finally {
+      if (saved === undefined) delete process.env.FM_THREADS;
+      else process.env.FM_THREADS = saved;
+    }
+  });
+
+  it("reports an error raised inside a helper and keeps answering afterwards", () => {
+    if (!onHelperBackend()) return;
+    setThreads(2);
+    const [h] = helpers(1, HELPER_JOBS);
+    send(h, "noSuchJob", null);
+    expect(() => receive(h)).toThrow(/no job called "noSuchJob"/);
+    expect(helperTensors()).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe.runIf(onHelperBackend)("sampling on several threads", () => {
+  it("gives bit for bit the samples and trajectory of one thread, for every fixed-step solver, and leaks nothing", () => {
+    seed(3);
+    const model = createVelocityModel({ width: 32, depth: 2 });
+    const n = 3 * MIN_ROWS_PER_THREAD + 7; // uneven parts
+    const x0 = randn([n, 2]) as tf.Tensor2D;
+    setThreads(2);
+    const helperBefore = helperTensors();
+    const before = tf.memory().numTensors;
+    for (const method of ["euler", "midpoint", "heun", "rk4"] as const) {
+      setThreads(1);
+      const one = sampleFlow(model, { x0, method, steps: 9, saveAt: [0, 0.3, 1] });
+      setThreads(2);
+      const two = sampleFlow(model, { x0, method, steps: 9, saveAt: [0, 0.3, 1] });
+      expect(runningHelpers()).toBeGreaterThanOrEqual(1);
+      expect(differing(one.x.dataSync(), two.x.dataSync())).toBe(0);
+      expect(two.trajectory!.shape).toEqual(one.trajectory!.shape);
+      expect(differing(one.trajectory!.dataSync(), two.trajectory!.dataSync())).toBe(0);
+      expect(two.nfe).toBe(one.nfe);
+      expect(two.mesh).toEqual(one.mesh);
+      tf.dispose([one, two]);
+    }
+    model.dispose(); // its layer tensors are a cache it owns
+    expect(tf.memory().numTensors).toBe(before);
+    expect(helperTensors()).toBe(helperBefore);
+    x0.dispose();
+  });
+
+  it("negative control: the comparison sees a change of one parameter by one part in a million", () => {
+    seed(4);
+    const model = createVelocityModel({ width: 32, depth: 2 });
+    const nudged = model.clone();
+    const theta = Float32Array.from(nudged.theta);
+    theta[40] *= 1 + 1e-6;
+    nudged.setTheta(theta);
+    const x0 = randn([2 * MIN_ROWS_PER_THREAD, 2]) as tf.Tensor2D;
+    setThreads(2);
+    const a = sampleFlow(model, { x0, steps: 5 });
+    const b = sampleFlow(nudged, { x0, steps: 5 });
+    expect(differing(a.x.dataSync(), b.x.dataSync())).toBeGreaterThan(0);
+    tf.dispose([a, b, x0]);
+  });
+
+  it("stays on one thread where splitting would change the result or not pay (dopri5, few rows)", () => {
+    const model = createVelocityModel({ width: 8, depth: 1 });
+    const x0 = randn([4 * MIN_ROWS_PER_THREAD, 2]) as tf.Tensor2D;
+    const small = randn([MIN_ROWS_PER_THREAD, 2]) as tf.Tensor2D;
+    setThreads(4);
+    expect(parallelSolve(model, x0, { method: "dopri5", t0: 0, t1: 1 })).toBeNull();
+    expect(parallelSolve(model, small, { method: "euler", steps: 3, t0: 0, t1: 1 })).toBeNull();
+    tf.dispose([x0, small]);
+  });
+
+  it("a bad solver option fails with the solver's message on every thread, and the next call works", () => {
+    const model = createVelocityModel({ width: 8, depth: 1 });
+    const x0 = randn([2 * MIN_ROWS_PER_THREAD, 2]) as tf.Tensor2D;
+    setThreads(2);
+    const before = tf.memory().numTensors;
+    expect(() => sampleFlow(model, { x0, steps: 0 })).toThrow(/steps/);
+    expect(tf.memory().numTensors).toBe(before);
+    const ok = sampleFlow(model, { x0, steps: 2 });
+    expect(ok.x.shape).toEqual([2 * MIN_ROWS_PER_THREAD, 2]);
+    tf.dispose([ok, x0]);
+  });
+});
+
+describe.runIf(onHelperBackend)("the training gradient in parts", () => {
+  function batch(n: number, model: VelocityModel) {
+    const inputs = model.layers[0].inputs;
+    const input = Float32Array.from((randn([n, inputs]) as tf.Tensor2D).dataSync());
+    const target = Float32Array.from((randn([n, 2]) as tf.Tensor2D).dataSync());
+    return { input, target, inputs };
+  }
+
+  it("adds the parts' sums up to the whole batch's (float rounding only), the same on one or two threads", () => {
+    seed(5);
+    const model = createVelocityModel({ width: 32, depth: 2 });
+    const n = 301;
+    const { input, target, inputs } = batch(n, model);
+    const x = tf.tensor2d(input, [n, inputs]);
+    const y = tf.tensor2d(target, [n, 2]);
+    const whole = gradientSums(model, x, y);
+    tf.dispose([x, y]);
+    setThreads(1);
+    const serial = shardedGradientSums(model, input, target, n, 3);
+    setThreads(2);
+    const helperBefore = helperTensors();
+    const before = tf.memory().numTensors;
+    const parallel = shardedGradientSums(model, input, target, n, 3);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(helperTensors()).toBe(helperBefore);
+    // Exactly the same numbers whichever thread computed which part.
+    expect(differing(serial.grad, parallel.grad)).toBe(0);
+    expect(parallel.sumSq).toBe(serial.sumSq);
+    // The same gradient as the whole batch at once, up to float32 rounding of the partial sums.
+    let err = 0;
+    let norm = 0;
+    for (let i = 0; i < whole.grad.length; i++) {
+      err = Math.max(err, Math.abs(whole.grad[i] - parallel.grad[i]));
+      norm = Math.max(norm, Math.abs(whole.grad[i]));
+    }
+    expect(err / norm).toBeLessThan(1e-5);
+    expect(Math.abs(parallel.sumSq - whole.sumSq) / whole.sumSq).toBeLessThan(1e-6);
+    // Negative control: leaving one part out is far outside that tolerance.
+    const partial = shardedGradientSums(model, input.subarray(0, 200 * inputs), target.subarray(0, 400), 200, 2);
+    let miss = 0;
+    for (let i = 0; i < whole.grad.length; i++) miss = Math.max(miss, Math.abs(whole.grad[i] - partial.grad[i]));
+    expect(miss / norm).toBeGreaterThan(1e-2);
+  });
+
+  it("trains to the same parameters and losses on one or two threads; the number of parts, not of threads, sets the numbers", async () => {
+    const data = twoMoons(600);
+    const run = async (threads: number, shards: number) => {
+      setThreads(threads);
+      seed(9);
+      const m = createVelocityModel({ width: 32, depth: 2 });
+      const r = await trainFlowMatching(m, { data, steps: 60, batchSize: 128, progress: false, shards });
+      return { theta: m.theta, losses: r.losses };
+    };
+    const before = tf.memory().numTensors;
+    const one = await run(1, 2);
+    const two = await run(2, 2);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(differing(one.theta, two.theta)).toBe(0);
+    expect(two.losses).toEqual(one.losses);
+    // Negative control: another number of parts rounds differently, and the check above would see it.
+    const single = await run(2, 1);
+    expect(differing(single.theta, two.theta)).toBeGreaterThan(0);
+    await expect(trainFlowMatching(createVelocityModel(), { data, steps: 1, shards: 0, progress: false })).rejects.toThrow(/shards/);
+    data.dispose();
+  });
+});
