@@ -1,13 +1,13 @@
 // Sampling and the training gradient on helper threads (src/core/threads.ts, src/model/parallel.ts):
 // the same numbers on any number of threads, no leaks on either side, clear errors.
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { seed, randn } from "../src/core/random";
 import { backendInfo } from "../src/core/backend";
-import { helpers, receive, runningHelpers, send, setThreads, stopThreads, threadCount } from "../src/core/threads";
+import { awaitHelpers, helpers, receive, runningHelpers, send, setThreads, stopThreads, threadCount } from "../src/core/threads";
 import { createVelocityModel, VelocityModel } from "../src/model/mlp";
 import { gradientSums } from "../src/model/backprop";
-import { HELPER_JOBS, MIN_ROWS_PER_THREAD, parallelSolve, partRows, shardedGradientSums } from "../src/model/parallel";
+import { HELPER_JOBS, MIN_ROWS_PER_THREAD, parallelSolve, partRows, shardedGradientSums, startThreads } from "../src/model/parallel";
 import { sampleFlow } from "../src/model/sample";
 import { trainFlowMatching } from "../src/model/train";
 import { twoMoons } from "../src/data/toy2d";
@@ -26,6 +26,11 @@ function helperTensors(): number {
   send(h, "numTensors", null);
   return receive<number>(h);
 }
+
+beforeAll(async () => {
+  setThreads(2);
+  await startThreads();
+});
 
 afterAll(() => {
   setThreads();
@@ -66,6 +71,29 @@ describe("threads", () => {
       if (saved === undefined) delete process.env.FM_THREADS;
       else process.env.FM_THREADS = saved;
     }
+  });
+
+  it("starts helpers in the background: the first call runs alone, with the same numbers, and later calls share the work", async () => {
+    if (!onHelperBackend()) return;
+    stopThreads();
+    setThreads(2);
+    seed(6);
+    const model = createVelocityModel({ width: 16, depth: 1 });
+    const x0 = randn([2 * MIN_ROWS_PER_THREAD, 2]) as tf.Tensor2D;
+    const first = sampleFlow(model, { x0, steps: 4 }); // no helper ready yet
+    expect(runningHelpers()).toBe(0);
+    expect(await startThreads()).toBe(2);
+    expect(runningHelpers()).toBe(1);
+    const later = sampleFlow(model, { x0, steps: 4 });
+    expect(differing(first.x.dataSync(), later.x.dataSync())).toBe(0);
+    tf.dispose([first, later, x0]);
+  });
+
+  it("a helper that cannot start is an error that says why; the next start works", async () => {
+    if (!onHelperBackend()) return;
+    setThreads(2);
+    await expect(awaitHelpers(1, "/no/such/jobs.ts")).rejects.toThrow(/failed to start: .*Cannot find module '\/no\/such\/jobs.ts'/);
+    expect(await startThreads()).toBe(2);
   });
 
   it("reports an error raised inside a helper and keeps answering afterwards", () => {
@@ -200,6 +228,7 @@ describe.runIf(onHelperBackend)("the training gradient in parts", () => {
     const before = tf.memory().numTensors;
     const one = await run(1, 2);
     const two = await run(2, 2);
+    expect(runningHelpers()).toBe(1);
     expect(tf.memory().numTensors).toBe(before);
     expect(differing(one.theta, two.theta)).toBe(0);
     expect(two.losses).toEqual(one.losses);

@@ -9,6 +9,11 @@
  * How many: `FM_THREADS=n` in the environment, or `setThreads(n)` from code; by default as many as
  * the machine has cores (`os.availableParallelism()`). `setThreads(1)` turns the helpers off.
  *
+ * Helpers start in the background on first use (loading TypeScript, the library and TensorFlow.js
+ * takes a fraction of a second); until one is ready, the main thread does its share too, which gives
+ * the same numbers. `startThreads()` (parallel.ts) starts them and waits, for timings that should not
+ * include the start.
+ *
  * The calls are synchronous (sampling is a synchronous function of the library): a request is a
  * message on a MessagePort plus a counter in shared memory that the helper sleeps on
  * (`Atomics.wait`); the reply comes back the same way and is read with `receiveMessageOnPort`, so
@@ -40,7 +45,7 @@ export interface Helper {
 const START_TIMEOUT_MS = 120_000;
 
 /** How long `receive` looks for a reply before it sleeps (milliseconds). */
-const SPIN_MS = 2;
+const SPIN_MS = 0.5;
 
 let requested: number | "auto" | undefined;
 const pool: Helper[] = [];
@@ -66,7 +71,7 @@ function fromEnvironment(): number | "auto" | undefined {
 /**
  * Sets how many threads sampling and training may use (the main thread included): a positive integer,
  * or `"auto"` (one per core); overrides `FM_THREADS`. Without an argument, back to `FM_THREADS`, else
- * one per core. Helpers beyond the new count are stopped.
+ * one per core. Helpers beyond the new count stay asleep until wanted again (`stopThreads` ends them).
  * @example
  * fm.setThreads(1);   // everything on the main thread
  */
@@ -75,8 +80,6 @@ export function setThreads(n?: number | "auto"): void {
     throw new Error(`setThreads: give a positive integer or "auto"; got ${n}`);
   }
   requested = n;
-  const keep = Math.max(0, threadCount() - 1);
-  while (pool.length > keep) stop(pool.pop()!);
 }
 
 /**
@@ -102,26 +105,11 @@ function start(handlers: string, backend: BackendName): Helper {
   const worker = new Worker(entryScript(), {
     workerData: { handlers, backend, ctrl, port: port2 },
     transferList: [port2],
-    resourceLimits: { maxYoungGenerationSizeMb: 64 },
   });
   // The helpers must never keep a finished program (a script, a test run, a notebook kernel at exit) alive.
   worker.unref();
   port1.unref();
-  const helper: Helper = { worker, port: port1, ctrl, backend, handlers, sent: 0 };
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Atomics.load(ctrl, 2) === 0) {
-    if (Date.now() > deadline) {
-      void worker.terminate();
-      throw new Error(`a helper thread did not start within ${START_TIMEOUT_MS / 1000} s; setThreads(1) runs everything on the main thread`);
-    }
-    Atomics.wait(ctrl, 2, 0, 100);
-  }
-  if (Atomics.load(ctrl, 2) !== 1) {
-    const why = receiveMessageOnPort(port1)?.message as { error?: string } | undefined;
-    void worker.terminate();
-    throw new Error(`a helper thread failed to start: ${why?.error ?? "it stopped without saying why"}; setThreads(1) runs everything on the main thread`);
-  }
-  return helper;
+  return { worker, port: port1, ctrl, backend, handlers, sent: 0 };
 }
 
 function stop(helper: Helper): void {
@@ -130,26 +118,57 @@ function stop(helper: Helper): void {
   void helper.worker.terminate();
 }
 
-/**
- * Up to `count` running helpers whose job handlers are the module `handlers` (an absolute path to a
- * .ts file) on the main thread's backend, started on first use (each takes a fraction of a second,
- * once). Fewer when `threadCount()` allows fewer: the caller runs the rest itself.
- */
-export function helpers(count: number, handlers: string): Helper[] {
-  const backend = backendInfo()?.name;
-  if (backend === undefined) return [];
-  const want = Math.min(count, threadCount() - 1);
-  // Helpers on another backend (the main thread switched) or with other handlers are replaced.
+/** Drops helpers on another backend (the main thread switched) or with other handlers. */
+function reconcile(backend: BackendName, handlers: string): void {
   for (let i = pool.length - 1; i >= 0; i--) {
     if (pool[i].backend !== backend || pool[i].handlers !== handlers) {
       stop(pool[i]);
       pool.splice(i, 1);
     }
   }
-  while (pool.length < want) {
-    pool.push(start(handlers, backend));
+}
+
+const isReady = (h: Helper) => Atomics.load(h.ctrl, 2) === 1;
+
+/**
+ * Up to `count` READY helpers whose job handlers are the module `handlers` (an absolute path to a .ts
+ * file), on the main thread's backend. Missing helpers are started in the background (a fraction of
+ * a second each, once) and join later calls when ready; until then, and whenever `threadCount()`
+ * allows fewer, the caller does the rest itself, which gives the same numbers (see parallel.ts).
+ * A helper that failed to start is an error saying why.
+ */
+export function helpers(count: number, handlers: string): Helper[] {
+  const backend = backendInfo()?.name;
+  if (backend === undefined) return [];
+  const want = Math.max(0, Math.min(count, threadCount() - 1));
+  reconcile(backend, handlers);
+  while (pool.length < want) pool.push(start(handlers, backend));
+  const failed = pool.find((h) => Atomics.load(h.ctrl, 2) === -1);
+  if (failed) {
+    const why = receiveMessageOnPort(failed.port)?.message as { error?: string } | undefined;
+    pool.splice(pool.indexOf(failed), 1);
+    void failed.worker.terminate();
+    throw new Error(
+      `a helper thread failed to start: ${why?.error ?? "it stopped without saying why"}. ` +
+        `fm.setThreads(1) (or FM_THREADS=1) runs everything on the main thread`,
+    );
   }
-  return pool.slice(0, Math.max(0, want));
+  return pool.slice(0, want).filter(isReady);
+}
+
+/**
+ * Starts up to `count` helpers (as `helpers` does) and waits until they are ready, without blocking
+ * the event loop. Resolves to the number of ready helpers.
+ */
+export async function awaitHelpers(count: number, handlers: string): Promise<number> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const want = Math.max(0, Math.min(count, threadCount() - 1));
+    const ready = helpers(count, handlers).length;
+    if (ready >= want) return ready;
+    if (Date.now() > deadline) throw new Error(`helper threads did not start within ${START_TIMEOUT_MS / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Asks a helper to run its job `job` on `args` (returns at once; `receive` waits for the reply). */
@@ -220,7 +239,7 @@ export function stopThreads(): void {
   while (pool.length > 0) stop(pool.pop()!);
 }
 
-/** The number of helpers running now (for tests and the welcome notebook). */
+/** The number of helpers ready now (started helpers still loading are not counted). */
 export function runningHelpers(): number {
-  return pool.length;
+  return pool.filter(isReady).length;
 }

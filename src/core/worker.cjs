@@ -11,7 +11,7 @@ const { workerData, receiveMessageOnPort } = require("node:worker_threads");
 require("./ts-register.cjs");
 
 const { handlers: handlersPath, backend, ctrl, port } = workerData;
-const SPIN_MS = 1;
+const SPIN_MS = 0.5;
 
 function reply(message, transfer) {
   port.postMessage(message, transfer);

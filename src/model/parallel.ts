@@ -17,7 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { alongside, helpers, send, threadCount } from "../core/threads";
+import { alongside, awaitHelpers, helpers, send, threadCount } from "../core/threads";
 import { solveOde, type OdeSolution, type SolveOdeOptions } from "../solvers/ode";
 import { gradientSums, type GradientSums } from "./backprop";
 import type { GradientJob, SolveJob, SolveReply } from "./helper-jobs";
@@ -26,6 +26,17 @@ import { VelocityModel } from "./mlp";
 /** The module whose jobs the helper threads run. */
 export const HELPER_JOBS = join(__dirname, "helper-jobs.ts");
 const JOBS = HELPER_JOBS;
+
+/**
+ * Starts the helper threads now and waits until they are ready (otherwise they start in the
+ * background on first use, and that first call runs on the main thread alone: same numbers, slower).
+ * Resolves to the number of threads sampling and training will use.
+ * @example
+ * await fm.startThreads();   // 2 on a two-core machine with the wasm backend
+ */
+export async function startThreads(): Promise<number> {
+  return 1 + (await awaitHelpers(threadCount() - 1, JOBS));
+}
 
 /** Fewest rows worth sending to a helper thread when sampling. */
 export const MIN_ROWS_PER_THREAD = 500;
