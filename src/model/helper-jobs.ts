@@ -9,10 +9,34 @@ import { solveOde, type SolveOdeOptions } from "../solvers/ode";
 import { gradientSums } from "./backprop";
 import { VelocityModel, type VelocityModelConfig } from "./mlp";
 
-/** Starts the helper's own TensorFlow.js on the main thread's backend. */
+/** How long a new helper warms up before it takes jobs (milliseconds). */
+const WARM_UP_MS = 400;
+
+/** Starts the helper's own TensorFlow.js on the main thread's backend, then warms it up (see `warmUp`). */
 export async function initHelper(backend: BackendName): Promise<void> {
   await initBackend({ backend, quiet: true });
+  warmUp();
 }
+
+/**
+ * Runs both jobs on a small default model for a short while before the helper reports ready. A fresh
+ * thread runs its first few hundred jobs slowly while V8 compiles its JavaScript; doing that here, in
+ * the background, keeps the first real jobs from being slower than the main thread's share.
+ */
+function warmUp(milliseconds = WARM_UP_MS): void {
+  const config: VelocityModelConfig = { dim: 2, width: 64, depth: 3, activation: "elu", time: { kind: "raw" } };
+  const theta = new Float32Array(8706).fill(0.01); // 8706 parameters: 3*64+64 + 2*(64*64+64) + 64*2+2
+  const rows = 128;
+  const input = new Float32Array(rows * 3).map((_, i) => Math.sin(i));
+  const target = new Float32Array(rows * 2).map((_, i) => Math.cos(i));
+  const x0 = new Float32Array(rows * 2).map((_, i) => Math.sin(3 * i));
+  const end = performance.now() + milliseconds;
+  for (let k = 0; performance.now() < end; k++) {
+    jobs.gradient({ config, theta, input, target, rows });
+    if (k % 16 === 0) jobs.solve({ config, theta, x0, rows, options: { method: "euler", steps: 4, t0: 0, t1: 1 } });
+  }
+}
+
 
 let cached: { key: string; model: VelocityModel } | null = null;
 
