@@ -8,8 +8,8 @@
  * Training: the course's own loop (fm.trainFlowMatching: CFM batch from a 2-D training set, explicit
  * back-propagation, Adam); milliseconds per step over `steps` steps after `warmup` steps.
  * Sampling: fm.sampleFlow with `euler-steps` Euler steps from `particles` noise points; seconds.
- * Both use the library's default threads (one per core on wasm; FM_THREADS changes it), started in
- * the warm-up. The output says how many ran.
+ * Both use the library's default threads (one per core on wasm; FM_THREADS changes it), started
+ * before the warm-up. The output says how many ran.
  */
 import * as tf from "@tensorflow/tfjs";
 import { backendInfo, initBackend } from "../src/core/backend";
@@ -18,6 +18,7 @@ import { twoMoons } from "../src/data/toy2d";
 import { createVelocityModel } from "../src/model/mlp";
 import { trainFlowMatching } from "../src/model/train";
 import { sampleFlow } from "../src/model/sample";
+import { startThreads } from "../src/model/parallel";
 import { threadCount } from "../src/core/threads";
 
 function arg(name: string, fallback: number): number {
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
   const what = process.argv[2];
   if (what !== "train" && what !== "sample") throw new Error('usage: bench.js train|sample [--width N] [--depth N] ...');
   await initBackend({ quiet: true });
+  // Start the helper threads before the clock runs (PyTorch's thread pool, too, exists before its first step).
+  await startThreads();
   seed(0);
   const width = arg("width", 64);
   const depth = arg("depth", 3);
