@@ -216,6 +216,21 @@ describe.runIf(onHelperBackend)("the training gradient in parts", () => {
     expect(miss / norm).toBeGreaterThan(1e-2);
   });
 
+  it("a reply left behind by an interrupted call is never taken for the next call's", () => {
+    seed(10);
+    const model = createVelocityModel({ width: 16, depth: 1 });
+    const n = 64;
+    const { input, target } = batch(n, model);
+    setThreads(1);
+    const serial = shardedGradientSums(model, input, target, n, 2);
+    setThreads(2);
+    const [h] = helpers(1, HELPER_JOBS);
+    send(h, "numTensors", null); // sent, never received: as if the caller had been interrupted in between
+    const parallel = shardedGradientSums(model, input, target, n, 2);
+    expect(differing(serial.grad, parallel.grad)).toBe(0);
+    expect(parallel.sumSq).toBe(serial.sumSq);
+  });
+
   it("trains to the same parameters and losses on one or two threads; the number of parts, not of threads, sets the numbers", async () => {
     const data = twoMoons(600);
     const run = async (threads: number, shards: number) => {

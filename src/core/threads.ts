@@ -173,8 +173,8 @@ export async function awaitHelpers(count: number, handlers: string): Promise<num
 
 /** Asks a helper to run its job `job` on `args` (returns at once; `receive` waits for the reply). */
 export function send(helper: Helper, job: string, args: unknown, transfer: ArrayBuffer[] = []): void {
-  helper.port.postMessage({ job, args }, transfer);
   helper.sent++;
+  helper.port.postMessage({ id: helper.sent, job, args }, transfer);
   Atomics.add(helper.ctrl, 0, 1);
   Atomics.notify(helper.ctrl, 0);
 }
@@ -191,10 +191,15 @@ export function receive<T>(helper: Helper): T {
     if (Atomics.load(ctrl, 2) === -1) throw new Error("a helper thread stopped while working; setThreads(1) runs everything on the main thread");
     Atomics.wait(ctrl, 1, done, 1000);
   }
-  const reply = receiveMessageOnPort(helper.port)?.message as { error?: string; result?: T } | undefined;
-  if (reply === undefined) throw new Error("a helper thread answered without a message (internal error)");
-  if (reply.error !== undefined) throw new Error(reply.error);
-  return reply.result as T;
+  // Replies carry their request's number. Older ones (a call interrupted between send and receive)
+  // are dropped: only the answer to this request may be returned.
+  for (;;) {
+    const reply = receiveMessageOnPort(helper.port)?.message as { id: number; error?: string; result?: T } | undefined;
+    if (reply === undefined) throw new Error("a helper thread answered without a message (internal error)");
+    if (reply.id !== helper.sent) continue;
+    if (reply.error !== undefined) throw new Error(reply.error);
+    return reply.result as T;
+  }
 }
 
 /**

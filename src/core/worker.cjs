@@ -3,9 +3,10 @@
 // the notebooks' kernel makes), loads the job handlers it was given, starts its own TensorFlow.js on
 // the main thread's backend, then answers requests until it is stopped.
 //
-// Protocol (ctrl is an Int32Array over shared memory): the main thread posts a request on `port` and
-// increments ctrl[0]; the helper sleeps on ctrl[0], takes the request with receiveMessageOnPort,
-// posts { result } or { error } and increments ctrl[1]. ctrl[2] is 1 once ready, -1 when stopped.
+// Protocol (ctrl is an Int32Array over shared memory): the main thread posts a request { id, job, args }
+// on `port` and increments ctrl[0]; the helper sleeps on ctrl[0], takes the request with
+// receiveMessageOnPort, posts { id, result } or { id, error } and increments ctrl[1]. ctrl[2] is 1
+// once ready, -1 when stopped.
 "use strict";
 const { workerData, receiveMessageOnPort } = require("node:worker_threads");
 require("./ts-register.cjs");
@@ -23,15 +24,16 @@ function reply(message, transfer) {
 // function: the loop itself runs for the helper's whole life and is never entered twice.)
 function handle(handlers) {
   const request = receiveMessageOnPort(port);
+  const id = request?.message?.id;
   try {
     if (request === undefined) throw new Error("a request arrived without a message (internal error)");
     const { job, args } = request.message;
     const handler = handlers[job];
     if (typeof handler !== "function") throw new Error(`a helper thread has no job called ${JSON.stringify(job)}`);
     const { result, transfer } = handler(args);
-    reply({ result }, transfer ?? []);
+    reply({ id, result }, transfer ?? []);
   } catch (err) {
-    reply({ error: err instanceof Error ? err.message : String(err) }, []);
+    reply({ id, error: err instanceof Error ? err.message : String(err) }, []);
   }
 }
 
