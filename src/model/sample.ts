@@ -30,7 +30,8 @@ export type SampleFlowResult = OdeSolution & {
 
 /**
  * Samples by integrating a velocity field (a trained `VelocityModel` or any `VelocityField`) from
- * noise at t = 0 to t = 1.
+ * noise at t = 0 to t = 1. A `VelocityModel` with a fixed-step solver and enough points shares the
+ * points among the helper threads (`fm.setThreads`, parallel.ts), with exactly the same result.
  * @example
  * const { x, nfe } = fm.sampleFlow(model, { n: 2000, method: "rk4", steps: 20 });   // nfe = 80
  * const traj = fm.sampleFlow(model, { n: 200, steps: 100, saveAt: [0, 0.25, 0.5, 0.75, 1] }).trajectory;

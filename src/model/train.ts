@@ -8,6 +8,10 @@
  *      (x1 - x0 on the lecture's straight path);
  *   3. L = mean |u_theta(x_t, t) - target|^2, its gradient by back-propagation, one Adam update.
  *
+ * L and its gradient are sums over the batch, so step 3 cuts the batch into `shards` parts (2 by
+ * default), computes each part's sums on a thread of its own where the machine has the cores (see
+ * parallel.ts) and adds them in order: the numbers depend on `shards`, never on the thread count.
+ *
  * With `pairs` instead of `data`, each batch takes rows (x0_i, x1_i) together, so a coupling between
  * noise and data survives (reflow, notebook 07).
  */
