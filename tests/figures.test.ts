@@ -340,6 +340,33 @@ describe("combining figures", () => {
     expect((fig.layout.annotations as { text: string }[]).map((t) => t.text)).toEqual(["data", "density"]);
     expect((fig.data[1].colorbar as { x: number }).x).toBeGreaterThan(x2.domain[1]);
   });
+  it("shares one colour scale and one colour bar among heatmap panels when asked, and only then", () => {
+    const grid = (scale: number) => ({ x: [0, 1], y: [0, 1], z: [[0, scale], [2 * scale, 3 * scale]] });
+    const a = plotDensity(grid(1), { zRange: [-1, 1], colorscale: "RdBu", showScale: false, zTitle: "rate" });
+    const b = plotDensity(grid(2), { zRange: [-2, 3], colorscale: "Viridis", showScale: false });
+    const line = plotPoints(cloud);
+    const fig = subplots([a, b, line], { sharedColorbar: true });
+    const heat = fig.data.filter((t) => t.type === "heatmap");
+    expect(heat.map((t) => t.coloraxis)).toEqual(["coloraxis", "coloraxis"]);
+    for (const t of heat) for (const key of ["zmin", "zmax", "colorscale", "showscale", "colorbar"]) expect(t[key]).toBeUndefined();
+    expect(fig.data.find((t) => t.type === "scatter")!.coloraxis).toBeUndefined();
+    const axis = fig.layout.coloraxis as { cmin: number; cmax: number; colorscale: string; colorbar: { x: number; title: { text: string } } };
+    // The span of the panels' fixed ranges, the first panel's scale and title; the bar right of every panel.
+    expect([axis.cmin, axis.cmax, axis.colorscale, axis.colorbar.title.text]).toEqual([-2, 3, "RdBu", "rate"]);
+    const rightmost = Math.max(...[fig.layout.xaxis, fig.layout.xaxis2, fig.layout.xaxis3].map((x) => (x as { domain: number[] }).domain[1]));
+    expect(axis.colorbar.x).toBeGreaterThan(rightmost);
+    // Without fixed ranges, the range spans the values; `range` and `title` override.
+    const free = subplots([plotDensity(grid(1)), plotDensity(grid(2))], { sharedColorbar: true }).layout.coloraxis as { cmin: number; cmax: number };
+    expect([free.cmin, free.cmax]).toEqual([0, 6]);
+    const given = subplots([a, b], { sharedColorbar: { range: [0, 10], title: "speed" } }).layout.coloraxis as typeof axis;
+    expect([given.cmin, given.cmax, given.colorbar.title.text]).toEqual([0, 10, "speed"]);
+    // Negative control: without the option each heatmap keeps its own range and no colour axis appears.
+    const separate = subplots([a, b]);
+    expect(separate.layout.coloraxis).toBeUndefined();
+    expect(separate.data.map((t) => [t.zmin, t.zmax])).toEqual([[-1, 1], [-2, 3]]);
+    expect(() => subplots([line], { sharedColorbar: true })).toThrow("sharedColorbar needs at least one heatmap or contour panel");
+    expect(() => subplots([a], { sharedColorbar: { range: [1, 1] } })).toThrow("sharedColorbar.range must be [low, high] with low < high");
+  });
   it("refuses animated figures", () => {
     const path = plotPath([{ t: 0, particles: cloud }, { t: 1, particles: cloud }]);
     expect(() => subplots([path])).toThrow("subplots cannot combine animated figures; figures[0] has 2 frames");

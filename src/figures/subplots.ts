@@ -19,7 +19,18 @@ export interface SubplotOptions {
   height?: number;
   /** Horizontal gap between panels, as a fraction of the width. @default 0.08 */
   gap?: number;
+  /**
+   * One colour scale for every heatmap and contour panel, with a single colour bar at the right of
+   * the figure (the panels' own bars are dropped), so that equal colours mean equal values across
+   * panels: `true`, or `{ title, range }`. The colour scale is the first such panel's; the range is
+   * `range`, else the span of the panels' fixed ranges (`zRange`) when every panel has one, else the
+   * span of their values. @default false: each panel keeps its own bar, if it shows one
+   */
+  sharedColorbar?: boolean | { title?: string; range?: [number, number] };
 }
+
+/** Fraction of the width kept at the right for a shared colour bar. */
+const SHARED_BAR_WIDTH = 0.08;
 
 function axisId(letter: "x" | "y", k: number): string {
   return k === 0 ? letter : `${letter}${k + 1}`;
@@ -54,9 +65,48 @@ function hasColorbar(t: Trace): boolean {
   return (t.type === "heatmap" || t.type === "contour") && t.showscale !== false;
 }
 
+const isColoured = (t: Trace): boolean => t.type === "heatmap" || t.type === "contour";
+
+/** The shared colour axis of `subplots` (see `SubplotOptions.sharedColorbar`), from the panels' coloured traces. */
+function sharedColorAxis(traces: Trace[], spec: { title?: string; range?: [number, number] }): Record<string, unknown> {
+  if (traces.length === 0) throw new Error("subplots: sharedColorbar needs at least one heatmap or contour panel; there is none");
+  let range = spec.range;
+  if (range !== undefined) {
+    if (!Array.isArray(range) || range.length !== 2 || !range.every(Number.isFinite) || !(range[0] < range[1])) {
+      throw new Error(`subplots: sharedColorbar.range must be [low, high] with low < high; got ${JSON.stringify(range)}`);
+    }
+  } else if (traces.every((t) => typeof t.zmin === "number" && typeof t.zmax === "number")) {
+    range = [Math.min(...traces.map((t) => t.zmin as number)), Math.max(...traces.map((t) => t.zmax as number))];
+  } else {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const t of traces) {
+      for (const row of (t.z as number[][]) ?? []) {
+        for (const v of row) {
+          if (Number.isFinite(v)) {
+            lo = Math.min(lo, v);
+            hi = Math.max(hi, v);
+          }
+        }
+      }
+    }
+    if (!(lo <= hi)) throw new Error("subplots: sharedColorbar found no finite value in the panels to set its range from; give range");
+    range = lo < hi ? [lo, hi] : [lo - 1, hi + 1];
+  }
+  const first = traces[0];
+  const title = spec.title ?? (first.colorbar as { title?: { text?: string } } | undefined)?.title?.text ?? String(first.name ?? "");
+  return {
+    colorscale: first.colorscale,
+    cmin: range[0],
+    cmax: range[1],
+    colorbar: { title: { text: title }, thickness: 14, x: 1 - SHARED_BAR_WIDTH + 0.01, xanchor: "left", y: 0.5, yanchor: "middle", len: 0.9 },
+  };
+}
+
 /**
  * Figures side by side (in rows of `columns`), each in its own panel with its own axes and title.
- * Panels keep their axis settings (equal axes, log scales, fixed ranges).
+ * Panels keep their axis settings (equal axes, log scales, fixed ranges). With `sharedColorbar`, the
+ * heatmap and contour panels share one colour scale and one colour bar.
  * @example
  * fm.show(fm.subplots([fm.plotPoints(x1, { title: "data" }), fm.plotPoints(samples, { title: "model" })]));
  */
@@ -71,6 +121,9 @@ export function subplots(figures: Figure[], options: SubplotOptions = {}): Figur
   const cellW = Math.max(...figures.map((f) => f.layout.width ?? 520));
   const cellH = Math.max(...figures.map((f) => f.layout.height ?? 480));
   const titles = options.titles ?? figures.map((f) => titleText(f.layout));
+  const shared = options.sharedColorbar ? (options.sharedColorbar === true ? {} : options.sharedColorbar) : null;
+  // With a shared colour bar, the panels fill the width left of it; otherwise each panel with a bar makes room for it.
+  const span = shared ? 1 - SHARED_BAR_WIDTH : 1;
 
   const layout: Layout = {
     ...figures[0].layout,
@@ -89,9 +142,9 @@ export function subplots(figures: Figure[], options: SubplotOptions = {}): Figur
   figures.forEach((fig, k) => {
     const r = Math.floor(k / columns);
     const c = k % columns;
-    const colorbar = fig.data.some(hasColorbar);
-    const x0 = c / columns + gap / 2;
-    const x1 = (c + 1) / columns - gap / 2 - (colorbar ? 0.07 : 0);
+    const colorbar = !shared && fig.data.some(hasColorbar);
+    const x0 = span * (c / columns + gap / 2);
+    const x1 = span * ((c + 1) / columns - gap / 2) - (colorbar ? 0.07 : 0);
     const y1 = 1 - r / rows - vgap / 2;
     const y0 = 1 - (r + 1) / rows + vgap / 2;
     const xid = axisId("x", k);
@@ -104,7 +157,10 @@ export function subplots(figures: Figure[], options: SubplotOptions = {}): Figur
     layout[axisKey("y", k)] = yaxis;
     for (const t of fig.data) {
       const trace: Trace = { ...t, xaxis: xid, yaxis: yid };
-      if (hasColorbar(t)) {
+      if (shared && isColoured(t)) {
+        for (const key of ["colorscale", "zmin", "zmax", "showscale", "colorbar"]) delete trace[key];
+        trace.coloraxis = "coloraxis";
+      } else if (hasColorbar(t)) {
         trace.colorbar = { ...((t.colorbar as object) ?? {}), x: x1 + 0.01, xanchor: "left", y: (y0 + y1) / 2, yanchor: "middle", len: y1 - y0 };
       }
       // One legend for all panels: show each name once, and nothing from figures that hid their legend.
@@ -136,6 +192,7 @@ export function subplots(figures: Figure[], options: SubplotOptions = {}): Figur
     }
   });
   layout.annotations = annotations;
+  if (shared) layout.coloraxis = sharedColorAxis(figures.flatMap((f) => f.data.filter(isColoured)), shared);
   return finish(dropUndefined({ data, layout }));
 }
 
