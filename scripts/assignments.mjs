@@ -12,8 +12,7 @@
 // Grade a submission with `npm run grade -- <notebook or folder> --grading <out>/grading`.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { buildAssignment, findExercises, inferTypes, listNotebooks, notebookText, readNotebook, ROOT } from "./exercises.mjs";
+import { buildAssignment, findExercises, inferTypes, listNotebooks, notebookText, readNotebook, ROOT, runAsCli } from "./exercises.mjs";
 import { attributeChecks, blankLibrary, typeErrors } from "./library-exercises.mjs";
 
 export const DEFAULT_OUT = join(ROOT, "build", "assignments");
@@ -196,20 +195,4 @@ function parseArgs(argv) {
   return args;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  (async () => {
-    const args = parseArgs(process.argv.slice(2));
-    if (args.help) {
-      console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 12).map((l) => l.replace(/^\/\/ ?/, "")).join("\n"));
-      return 0;
-    }
-    await writeAssignments(args);
-    return 0;
-  })().then(
-    (code) => process.exit(code),
-    (err) => {
-      console.error(`assignments: ${err instanceof Error ? err.message : err}`);
-      process.exit(1);
-    },
-  );
-}
+runAsCli(import.meta.url, { name: "assignments", helpEnd: 12, errorCode: 1 }, parseArgs, writeAssignments);

@@ -581,3 +581,27 @@ export function injectChecks(submission, manifest) {
   for (const p of placed) p.indices = out.map((c, i) => (c.metadata?.grading?.exercise === p.exercise ? i : -1)).filter((i) => i >= 0);
   return { nb: { ...submission, cells: out }, placed };
 }
+
+/**
+ * Runs a script's `main(args)` when `metaUrl` is the file Node was started with (and does nothing when
+ * the script is imported). `--help` (args.help from `parseArgs`) prints the script's header comment,
+ * lines 2 to `helpEnd`; an error prints "<name>: <message>" and exits with `errorCode`.
+ */
+export function runAsCli(metaUrl, { name, helpEnd, errorCode }, parseArgs, main) {
+  const file = fileURLToPath(metaUrl);
+  if (!process.argv[1] || resolve(process.argv[1]) !== file) return;
+  (async () => {
+    const args = parseArgs(process.argv.slice(2));
+    if (args.help) {
+      console.log(readFileSync(file, "utf8").split("\n").slice(1, helpEnd).map((l) => l.replace(/^\/\/ ?/, "")).join("\n"));
+      return;
+    }
+    await main(args);
+  })().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(`${name}: ${err instanceof Error ? err.message : err}`);
+      process.exit(errorCode);
+    },
+  );
+}

@@ -21,10 +21,9 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from "node:os";
 import { basename, delimiter, join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
-import { fileURLToPath } from "node:url";
-import { buildAssignment, injectChecks, markdownPlaceholder, notebookText, readNotebook, ROOT, sourceOf } from "./exercises.mjs";
+import { buildAssignment, injectChecks, markdownPlaceholder, notebookText, readNotebook, ROOT, runAsCli, sourceOf } from "./exercises.mjs";
 import { runVitest, vitestWorkdir } from "./library-exercises.mjs";
-import { findPython, JupyterMissingError } from "./notebooks.mjs";
+import { findPython } from "./notebooks.mjs";
 import { KERNEL_NAME, kernelSpec, writeKernelSpec } from "./install-kernel.mjs";
 
 const RUNNER = join(ROOT, "scripts", "run_notebook.py");
@@ -361,25 +360,11 @@ function parseArgs(argv) {
   return args;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  (async () => {
-    const args = parseArgs(process.argv.slice(2));
-    if (args.help) {
-      console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 9).map((l) => l.replace(/^\/\/ ?/, "")).join("\n"));
-      return 0;
-    }
-    const result = await grade(args.submissions[0], { ...args, log: (s) => console.error(s) });
-    console.log(formatReport(result));
-    if (args.json) {
-      mkdirSync(resolve(args.json, ".."), { recursive: true });
-      writeFileSync(args.json, JSON.stringify(result, null, 2) + "\n");
-    }
-    return 0;
-  })().then(
-    (code) => process.exit(code),
-    (err) => {
-      console.error(`grade: ${err instanceof JupyterMissingError ? err.message : err instanceof Error ? err.message : err}`);
-      process.exit(2);
-    },
-  );
-}
+runAsCli(import.meta.url, { name: "grade", helpEnd: 9, errorCode: 2 }, parseArgs, async (args) => {
+  const result = await grade(args.submissions[0], { ...args, log: (s) => console.error(s) });
+  console.log(formatReport(result));
+  if (args.json) {
+    mkdirSync(resolve(args.json, ".."), { recursive: true });
+    writeFileSync(args.json, JSON.stringify(result, null, 2) + "\n");
+  }
+});

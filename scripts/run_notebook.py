@@ -372,6 +372,14 @@ def export_html(nb, path):
     write_atomic(path, body)
 
 
+def report(args, result):
+    """Writes the run's result as JSON to --result, or prints it."""
+    if args.result:
+        write_atomic(args.result, json.dumps(result))
+    else:
+        print(json.dumps(result))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--notebook", required=False)
@@ -405,10 +413,7 @@ def main():
             result.update(mode="keep-going", error=f.info, outcomes=[])
         if args.executed:
             write_atomic(args.executed, nbformat.writes(nb))
-        if args.result:
-            write_atomic(args.result, json.dumps(result))
-        else:
-            print(json.dumps(result))
+        report(args, result)
         return 0 if "error" not in result else 1
     try:
         info = asyncio.run(run(args, nb))
@@ -421,10 +426,7 @@ def main():
         result["error"] = f.info
         if args.failed:
             write_atomic(args.failed, nbformat.writes(nb))
-    if args.result:
-        write_atomic(args.result, json.dumps(result))
-    else:
-        print(json.dumps(result))
+    report(args, result)
     return 0 if result["ok"] else 1
 
 
