@@ -22,7 +22,7 @@
  * A helper is a Node worker running `worker.cjs`, which loads the library's TypeScript sources
  * directly (TypeScript's `transpileModule`) and then the job handlers of the module it is given.
  */
-import { cpus, availableParallelism } from "node:os";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { backendInfo, type BackendName } from "./backend";
@@ -31,14 +31,15 @@ import { backendInfo, type BackendName } from "./backend";
 export interface Helper {
   readonly worker: Worker;
   readonly port: MessagePort;
-  /** [0] requests sent, [1] replies written, [2] state: 0 starting, 1 ready, -1 stopped. */
+  /**
+   * [0] requests sent (written by the main thread only), [1] replies written (by the helper only; the
+   * reply to request k makes it reach k), [2] state: 0 starting, 1 ready, -1 stopped.
+   */
   readonly ctrl: Int32Array;
   /** The backend the helper's TensorFlow.js runs on. */
   readonly backend: BackendName;
   /** The module whose job handlers the helper runs. */
   readonly handlers: string;
-  /** Requests sent so far (the reply to request k makes ctrl[1] reach k). */
-  sent: number;
 }
 
 /** How long a helper may take to start (load TypeScript, the library and its backend). */
@@ -50,17 +51,9 @@ const SPIN_MS = 0.5;
 let requested: number | "auto" | undefined;
 const pool: Helper[] = [];
 
-function machineCores(): number {
-  try {
-    return availableParallelism();
-  } catch {
-    return Math.max(1, cpus().length);
-  }
-}
-
 /** Reads FM_THREADS: a positive integer or "auto"; anything else is an error naming the variable. */
 function fromEnvironment(): number | "auto" | undefined {
-  const raw = typeof process !== "undefined" ? process.env.FM_THREADS : undefined;
+  const raw = process.env.FM_THREADS;
   if (raw === undefined || raw.trim() === "") return undefined;
   if (raw.trim() === "auto") return "auto";
   const n = Number(raw);
@@ -91,7 +84,7 @@ export function threadCount(): number {
   const backend = backendInfo()?.name;
   if (backend !== "wasm" && backend !== "cpu") return 1;
   const want = requested ?? fromEnvironment() ?? "auto";
-  return want === "auto" ? machineCores() : want;
+  return want === "auto" ? availableParallelism() : want;
 }
 
 /** The path of the helpers' entry script (next to this module in the sources). */
@@ -109,7 +102,7 @@ function start(handlers: string, backend: BackendName): Helper {
   // The helpers must never keep a finished program (a script, a test run, a notebook kernel at exit) alive.
   worker.unref();
   port1.unref();
-  return { worker, port: port1, ctrl, backend, handlers, sent: 0 };
+  return { worker, port: port1, ctrl, backend, handlers };
 }
 
 function stop(helper: Helper): void {
@@ -173,21 +166,22 @@ export async function awaitHelpers(count: number, handlers: string): Promise<num
 
 /** Asks a helper to run its job `job` on `args` (returns at once; `receive` waits for the reply). */
 export function send(helper: Helper, job: string, args: unknown, transfer: ArrayBuffer[] = []): void {
-  helper.sent++;
-  helper.port.postMessage({ id: helper.sent, job, args }, transfer);
-  Atomics.add(helper.ctrl, 0, 1);
+  const id = Atomics.load(helper.ctrl, 0) + 1;
+  helper.port.postMessage({ id, job, args }, transfer);
+  Atomics.store(helper.ctrl, 0, id);
   Atomics.notify(helper.ctrl, 0);
 }
 
 /** Waits for the reply to the latest request sent to `helper`; a job that failed there throws here. */
 export function receive<T>(helper: Helper): T {
   const { ctrl } = helper;
+  const id = Atomics.load(ctrl, 0); // the latest request
   // Replies usually come within a millisecond: look for one before sleeping (see worker.cjs).
   const spinUntil = performance.now() + SPIN_MS;
-  while (Atomics.load(ctrl, 1) < helper.sent && performance.now() < spinUntil);
+  while (Atomics.load(ctrl, 1) < id && performance.now() < spinUntil);
   for (;;) {
     const done = Atomics.load(ctrl, 1);
-    if (done >= helper.sent) break;
+    if (done >= id) break;
     if (Atomics.load(ctrl, 2) === -1) throw new Error("a helper thread stopped while working; setThreads(1) runs everything on the main thread");
     Atomics.wait(ctrl, 1, done, 1000);
   }
@@ -196,7 +190,7 @@ export function receive<T>(helper: Helper): T {
   for (;;) {
     const reply = receiveMessageOnPort(helper.port)?.message as { id: number; error?: string; result?: T } | undefined;
     if (reply === undefined) throw new Error("a helper thread answered without a message (internal error)");
-    if (reply.id !== helper.sent) continue;
+    if (reply.id !== id) continue;
     if (reply.error !== undefined) throw new Error(reply.error);
     return reply.result as T;
   }

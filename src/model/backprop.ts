@@ -63,11 +63,28 @@ export function lossAndGradient(model: VelocityModel, x: tf.Tensor2D, t: Time, t
  * the training loop builds them directly. Leak-free.
  */
 export function backpropagate(model: VelocityModel, input: tf.Tensor2D, target: tf.Tensor2D): LossAndGradient {
-  const n = input.shape[0];
-  const { sumSq, grad } = gradientSums(model, input, target);
+  return lossFromSums(gradientSums(model, input, target), input.shape[0]);
+}
+
+/** The loss sumSq / n and the gradient (2 / n) grad from the sums over n rows (scales `sums.grad` in place). */
+export function lossFromSums(sums: GradientSums, n: number): LossAndGradient {
   const scale = 2 / n;
-  for (let i = 0; i < grad.length; i++) grad[i] *= scale;
-  return { loss: sumSq / n, grad };
+  for (let i = 0; i < sums.grad.length; i++) sums.grad[i] *= scale;
+  return { loss: sums.sumSq / n, grad: sums.grad };
+}
+
+/**
+ * `gradientSums` of rows given as plain row-major arrays: network inputs `[rows, inputs]` and targets
+ * `[rows, d]` (the training loop and the helper threads hold their batches this way). Leak-free.
+ */
+export function gradientSumsOfRows(model: VelocityModel, input: Float32Array, target: Float32Array, rows: number): GradientSums {
+  const x = tf.tensor2d(input, [rows, model.layers[0].inputs]);
+  const y = tf.tensor2d(target, [rows, model.config.dim]);
+  try {
+    return gradientSums(model, x, y);
+  } finally {
+    tf.dispose([x, y]);
+  }
 }
 
 /** The unnormalised sums behind a loss and its gradient, over the rows of one batch (or one part of it). */

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, type BackendName } from "../core/backend";
 import { solveOde, type SolveOdeOptions } from "../solvers/ode";
-import { gradientSums } from "./backprop";
+import { gradientSumsOfRows } from "./backprop";
 import { VelocityModel, type VelocityModelConfig } from "./mlp";
 
 /** How long a new helper warms up before it takes jobs (milliseconds). */
@@ -25,9 +25,10 @@ export async function initHelper(backend: BackendName): Promise<void> {
  */
 function warmUp(milliseconds = WARM_UP_MS): void {
   const config: VelocityModelConfig = { dim: 2, width: 64, depth: 3, activation: "elu", time: { kind: "raw" } };
-  const theta = new Float32Array(8706).fill(0.01); // 8706 parameters: 3*64+64 + 2*(64*64+64) + 64*2+2
+  const shape = new VelocityModel(config); // for its parameter count and input width
+  const theta = new Float32Array(shape.numParameters).fill(0.01);
   const rows = 128;
-  const input = new Float32Array(rows * 3).map((_, i) => Math.sin(i));
+  const input = new Float32Array(rows * shape.layers[0].inputs).map((_, i) => Math.sin(i));
   const target = new Float32Array(rows * 2).map((_, i) => Math.cos(i));
   const x0 = new Float32Array(rows * 2).map((_, i) => Math.sin(3 * i));
   const end = performance.now() + milliseconds;
@@ -36,7 +37,6 @@ function warmUp(milliseconds = WARM_UP_MS): void {
     if (k % 16 === 0) jobs.solve({ config, theta, x0, rows, options: { method: "euler", steps: 4, t0: 0, t1: 1 } });
   }
 }
-
 
 let cached: { key: string; model: VelocityModel } | null = null;
 
@@ -81,14 +81,10 @@ export const jobs = {
   },
   gradient(job: GradientJob) {
     const model = modelFor(job.config, job.theta);
-    const inputs = model.layers[0].inputs;
-    const input = tf.tensor2d(job.input, [job.rows, inputs]);
-    const target = tf.tensor2d(job.target, [job.rows, model.config.dim]);
     try {
-      const result = gradientSums(model, input, target);
+      const result = gradientSumsOfRows(model, job.input, job.target, job.rows);
       return { result, transfer: [result.grad.buffer as ArrayBuffer] };
     } finally {
-      tf.dispose([input, target]);
       model.invalidate(); // rebuilt from the next job's parameters anyway: hold no tensor between jobs
     }
   },

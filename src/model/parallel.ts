@@ -19,13 +19,12 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { alongside, awaitHelpers, helpers, send, threadCount } from "../core/threads";
 import { solveOde, type OdeSolution, type SolveOdeOptions } from "../solvers/ode";
-import { gradientSums, type GradientSums } from "./backprop";
+import { gradientSumsOfRows, lossFromSums, type GradientSums, type LossAndGradient } from "./backprop";
 import type { GradientJob, SolveJob, SolveReply } from "./helper-jobs";
 import { VelocityModel } from "./mlp";
 
 /** The module whose jobs the helper threads run. */
 export const HELPER_JOBS = join(__dirname, "helper-jobs.ts");
-const JOBS = HELPER_JOBS;
 
 /**
  * Starts the helper threads now and waits until they are ready (otherwise they start in the
@@ -35,7 +34,7 @@ const JOBS = HELPER_JOBS;
  * await fm.startThreads();   // 2 on a two-core machine with the wasm backend
  */
 export async function startThreads(): Promise<number> {
-  return 1 + (await awaitHelpers(threadCount() - 1, JOBS));
+  return 1 + (await awaitHelpers(threadCount() - 1, HELPER_JOBS));
 }
 
 /** Fewest rows worth sending to a helper thread when sampling. */
@@ -61,17 +60,11 @@ export function shardedGradientSums(model: VelocityModel, input: Float32Array, t
   const parts = Math.min(shards, n);
   const partSums = (k: number): GradientSums => {
     const [a, b] = partRows(n, parts, k);
-    const x = tf.tensor2d(input.subarray(a * inputs, b * inputs), [b - a, inputs]);
-    const y = tf.tensor2d(target.subarray(a * d, b * d), [b - a, d]);
-    try {
-      return gradientSums(model, x, y);
-    } finally {
-      tf.dispose([x, y]);
-    }
+    return gradientSumsOfRows(model, input.subarray(a * inputs, b * inputs), target.subarray(a * d, b * d), b - a);
   };
   if (parts === 1) return partSums(0);
   // Part k (k >= 1) goes to helper k - 1 when there is one; the main thread does part 0 and the rest.
-  const team = helpers(parts - 1, JOBS);
+  const team = helpers(parts - 1, HELPER_JOBS);
   team.forEach((h, j) => {
     const [a, b] = partRows(n, parts, j + 1);
     const job: GradientJob = {
@@ -109,11 +102,8 @@ export function shardedLossAndGradient(
   target: Float32Array,
   n: number,
   shards: number,
-): { loss: number; grad: Float32Array } {
-  const { sumSq, grad } = shardedGradientSums(model, input, target, n, shards);
-  const scale = 2 / n;
-  for (let i = 0; i < grad.length; i++) grad[i] *= scale;
-  return { loss: sumSq / n, grad };
+): LossAndGradient {
+  return lossFromSums(shardedGradientSums(model, input, target, n, shards), n);
 }
 
 /**
@@ -127,7 +117,7 @@ export function parallelSolve(model: VelocityModel, x0: tf.Tensor2D, options: So
   if ((options.method ?? "euler") === "dopri5") return null;
   const parts = Math.min(threadCount(), Math.floor(n / MIN_ROWS_PER_THREAD));
   if (parts < 2) return null;
-  const team = helpers(parts - 1, JOBS);
+  const team = helpers(parts - 1, HELPER_JOBS);
   if (team.length === 0) return null;
   const total = team.length + 1;
   const d = model.config.dim;
