@@ -62,21 +62,32 @@ export function mixtureRows(
   const sq = new Float64Array(K);
   const naive = new Float64Array(K);
   const logTwoPi = Math.log(2 * Math.PI);
+  // v_k and log w_k - (d/2) log v_k depend on the row's time only: computed once per time.
+  const vRow = new Float64Array(K);
+  const baseRow = new Float64Array(K);
+  let rowTime: SchedulerValues | undefined;
   for (let i = 0; i < n; i++) {
-    const { alpha, sigma } = at(i);
+    const time = at(i);
+    const { alpha, sigma } = time;
+    if (time !== rowTime) {
+      rowTime = time;
+      for (let k = 0; k < K; k++) {
+        vRow[k] = alpha * alpha * s2[k] + sigma * sigma;
+        baseRow[k] = logW[k] - (d / 2) * Math.log(vRow[k]);
+      }
+    }
     const xi = i * d;
     const vi = i * K;
+    v.set(vRow, vi);
     let r = 0;
     for (let k = 0; k < K; k++) {
-      const vk = alpha * alpha * s2[k] + sigma * sigma;
-      v[vi + k] = vk;
       let s = 0;
       for (let j = 0; j < d; j++) {
         const diff = x[xi + j] - alpha * mu[k * d + j];
         s += diff * diff;
       }
       sq[k] = s;
-      naive[k] = logW[k] - s / (2 * vk) - (d / 2) * Math.log(vk);
+      naive[k] = baseRow[k] - s / (2 * vRow[k]);
       if (naive[k] > naive[r]) r = k;
     }
     const vr = v[vi + r];
@@ -95,7 +106,7 @@ export function mixtureRows(
           ? 0
           : logW[k] -
             logW[r] -
-            (d / 2) * Math.log1p((alpha * alpha * ds2) / vr) -
+            (ds2 === 0 ? 0 : (d / 2) * Math.log1p((alpha * alpha * ds2) / vr)) -
             cross / (2 * vk) +
             (sq[r] * alpha * alpha * ds2) / (2 * vk * vr);
       post[vi + k] = delta;
