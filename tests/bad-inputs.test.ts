@@ -302,6 +302,12 @@ const CASES: Case[] = [
   ],
   [
     "targets",
+    "sample(2^30): too large, refused at once",
+    () => set.sample(2 ** 30),
+    /FiniteSet\.sample: n = 1073741824 samples of dimension 2 would hold 2,147,483,648 numbers/,
+  ],
+  [
+    "targets",
     "a result beyond float32",
     () => new fm.FiniteSet([[-3e38, 0]]).velocity(huge, 0.5),
     /beyond float32's range/,

@@ -22,7 +22,7 @@
  * Only the result is rounded to float32; a result float32 cannot hold is an error, never Infinity.
  */
 import * as tf from "@tensorflow/tfjs";
-import { assert2D, assertFinite, type Time } from "../core/checks";
+import { assert2D, assertFinite, assertFits, type Time } from "../core/checks";
 import type { ScalarField, VelocityField } from "../core/notation";
 import { normal, uniform } from "../core/random";
 import { AffineProbPath, condOTPath } from "../path/affine";
@@ -169,6 +169,7 @@ export class IsotropicMixture {
     if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
       throw new Error(`${this.label}.sample: n must be a positive integer; got ${n}`);
     }
+    assertFits(n * this.dim, `${this.label}.sample`, `n = ${n} samples of dimension ${this.dim}`);
     const K = this.numComponents;
     const d = this.dim;
     const cumulative: number[] = [];
