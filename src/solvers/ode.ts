@@ -324,7 +324,6 @@ function solveFixed(
   return out;
 }
 
-/** RMS norm scaled by the tolerances, as in Hairer-Norsett-Wanner (II.4). Reads one number. */
 /** The Dormand-Prince stage times, as fractions of the step: stage i evaluates at t + C[i] h. */
 const DOPRI5_C = [0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1, 1];
 /** Rejections in a row for a non-finite field value before dopri5 says so (h shrinks 5x each). */
@@ -339,6 +338,7 @@ function nonFinite(v: tf.Tensor): string | undefined {
   });
 }
 
+/** RMS norm scaled by the tolerances, as in Hairer-Norsett-Wanner (II.4). Reads one number. */
 function scaledNorm(v: tf.Tensor, scale: tf.Tensor): number {
   return tf.tidy(() => Math.sqrt(tf.mean(tf.square(tf.div(v, scale))).dataSync()[0]));
 }
