@@ -122,11 +122,11 @@ export function mixtureRows(
 }
 
 /**
- * One posterior average y = sum_k p_k a_k with a_k = c_k + h_k diff_k: `c(k, j, row)` is the
- * constant part and `h(k, row)` the slope, given the row's scheduler values and v_k.
+ * One posterior average y = sum_k p_k a_k with a_k = scale mu_k + h_k diff_k: `scale(row)` and the
+ * slope `h(k, row, v_k)` depend on the row's scheduler values only.
  */
 export interface Average {
-  c: (k: number, j: number, s: SchedulerValues, vk: number) => number;
+  scale: (s: SchedulerValues) => number;
   h: (k: number, s: SchedulerValues, vk: number) => number;
 }
 
@@ -136,12 +136,12 @@ export const AVERAGES: Record<
   (c: MixtureConstants) => Average
 > = {
   velocity: (c) => ({
-    c: (k, j, s) => s.dAlpha * c.mu[k * c.d + j],
+    scale: (s) => s.dAlpha,
     h: (k, s, vk) => (s.dAlpha * s.alpha * c.s2[k] + s.dSigma * s.sigma) / vk,
   }),
-  score: () => ({ c: () => 0, h: (_k, _s, vk) => -1 / vk }),
+  score: () => ({ scale: () => 0, h: (_k, _s, vk) => -1 / vk }),
   posteriorMean: (c) => ({
-    c: (k, j) => c.mu[k * c.d + j],
+    scale: () => 1,
     h: (k, s, vk) => (s.alpha * c.s2[k]) / vk,
   }),
 };
@@ -151,15 +151,24 @@ export function average(c: MixtureConstants, rows: MixtureRows, a: Average): Flo
   const { K, d, mu } = c;
   const { n, x, post, v } = rows;
   const y = new Float64Array(n * d);
+  const hRow = new Float64Array(K); // the slopes depend on the row's time only
+  let rowTime: SchedulerValues | undefined;
+  let scale = 0;
   for (let i = 0; i < n; i++) {
     const s = rows.at(i);
+    if (s !== rowTime) {
+      rowTime = s;
+      scale = a.scale(s);
+      for (let k = 0; k < K; k++) hRow[k] = a.h(k, s, v[i * K + k]);
+    }
+    const alpha = s.alpha;
     for (let k = 0; k < K; k++) {
       const p = post[i * K + k];
       if (p === 0) continue;
-      const h = a.h(k, s, v[i * K + k]);
+      const h = hRow[k];
       for (let j = 0; j < d; j++) {
-        y[i * d + j] +=
-          p * (a.c(k, j, s, v[i * K + k]) + h * (x[i * d + j] - s.alpha * mu[k * d + j]));
+        const m = mu[k * d + j];
+        y[i * d + j] += p * (scale * m + h * (x[i * d + j] - alpha * m));
       }
     }
   }
@@ -205,7 +214,8 @@ export function averageVjp(
         slope += p * h;
         weight = 0;
         for (let j = 0; j < d; j++) {
-          const ak = a.c(k, j, s, vk) + h * (x[i * d + j] - s.alpha * mu[k * d + j]);
+          const m = mu[k * d + j];
+          const ak = a.scale(s) * m + h * (x[i * d + j] - s.alpha * m);
           weight += (ak - (y as Float64Array)[i * d + j]) * dy[i * d + j];
         }
       }
