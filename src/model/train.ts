@@ -16,7 +16,7 @@
  * noise and data survives (reflow, notebook 07).
  */
 import * as tf from "@tensorflow/tfjs";
-import { assert2D } from "../core/checks";
+import { assert2D, assertCount, assertFits, MAX_TRAINING_STEPS } from "../core/checks";
 import { normal, randint, uniform } from "../core/random";
 import { AffineProbPath, condOTPath } from "../path/affine";
 import { progress as startProgress, type Progress } from "../notebook/progress";
@@ -217,10 +217,18 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
     x0Rows = flatPoints(options.pairs!.x0, "pairs.x0", dim);
     if (x0Rows.n !== x1Rows.n) throw new Error(`pairs.x0 has ${x0Rows.n} rows but pairs.x1 has ${x1Rows.n}; a coupling pairs row i with row i`);
   }
+  if (x1Rows.n === 0) {
+    const what = options.data !== undefined ? "data" : "pairs";
+    throw new Error(`trainFlowMatching: ${what} is empty (no rows); give at least one point`);
+  }
   const path = options.path ?? condOTPath();
   if (!(path instanceof AffineProbPath)) throw new Error("path must be an AffineProbPath (fm.condOTPath(), fm.vpPath(), ...)");
   const steps = positive(options.steps ?? 2000, "steps", true);
+  const why = "the most one call trains (its loss curve is kept); call it again to go on";
+  assertCount(steps, "steps", "trainFlowMatching", 1, MAX_TRAINING_STEPS, why);
   const batchSize = positive(options.batchSize ?? 256, "batchSize", true);
+  const inputs = batchSize * model.layers[0].inputs;
+  assertFits(inputs, "trainFlowMatching", `a batch of ${batchSize} network inputs`);
   const baseRate = positive(options.learningRate ?? 1e-3, "learningRate");
   const schedule = options.schedule ?? "constant";
   const warmup = options.warmup ?? 0;
