@@ -105,3 +105,8 @@ export * from "./metrics/path-energy";
 
 // --- Notebook 06 (training and sampling): empirical order of convergence (log-log slope) ---
 export * from "./metrics/convergence";
+
+// --- Notebooks 03 and 04 (issue 16): conditional and marginal paths, the continuity equation on a grid
+export * from "./figures/conditional";
+export * from "./figures/continuity";
+export * from "./figures/marginal";
