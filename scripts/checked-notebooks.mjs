@@ -7,10 +7,15 @@
 
 /** Notebooks (file names in notebooks/) whose reading time, quoted numbers and code lines are enforced. */
 export const CHECKED_NOTEBOOKS = [
+  "03-conditional-paths.ipynb",
+  "04-marginal-vector-field.ipynb",
 ];
 
 /** Files under src/ (paths from the course root) whose lines must be at most 100 characters. */
 export const CHECKED_SOURCES = [
+  "src/figures/conditional.ts",
+  "src/figures/continuity.ts",
+  "src/figures/marginal.ts",
 ];
 
 /** Whether a notebook (a path or a file name) is on the list. */
