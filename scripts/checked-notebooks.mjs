@@ -7,6 +7,8 @@
 
 /** Notebooks (file names in notebooks/) whose reading time, quoted numbers and code lines are enforced. */
 export const CHECKED_NOTEBOOKS = [
+  "01-trajectory-and-flow.ipynb",
+  "02-continuity-equation.ipynb",
 ];
 
 /** Files under src/ (paths from the course root) whose lines must be at most 100 characters. */
