@@ -7,14 +7,18 @@
 
 /** Notebooks (file names in notebooks/) whose reading time, quoted numbers and code lines are enforced. */
 export const CHECKED_NOTEBOOKS = [
+  "01-trajectory-and-flow.ipynb",
+  "02-continuity-equation.ipynb",
   "03-conditional-paths.ipynb",
   "04-marginal-vector-field.ipynb",
 ];
 
 /** Files under src/ (paths from the course root) whose lines must be at most 100 characters. */
 export const CHECKED_SOURCES = [
-  "src/figures/conditional.ts",
+  "src/figures/flows.ts",
   "src/figures/continuity.ts",
+  "src/metrics/twoSample.ts",
+  "src/figures/conditional.ts",
   "src/figures/marginal.ts",
 ];
 

@@ -15,8 +15,8 @@
 // except a power of ten (10^{-8} is the number 1e-8). Not quoted numbers: integers from 0 to 10 (names,
 // dimensions, counts, t = 0 and 1, small exponents) unless marked as measured (a percentage, a ratio
 // "5x" or "4 times", or "about/roughly/~ 5"); numbers right after notebook, lecture, section, exercise,
-// concept, chapter, part, figure, issue, cell or question (and the list that follows: "notebooks 3 and
-// 4"); list and heading numbers ("1.", "## 2."); outside formulas, a year 1900-2099 after a capitalised
+// concept, chapter, part, figure, issue, cell, question or minute(s) (and the list that follows:
+// "notebooks 3 and 4", "minutes 10 to 24"); list and heading numbers ("1.", "## 2."); outside formulas, a year 1900-2099 after a capitalised
 // word, "al." or "(" ("(Chen et al. 2018)", "Liu 2022"); the stated reading time ("main path about N
 // minutes", "exercises about N minutes": scripts/reading-time.mjs checks those). (A year must also end
 // the citation: be followed by ")", ",", ";", "." or the end of the text.)
@@ -44,7 +44,7 @@ const MARKER = /<!--\s*not-output:([\s\S]*?)-->/g;
 const APPROX = /(?:\babout|\baround|\broughly|\bapproximately|\bnearly|\balmost|\bof order|\border of|~|≈|∼)\s*$/i;
 const REFERENCE_WORD =
   "(?:notebooks?|lectures?|sections?|exercises?|concepts?|chapters?|parts?|figures?|fig\\.|issues?|cells?|" +
-  "questions?|§)";
+  "questions?|minutes?|§)";
 const REFERENCE = new RegExp(`\\b${REFERENCE_WORD}\\s*(?:\\d+\\s*(?:,|and|or|to|-|–)\\s*)*$`, "i");
 const YEAR_BEFORE = /(?:\(|\b[A-Z][\p{L}'-]*,?|\bal\.,?)\s*$/u;
 const UNITS = new Set(["ms", "s", "us", "µs", "min"]);

@@ -1,6 +1,9 @@
-// A notebook's appendix (scripts/appendix.mjs, scripts/run_notebook.py): the cells from "## Appendix" on
-// are tagged `appendix` and carry the collapse metadata Jupyter front ends read; the course build refuses
-// a notebook whose appendix is not; its HTML page shows the appendix as a closed <details> element, whose
+// A notebook's appendix (scripts/appendix.mjs, scripts/run_notebook.py): the cells from "##
+// Appendix" on
+// are tagged `appendix` and carry the collapse metadata Jupyter front ends read; the course build
+// refuses
+// a notebook whose appendix is not; its HTML page shows the appendix as a closed <details> element,
+// whose
 // plots and formulas are drawn and appear when the reader opens it (headless Chromium).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "child_process";
@@ -17,17 +20,37 @@ const ROOT = join(__dirname, "..");
 const NOTEBOOKS = join(ROOT, "notebooks");
 const PYTHON = process.env.FM_PYTHON || "/usr/bin/python3";
 
-type Cell = { cell_type: string; source: string; metadata: Record<string, unknown>; outputs?: unknown[]; execution_count?: number | null };
-type Nb = { cells: Cell[]; metadata: Record<string, unknown>; nbformat: number; nbformat_minor: number };
+type Cell = {
+  cell_type: string;
+  source: string;
+  metadata: Record<string, unknown>;
+  outputs?: unknown[];
+  execution_count?: number | null;
+};
+type Nb = {
+  cells: Cell[];
+  metadata: Record<string, unknown>;
+  nbformat: number;
+  nbformat_minor: number;
+};
 interface Appendix {
   appendixProblems(nb: Nb): string[];
   applyAppendix(nb: Nb): Nb;
   appendixStart(nb: Nb): number;
 }
-const load = async () => (await import(pathToFileURL(join(ROOT, "scripts", "appendix.mjs")).href)) as Appendix;
+const load = async () =>
+  (await import(pathToFileURL(join(ROOT, "scripts", "appendix.mjs")).href)) as Appendix;
 
-const md = (source: string, metadata: Record<string, unknown> = {}): Cell => ({ cell_type: "markdown", source, metadata });
-const code = (source: string, metadata: Record<string, unknown> = {}, outputs: unknown[] = []): Cell => ({
+const md = (source: string, metadata: Record<string, unknown> = {}): Cell => ({
+  cell_type: "markdown",
+  source,
+  metadata,
+});
+const code = (
+  source: string,
+  metadata: Record<string, unknown> = {},
+  outputs: unknown[] = [],
+): Cell => ({
   cell_type: "code",
   source,
   metadata,
@@ -38,17 +61,36 @@ const notebook = (cells: Cell[]): Nb => ({ cells, metadata: {}, nbformat: 4, nbf
 
 describe("the appendix metadata", () => {
   const raw = () =>
-    notebook([md("# Title"), code("1"), md("## Summary"), md("## Appendix\nNotes."), code("2"), md("### Tolerances\n$x$")]);
+    notebook([
+      md("# Title"),
+      code("1"),
+      md("## Summary"),
+      md("## Appendix\nNotes."),
+      code("2"),
+      md("### Tolerances\n$x$"),
+    ]);
 
-  it("tags every cell from ## Appendix on and collapses it; the heading folds its section", async () => {
+  it("tags and collapses each cell from ## Appendix on; the heading folds it", async () => {
     const { applyAppendix, appendixProblems } = await load();
     const nb = applyAppendix(raw());
-    expect(nb.cells.slice(0, 3).every((c) => !JSON.stringify(c.metadata).includes("appendix"))).toBe(true);
-    expect(nb.cells[3].metadata).toEqual({ tags: ["appendix"], "jp-MarkdownHeadingCollapsed": true, heading_collapsed: true });
-    expect(nb.cells[4].metadata).toEqual({ tags: ["appendix"], collapsed: true, jupyter: { source_hidden: true, outputs_hidden: true } });
+    expect(
+      nb.cells.slice(0, 3).every((c) => !JSON.stringify(c.metadata).includes("appendix")),
+    ).toBe(true);
+    expect(nb.cells[3].metadata).toEqual({
+      tags: ["appendix"],
+      "jp-MarkdownHeadingCollapsed": true,
+      heading_collapsed: true,
+    });
+    expect(nb.cells[4].metadata).toEqual({
+      tags: ["appendix"],
+      collapsed: true,
+      jupyter: { source_hidden: true, outputs_hidden: true },
+    });
     expect(nb.cells[5].metadata).toEqual({ tags: ["appendix"], jupyter: { source_hidden: true } });
     expect(appendixProblems(nb)).toEqual([]);
-    expect(JSON.stringify(applyAppendix(JSON.parse(JSON.stringify(nb))))).toBe(JSON.stringify(nb)); // idempotent
+    // idempotent
+    const again = applyAppendix(JSON.parse(JSON.stringify(nb)));
+    expect(JSON.stringify(again)).toBe(JSON.stringify(nb));
   });
 
   it("names untagged, uncollapsed and misplaced cells (negative controls)", async () => {
@@ -60,12 +102,18 @@ describe("the appendix metadata", () => {
     ]);
     const uncollapsed = applyAppendix(raw());
     delete (uncollapsed.cells[4].metadata.jupyter as Record<string, unknown>).outputs_hidden;
-    expect(appendixProblems(uncollapsed)).toEqual(['cell 5 ("2") is in the appendix but not collapsed']);
+    expect(appendixProblems(uncollapsed)).toEqual([
+      'cell 5 ("2") is in the appendix but not collapsed',
+    ]);
     const early = applyAppendix(raw());
     early.cells[1].metadata.tags = ["appendix"];
-    expect(appendixProblems(early)).toEqual(['cell 2 ("1") is tagged "appendix" but comes before any "## Appendix" cell']);
+    expect(appendixProblems(early)).toEqual([
+      'cell 2 ("1") is tagged "appendix" but comes before any "## Appendix" cell',
+    ]);
     const twice = applyAppendix(raw());
-    twice.cells.push(md("## Appendix again", { tags: ["appendix"], jupyter: { source_hidden: true } }));
+    twice.cells.push(
+      md("## Appendix again", { tags: ["appendix"], jupyter: { source_hidden: true } }),
+    );
     expect(appendixProblems(twice)).toEqual(['more than one cell opens with "## Appendix"']);
     expect(appendixProblems(notebook([md("# No appendix"), code("1")]))).toEqual([]);
   });
@@ -74,7 +122,10 @@ describe("the appendix metadata", () => {
     const { appendixProblems } = await load();
     for (const f of readdirSync(NOTEBOOKS).filter((n) => n.endsWith(".ipynb"))) {
       const nb = JSON.parse(readFileSync(join(NOTEBOOKS, f), "utf8")) as Nb;
-      expect({ notebook: f, problems: appendixProblems(nb) }).toEqual({ notebook: f, problems: [] });
+      expect({ notebook: f, problems: appendixProblems(nb) }).toEqual({
+        notebook: f,
+        problems: [],
+      });
     }
   });
 });
@@ -96,8 +147,11 @@ describe("the appendix on the HTML page", () => {
     const src = join(dir, `${name}.ipynb`);
     const html = join(dir, `${name}.html`);
     writeFileSync(src, JSON.stringify(nb));
-    const script = `import sys; sys.path.insert(0, ${JSON.stringify(join(ROOT, "scripts"))}); import nbformat, run_notebook; ` +
-      `run_notebook.export_html(nbformat.read(${JSON.stringify(src)}, as_version=4), ${JSON.stringify(html)})`;
+    const q = JSON.stringify;
+    const script =
+      `import sys; sys.path.insert(0, ${q(join(ROOT, "scripts"))}); ` +
+      "import nbformat, run_notebook; " +
+      `run_notebook.export_html(nbformat.read(${q(src)}, as_version=4), ${q(html)})`;
     const r = spawnSync(PYTHON, ["-c", script], { encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
     return pathToFileURL(html).href;
@@ -105,7 +159,16 @@ describe("the appendix on the HTML page", () => {
   const figureOutput = (divId: string, embed: boolean) => ({
     output_type: "display_data",
     metadata: {},
-    data: figureBundle(plotPoints([[0, 0], [1, 1]], { title: "points" }), { divId, embedPlotly: embed }).data,
+    data: figureBundle(
+      plotPoints(
+        [
+          [0, 0],
+          [1, 1],
+        ],
+        { title: "points" },
+      ),
+      { divId, embedPlotly: embed },
+    ).data,
   });
   const executed = () =>
     notebook([
@@ -132,7 +195,11 @@ describe("the appendix on the HTML page", () => {
     await p.route(/^https?:/, (route) => route.abort("blockedbyclient"));
     try {
       await p.goto(url, { waitUntil: "load" });
-      await p.waitForFunction(() => document.querySelectorAll(".js-plotly-plot .main-svg").length >= 2, null, { timeout: 20_000 });
+      await p.waitForFunction(
+        () => document.querySelectorAll(".js-plotly-plot .main-svg").length >= 2,
+        null,
+        { timeout: 20_000 },
+      );
       if (open) {
         await p.click("details.fm-appendix > summary");
         await p.waitForTimeout(300);
@@ -158,16 +225,36 @@ describe("the appendix on the HTML page", () => {
     }
   }
 
-  it("is one closed <details> holding exactly the appendix cells, with its plot drawn", async () => {
+  it("is one closed <details> holding just the appendix cells, with its plot drawn", async () => {
     const url = page((await load()).applyAppendix(executed()), "tagged");
     const closed = await state(url);
-    expect(closed).toMatchObject({ details: 1, open: false, mainVisible: true, appendixVisible: [false, false, false], plots: 2, drawn: 2, insideDrawn: 1 });
+    expect(closed).toMatchObject({
+      details: 1,
+      open: false,
+      mainVisible: true,
+      appendixVisible: [false, false, false],
+      plots: 2,
+      drawn: 2,
+      insideDrawn: 1,
+    });
     const opened = await state(url, true);
-    expect(opened).toMatchObject({ open: true, appendixVisible: [true, true, true], insideDrawn: 1 });
+    expect(opened).toMatchObject({
+      open: true,
+      appendixVisible: [true, true, true],
+      insideDrawn: 1,
+    });
   }, 60_000);
 
   it("is absent from a page whose notebook tags no appendix cell (negative control)", async () => {
-    const s = await state(page(notebook(executed().cells.map((c) => ({ ...c, metadata: {} }))), "untagged"));
-    expect(s).toMatchObject({ details: 0, mainVisible: true, appendixVisible: [], plots: 2, drawn: 2 });
+    const s = await state(
+      page(notebook(executed().cells.map((c) => ({ ...c, metadata: {} }))), "untagged"),
+    );
+    expect(s).toMatchObject({
+      details: 0,
+      mainVisible: true,
+      appendixVisible: [],
+      plots: 2,
+      drawn: 2,
+    });
   }, 60_000);
 });

@@ -1,7 +1,6 @@
-// The figure builders of notebooks 03 and 04 (src/figures/conditional.ts, continuity.ts and
-// marginal.ts): what each draws (traces, titles, exact values where the lecture gives them), fixed
-// uids, the same JSON for the same input, no tensor left behind, and bad input refused with what
-// was wrong.
+// The figure builders of notebooks 03 and 04 (src/figures/conditional.ts and marginal.ts): what
+// each draws (traces, titles, exact values where the lecture gives them), fixed uids, the same
+// JSON for the same input, no tensor left behind, and bad input refused with what was wrong.
 import { describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import type { Figure, Trace } from "../src/figures/figure";
@@ -10,7 +9,6 @@ import {
   plotOnePointPath,
   plotSigmaMinTradeoff,
 } from "../src/figures/conditional";
-import { continuityMaps, plotContinuityMaps } from "../src/figures/continuity";
 import {
   plotCrossings1d,
   plotCrossings2d,
@@ -19,9 +17,7 @@ import {
   plotMemorisation,
   plotPosteriorField,
 } from "../src/figures/marginal";
-import { condOTPath } from "../src/path/affine";
 import { FiniteSet, GaussianMixture } from "../src/targets/gaussian-mixture";
-import type { VelocityField } from "../src/core/notation";
 
 /** Runs `fn` and checks that it leaves the number of live tensors unchanged. */
 function noLeak<T>(fn: () => T): T {
@@ -159,80 +155,6 @@ describe("plotSigmaMinTradeoff", () => {
     ).toThrow(
       "sweep, blur and stiffness must be lists of the same length (at least 2); got 1, 1 and 1",
     );
-  });
-});
-
-describe("continuityMaps and plotContinuityMaps", () => {
-  const x1 = tf.tensor2d([[2, 1]]);
-  const point = new FiniteSet([[2, 1]]);
-  const u = condOTPath().conditionalField(x1);
-  const slideOnly: VelocityField = (x) => tf.tile(x1, [x.shape[0], 1]) as tf.Tensor2D;
-  const grid = {
-    xRange: [-1, 3] as [number, number],
-    yRange: [-1.5, 2.5] as [number, number],
-    n: 21,
-  };
-
-  it("finds a round-off residual for the conditional field, one of order 1 for a wrong one", () => {
-    const good = noLeak(() =>
-      continuityMaps({ logDensity: point.logDensityField(), velocity: u, t: 0.5, grid }),
-    );
-    const bad = noLeak(() =>
-      continuityMaps({ logDensity: point.logDensityField(), velocity: slideOnly, t: 0.5, grid }),
-    );
-    expect(good.relative).toBeLessThan(1e-3);
-    expect(bad.relative).toBeGreaterThan(0.5); // negative control: the same test rejects u = x1
-    // The maps are the grid's: z[j][i] at (x[i], y[j]), and residual = dp/dt - inflow everywhere.
-    expect(good.dpdt.x).toHaveLength(21);
-    expect(good.dpdt.z).toHaveLength(21);
-    const i = 7;
-    const j = 12;
-    expect(good.residual.z[j][i]).toBeCloseTo(good.dpdt.z[j][i] - good.inflow.z[j][i], 6);
-    expect(good.scale).toBe(Math.max(...good.dpdt.z.flat().map(Math.abs)));
-  });
-
-  it("draws three panels per row on one symmetric colour scale set by the first row", () => {
-    const good = continuityMaps({ logDensity: point.logDensityField(), velocity: u, t: 0.5, grid });
-    const bad = continuityMaps({
-      logDensity: point.logDensityField(),
-      velocity: slideOnly,
-      t: 0.5,
-      grid,
-    });
-    const fig = noLeak(() =>
-      plotContinuityMaps([
-        { label: "good", maps: good },
-        { label: "wrong", maps: bad },
-      ]),
-    );
-    expect(ofType(fig, "heatmap")).toHaveLength(6);
-    expectFixedUids(fig);
-    const coloraxis = fig.layout.coloraxis as { cmin: number; cmax: number };
-    expect([coloraxis.cmin, coloraxis.cmax].map((v) => v / good.scale)).toEqual(
-      [-1, 1].map((v) => expect.closeTo(v, 4)),
-    );
-    expect(titles(fig)).toContain(`residual, wrong: ${bad.relative.toFixed(2)}`);
-    expect(titles(fig).some((t) => /^residual, good: \de-\d$/.test(t))).toBe(true);
-    expect(JSON.stringify(plotContinuityMaps([{ label: "good", maps: good }]))).toBe(
-      JSON.stringify(plotContinuityMaps([{ label: "good", maps: good }])),
-    );
-  });
-
-  it("says what is wrong with its input", () => {
-    expect(() => plotContinuityMaps([])).toThrow(
-      /non-empty list of \{ label, maps \}; got an empty list/,
-    );
-    expect(() => plotContinuityMaps([{ label: "x" } as never])).toThrow(
-      /rows\[0\] must be \{ label, maps \}/,
-    );
-    expect(() =>
-      continuityMaps({ logDensity: point.logDensityField(), velocity: u, t: 1.5, grid }),
-    ).toThrow(/t must lie in \[0, 1\]; got 1.5/);
-    // Far from the density every term underflows to zero: said, not drawn as a blank picture.
-    const far = { xRange: [200, 201] as [number, number], n: 5 };
-    expect(() =>
-      continuityMaps({ logDensity: point.logDensityField(), velocity: u, t: 0.9, grid: far }),
-    ).toThrow(/d\/dt p_t is zero somewhere on the grid at t = 0.9/);
   });
 });
 

@@ -1,6 +1,9 @@
-// Lines of at most 100 characters (issue 16) in the code cells of the notebooks and in the src/ files
-// listed in scripts/checked-notebooks.mjs (an opt-in list for now: the lead configures a formatter for
-// the whole tree and turns the check on for everything at the end). Characters are counted as Unicode
+// Lines of at most 100 characters (issue 16) in the code cells of the notebooks and in the src/
+// files
+// listed in scripts/checked-notebooks.mjs (an opt-in list for now: the lead configures a formatter
+// for
+// the whole tree and turns the check on for everything at the end). Characters are counted as
+// Unicode
 // code points, so "ψ" is one.
 import { describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "fs";
@@ -43,15 +46,23 @@ describe("lines of at most 100 characters", () => {
     const ok = "ψ".repeat(100);
     const long = `const x = "${"a".repeat(88)}";`;
     expect(longLines(`${ok}\n${"😀".repeat(100)}`, (i) => `line ${i}`)).toEqual([]);
-    expect(notebookLongLines([{ cell_type: "markdown", source: long }, { cell_type: "code", source: `1\n${long}` }])).toEqual([
-      "code cell 1, line 2: 101 characters",
-    ]);
+    expect(
+      notebookLongLines([
+        { cell_type: "markdown", source: long },
+        { cell_type: "code", source: `1\n${long}` },
+      ]),
+    ).toEqual(["code cell 1, line 2: 101 characters"]);
   });
 
   it("in the code cells of the checked notebooks", async () => {
     for (const name of (await lists()).CHECKED_NOTEBOOKS) {
-      const nb = JSON.parse(readFileSync(join(ROOT, "notebooks", name), "utf8")) as { cells: Cell[] };
-      expect({ notebook: name, long: notebookLongLines(nb.cells) }).toEqual({ notebook: name, long: [] });
+      const nb = JSON.parse(readFileSync(join(ROOT, "notebooks", name), "utf8")) as {
+        cells: Cell[];
+      };
+      expect({ notebook: name, long: notebookLongLines(nb.cells) }).toEqual({
+        notebook: name,
+        long: [],
+      });
     }
   });
 

@@ -1,6 +1,9 @@
-// The reading-time measure of issue 16 (scripts/reading-time.mjs): what a word and a code line are, how
-// a notebook is cut into main path, exercises and appendix, the rounding of the stated time, and the
-// check on the notebooks of scripts/checked-notebooks.mjs (each rewritten notebook states its time and
+// The reading-time measure of issue 16 (scripts/reading-time.mjs): what a word and a code line are,
+// how
+// a notebook is cut into main path, exercises and appendix, the rounding of the stated time, and
+// the
+// check on the notebooks of scripts/checked-notebooks.mjs (each rewritten notebook states its time
+// and
 // reads in at most 30 minutes). Every course notebook is measured; only the listed ones must pass.
 import { describe, expect, it } from "vitest";
 import { readdirSync } from "fs";
@@ -31,23 +34,31 @@ interface ReadingTime {
   fixStatedTime(nb: Nb): Nb;
   MAX_MAIN_MINUTES: number;
 }
-const load = async <T>(name: string) => (await import(pathToFileURL(join(ROOT, "scripts", name)).href)) as T;
+const load = async <T>(name: string) =>
+  (await import(pathToFileURL(join(ROOT, "scripts", name)).href)) as T;
 const rt = () => load<ReadingTime>("reading-time.mjs");
-const checkedList = async () => (await load<{ CHECKED_NOTEBOOKS: string[] }>("checked-notebooks.mjs")).CHECKED_NOTEBOOKS;
+const checkedList = async () =>
+  (await load<{ CHECKED_NOTEBOOKS: string[] }>("checked-notebooks.mjs")).CHECKED_NOTEBOOKS;
 
 const md = (source: string) => ({ cell_type: "markdown", source, metadata: {} });
 const code = (source: string) => ({ cell_type: "code", source, metadata: {} });
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(" ");
 
 describe("what counts", () => {
-  it("a word holds a letter or digit; markup, URLs, comments and LaTeX commands are not words", async () => {
+  it("a word holds a letter or digit; markup, URLs, comments, LaTeX commands do not", async () => {
     const { countWords } = await rt();
     expect(countWords("The flow moves mass.")).toBe(4);
-    expect(countWords("## 2. Divergence: more *out* than in")).toBe(6); // "##" is not a word, "2." is
+    // "##" is not a word, "2." is
+    expect(countWords("## 2. Divergence: more *out* than in")).toBe(6);
     expect(countWords("$x_t = t x_1$")).toBe(3); // $x_t, t, x_1$ ("=" is no word)
-    expect(countWords("$\\frac{\\mathrm d}{\\mathrm dt} \\psi_t$")).toBe(3); // {, d}{, dt}; \psi_t -> _t$
+    // {, d}{, dt}; \psi_t -> _t$
+    expect(countWords("$\\frac{\\mathrm d}{\\mathrm dt} \\psi_t$")).toBe(3);
     expect(countWords("| field | divergence |\n|---|---|\n| source | 0.5 |")).toBe(4);
-    expect(countWords("see [the docs](https://example.org/a/b/c) and https://x.org/y <!-- hidden words -->")).toBe(4);
+    expect(
+      countWords(
+        "see [the docs](https://example.org/a/b/c) and https://x.org/y <!-- hidden words -->",
+      ),
+    ).toBe(4);
     expect(countWords("`fm.solveOde(u, x0)` runs <b>it</b>")).toBe(4);
     expect(countWords("")).toBe(0);
   });
@@ -86,29 +97,41 @@ describe("a notebook's parts and its stated time", () => {
     expect([2.49, 2.5, 2.51, 0.2].map(roundMinutes)).toEqual([2, 3, 3, 0]);
   });
 
-  it("accepts the right statement and names a wrong or missing one (negative controls)", async () => {
+  it("accepts the right statement, names a wrong or missing one (negative controls)", async () => {
     const { readingTimeProblems } = await rt();
     // main path: 208 words and 3 lines = 1.34 minutes -> "1"; exercises 0.7 -> "1"
-    expect(readingTimeProblems(notebook("main path about 1 minutes; exercises about 1 minutes"))).toEqual([]);
-    expect(readingTimeProblems(notebook("main path about 2 minutes")).join()).toMatch(/states a main path of 2 minutes; it is 1\.34 \(208 words, 3 code lines\), i\.e\. 1$/);
-    expect(readingTimeProblems(notebook("main path about 1 minutes; exercises about 3 minutes")).join()).toMatch(/exercises of 3/);
+    expect(
+      readingTimeProblems(notebook("main path about 1 minutes; exercises about 1 minutes")),
+    ).toEqual([]);
+    expect(readingTimeProblems(notebook("main path about 2 minutes")).join()).toMatch(
+      /states a main path of 2 minutes; it is 1\.34 \(208 words, 3 code lines\), i\.e\. 1$/,
+    );
+    expect(
+      readingTimeProblems(notebook("main path about 1 minutes; exercises about 3 minutes")).join(),
+    ).toMatch(/exercises of 3/);
     expect(readingTimeProblems(notebook("soon")).join()).toMatch(/states no reading time/);
   });
 
   it("fails a main path over 30 minutes, and --fix writes the computed time", async () => {
     const { readingTimeProblems, fixStatedTime, readingTime, MAX_MAIN_MINUTES } = await rt();
     expect(MAX_MAIN_MINUTES).toBe(30);
-    const long: Nb = { cells: [md("# T\n**Reading time**: main path about 1 minutes"), md(words(6200))] };
+    const long: Nb = {
+      cells: [md("# T\n**Reading time**: main path about 1 minutes"), md(words(6200))],
+    };
     const problems = readingTimeProblems(long);
     expect(problems.some((p) => /31\.\d minutes, over the 30-minute target/.test(p))).toBe(true);
     const fixed = fixStatedTime(long);
     expect(readingTime(fixed).stated.main).toBe(31);
-    expect(readingTimeProblems(fixed)).toEqual([problems.find((p) => /over the 30-minute/.test(p))]);
+    expect(readingTimeProblems(fixed)).toEqual([
+      problems.find((p) => /over the 30-minute/.test(p)),
+    ]);
   });
 });
 
 describe("the course's notebooks", () => {
-  const all = readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb")).sort();
+  const all = readdirSync(NOTEBOOKS)
+    .filter((f) => f.endsWith(".ipynb"))
+    .sort();
 
   it("are all measured (the list of checked notebooks names only real notebooks)", async () => {
     const { readingTime } = await rt();
@@ -122,7 +145,10 @@ describe("the course's notebooks", () => {
   it("that are checked state their reading time and read in at most 30 minutes", async () => {
     const { readingTimeProblems } = await rt();
     for (const name of await checkedList()) {
-      expect({ notebook: name, problems: readingTimeProblems(join(NOTEBOOKS, name)) }).toEqual({ notebook: name, problems: [] });
+      expect({ notebook: name, problems: readingTimeProblems(join(NOTEBOOKS, name)) }).toEqual({
+        notebook: name,
+        problems: [],
+      });
     }
   });
 });
