@@ -168,6 +168,88 @@ function readRows(points: tf.Tensor2D | number[][], name: string): number[][] {
 }
 
 /**
+ * The cheapest one-to-one assignment for an n x n cost matrix (row-major, float64): row i goes to
+ * column `assignment[i]`, and the sum of the chosen costs is the least over all n! permutations.
+ *
+ * The Hungarian method as shortest augmenting paths (Crouse 2016, the algorithm behind SciPy's
+ * `linear_sum_assignment`): rows are assigned one by one; each new row finds, by Dijkstra's search on
+ * the reduced costs C_ij - u_i - v_j >= 0, the cheapest way to take a free column (possibly moving
+ * assigned rows along the way), and the dual potentials u, v are updated only for the rows and columns
+ * the search visited. O(n^3) time at worst, O(n^2) for the cost matrix. Shared by `exactW2Squared`
+ * and minibatch optimal transport (`coupling.ts`).
+ * @example
+ * optimalAssignment(Float64Array.from([4, 1, 2, 3]), 2);   // returns Int32Array [1, 0] (cost 1 + 2)
+ */
+export function optimalAssignment(cost: Float64Array, n: number): Int32Array {
+  if (!Number.isInteger(n) || n < 1 || cost.length !== n * n) {
+    throw new Error(`optimalAssignment: needs an n x n cost matrix with n >= 1; got n = ${n} and ${cost.length} entries`);
+  }
+  const u = new Float64Array(n);
+  const v = new Float64Array(n);
+  const shortest = new Float64Array(n); // length of the cheapest path found to each column
+  const path = new Int32Array(n); // the row from which that path reaches the column
+  const colOfRow = new Int32Array(n).fill(-1);
+  const rowOfCol = new Int32Array(n).fill(-1);
+  const visitedCol = new Uint8Array(n);
+  const visitedRows = new Int32Array(n);
+  const remaining = new Int32Array(n); // columns not yet reached, in remaining[0 .. left)
+  for (let current = 0; current < n; current++) {
+    for (let k = 0; k < n; k++) remaining[k] = n - 1 - k;
+    let left = n;
+    visitedCol.fill(0);
+    shortest.fill(Infinity);
+    let visited = 0;
+    let reach = 0; // length of the path to the column reached last
+    let sink = -1;
+    let i = current;
+    while (sink === -1) {
+      visitedRows[visited++] = i;
+      let best = -1;
+      let lowest = Infinity;
+      const base = i * n;
+      const ui = u[i];
+      for (let k = 0; k < left; k++) {
+        const j = remaining[k];
+        const r = reach + cost[base + j] - ui - v[j];
+        if (r < shortest[j]) {
+          path[j] = i;
+          shortest[j] = r;
+        }
+        // Ties go to a free column: the path ends sooner.
+        if (shortest[j] < lowest || (shortest[j] === lowest && rowOfCol[j] === -1)) {
+          lowest = shortest[j];
+          best = k;
+        }
+      }
+      if (!(lowest < Infinity)) throw new Error("optimalAssignment: the costs must be finite");
+      reach = lowest;
+      const j = remaining[best];
+      visitedCol[j] = 1;
+      remaining[best] = remaining[--left];
+      if (rowOfCol[j] === -1) sink = j;
+      else i = rowOfCol[j];
+    }
+    // Update the potentials of what the search visited, then flip the assignments along the path.
+    u[current] += reach;
+    for (let k = 1; k < visited; k++) {
+      const r = visitedRows[k];
+      u[r] += reach - shortest[colOfRow[r]];
+    }
+    for (let j = 0; j < n; j++) if (visitedCol[j]) v[j] -= reach - shortest[j];
+    let j = sink;
+    for (;;) {
+      const r = path[j];
+      rowOfCol[j] = r;
+      const previous = colOfRow[r];
+      colOfRow[r] = j;
+      if (r === current) break;
+      j = previous;
+    }
+  }
+  return colOfRow;
+}
+
+/**
  * The squared Wasserstein-2 distance between two equally large samples (uniform weights), exactly:
  * the cheapest one-to-one assignment under the squared distance, by the Hungarian algorithm with
  * potentials (O(n^3) time, O(n^2) memory: fine up to ~1000 points). Leak-free.
@@ -192,54 +274,7 @@ export function exactW2Squared(a: tf.Tensor2D | number[][], b: tf.Tensor2D | num
       cost[i * n + j] = s;
     }
   }
-  // Hungarian algorithm (shortest augmenting paths with row/column potentials), 1-based with a
-  // virtual column 0: rowOf[j] is the row assigned to column j.
-  const rowPot = new Float64Array(n + 1);
-  const colPot = new Float64Array(n + 1);
-  const rowOf = new Int32Array(n + 1);
-  const way = new Int32Array(n + 1);
-  const minSlack = new Float64Array(n + 1);
-  const used = new Uint8Array(n + 1);
-  for (let i = 1; i <= n; i++) {
-    rowOf[0] = i;
-    let col = 0;
-    minSlack.fill(Infinity);
-    used.fill(0);
-    do {
-      used[col] = 1;
-      const row = rowOf[col];
-      let delta = Infinity;
-      let next = 0;
-      for (let j = 1; j <= n; j++) {
-        if (used[j]) continue;
-        const slack = cost[(row - 1) * n + (j - 1)] - rowPot[row] - colPot[j];
-        if (slack < minSlack[j]) {
-          minSlack[j] = slack;
-          way[j] = col;
-        }
-        if (minSlack[j] < delta) {
-          delta = minSlack[j];
-          next = j;
-        }
-      }
-      for (let j = 0; j <= n; j++) {
-        if (used[j]) {
-          rowPot[rowOf[j]] += delta;
-          colPot[j] -= delta;
-        } else {
-          minSlack[j] -= delta;
-        }
-      }
-      col = next;
-    } while (rowOf[col] !== 0);
-    do {
-      const prev = way[col];
-      rowOf[col] = rowOf[prev];
-      col = prev;
-    } while (col !== 0);
-  }
-  const assignment = new Array<number>(n);
-  for (let j = 1; j <= n; j++) assignment[rowOf[j] - 1] = j - 1;
+  const assignment = Array.from(optimalAssignment(cost, n));
   let total = 0;
   for (let i = 0; i < n; i++) total += cost[i * n + assignment[i]];
   return { cost: total / n, assignment };
