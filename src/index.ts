@@ -109,3 +109,5 @@ export * from "./metrics/convergence";
 // --- Issue 18 (the lecture's two arguments): minibatch optimal-transport couplings, maximum-likelihood CNF training;
 // --- issue 13 item 3: the trained models the course ships (assets/models/, `npm run models`) ---
 export * from "./model/coupling";
+export * from "./model/cnf-ml";
+export * from "./model/shipped";
