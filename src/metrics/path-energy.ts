@@ -16,7 +16,11 @@
  * transport", TorchCFM) compare PE with the least energy any flow from p_0 to p_1 can spend, the squared
  * Wasserstein-2 distance (Benamou-Brenier), in their *normalised path energy*
  *
- *     NPE = |PE - W2^2(p_0, p_1)| / W2^2(p_0, p_1).
+ *     NPE = |PE - W2^2(p_0, p_1)| / W2^2(p_0, p_1),   PE = E_{x0 ~ p_0} ∫_0^1 |u(x_t, t)|^2 dt.
+ *
+ * (Checked against the paper for issue 18: this is their definition, "NPE(v) = |PE(v) - W2^2(q0, q1)| /
+ * W2^2(q0, q1)", used for the 2-D comparisons of their Table 2, with PE the same kinetic energy along
+ * the flow's own trajectories as here.)
  *
  * Since PE >= C >= W2^2 (Jensen, then optimality of W2), PE - W2^2 = S + (C - W2^2): curvature plus the
  * excess cost of the flow's coupling over the optimal one. Reflow can drive S to zero but not C - W2^2.
@@ -293,7 +297,7 @@ export type NormalizedPathEnergy = {
 };
 
 /**
- * TorchCFM's normalised path energy of a flow (Tong et al. 2023, section 5):
+ * TorchCFM's normalised path energy of a flow (Tong et al. 2023, their 2-D comparisons, Table 2):
  *
  *     NPE(u) = |PE(u) - W2^2(p_0, p_1)| / W2^2(p_0, p_1),   PE(u) = E_{x0 ~ p_0} ∫_0^1 |u(x_t, t)|^2 dt,
  *
