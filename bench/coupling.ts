@@ -26,6 +26,7 @@ import { trainMaximumLikelihood, type MlSolverOptions } from "../src/model/cnf-m
 import { couplingOptions, pairRows, type Coupling } from "../src/model/coupling";
 import { createVelocityModel, type VelocityModel } from "../src/model/mlp";
 import { reflow } from "../src/model/reflow";
+import { saveModel } from "../src/model/io";
 import { sampleFlow } from "../src/model/sample";
 import { trainFlowMatching } from "../src/model/train";
 
@@ -118,6 +119,7 @@ function measure(model: VelocityModel, held: tf.Tensor2D): Record<string, number
     pathEnergy: npe.pathEnergy,
     transportCost: npe.flow.transportCost,
     w2Squared: npe.w2Squared,
+    ownW2Squared: npe.ownW2Squared,
     npe: npe.npe,
     ed1: eulerDistance(model, 1, held),
     ed2: eulerDistance(model, 2, held),
@@ -190,6 +192,7 @@ async function grid(): Promise<void> {
       extra = { pairSeconds: round.seconds.pairs, reflowTrainingSeconds: round.seconds.training };
     }
     const metrics = measure(model, held);
+    saveModel(model, `build/coupling-models/${run.key.replace(/\//g, "--")}.json`, { key: run.key, steps: STEPS });
     model.dispose();
     record(file, {
       key: run.key,
