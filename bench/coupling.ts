@@ -1,13 +1,18 @@
 /**
  * Measurements for the lecture's two arguments (issue 18): what the notebook sections quote.
  *
- *   node -r ./src/core/ts-register.cjs bench/coupling.ts cost                 per-step cost of each coupling
- *   node -r ./src/core/ts-register.cjs bench/coupling.ts grid [--out FILE]    couplings x batch sizes x data, one reflow
- *   node -r ./src/core/ts-register.cjs bench/coupling.ts ml [--out FILE]      maximum likelihood vs flow matching
+ * Run with `node -r ./src/core/ts-register.cjs bench/coupling.ts WHAT`, WHAT one of
  *
- * `grid` and `ml` append one JSON line per finished run to FILE (default build/coupling-*.jsonl) and skip
- * the runs already there, so an interrupted measurement resumes. Everything is seeded; only the wall
- * times depend on the machine (and on what else it runs: the output says how many cores and the load).
+ *   cost                   the per-step cost of each coupling, for batches of 16 to 1024 points
+ *   grid [--out FILE]      couplings x batch sizes x data sets, and one reflow: straightness, NPE,
+ *                          few-step energy distance, cost (options: --only TEXT, --steps N)
+ *   ml [--out FILE]        maximum likelihood vs flow matching: held-out NLL and energy distance
+ *                          against training wall time (option: --seconds N, the budget)
+ *
+ * `grid` and `ml` append one JSON line per finished run to FILE (default build/coupling-*.jsonl)
+ * and skip the runs already there, so an interrupted measurement resumes. Everything is seeded;
+ * only the wall times depend on the machine (and on what else it runs: the output says how many
+ * cores and the load).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "fs";
 import { loadavg } from "os";
@@ -39,13 +44,23 @@ function option(name: string, fallback: string): string {
 }
 
 function load(): string {
-  return loadavg().map((v) => v.toFixed(1)).join(" ");
+  return loadavg()
+    .map((v) => v.toFixed(1))
+    .join(" ");
 }
 
 /** Training and held-out sets of a toy data set (seeded by the set's index). */
-function dataOf(name: ToyDatasetName): { train: tf.Tensor2D; held: tf.Tensor2D; reference: tf.Tensor2D } {
+function dataOf(name: ToyDatasetName): {
+  train: tf.Tensor2D;
+  held: tf.Tensor2D;
+  reference: tf.Tensor2D;
+} {
   seed(1000 + DATASETS.indexOf(name));
-  return { train: toyDataset(name, 4000), held: toyDataset(name, 1000), reference: toyDataset(name, 1000) };
+  return {
+    train: toyDataset(name, 4000),
+    held: toyDataset(name, 1000),
+    reference: toyDataset(name, 1000),
+  };
 }
 
 /** Milliseconds of `fn`, the median of `reps` runs. */
@@ -80,9 +95,26 @@ async function cost(): Promise<void> {
       const pairMs = median(reps, () => pairRows(x0, x1, B, 2, options));
       seed(0);
       const model = createVelocityModel();
-      const steps = B >= 1024 && label !== "independent" ? 5 : B >= 256 && label.startsWith("sinkhorn") ? 20 : 100;
-      await trainFlowMatching(model, { data: train, steps: 10, batchSize: B, progress: false, coupling });
-      const run = await trainFlowMatching(model, { data: train, steps, batchSize: B, progress: false, coupling });
+      const steps =
+        B >= 1024 && label !== "independent"
+          ? 5
+          : B >= 256 && label.startsWith("sinkhorn")
+            ? 20
+            : 100;
+      await trainFlowMatching(model, {
+        data: train,
+        steps: 10,
+        batchSize: B,
+        progress: false,
+        coupling,
+      });
+      const run = await trainFlowMatching(model, {
+        data: train,
+        steps,
+        batchSize: B,
+        progress: false,
+        coupling,
+      });
       model.dispose();
       const line = {
         what: "cost",
@@ -99,7 +131,12 @@ async function cost(): Promise<void> {
 }
 
 /** Energy distance of n Euler samples (same noise for every model) to the held-out set. */
-function eulerDistance(model: VelocityModel, steps: number, held: tf.Tensor2D, method: "euler" | "rk4" = "euler"): number {
+function eulerDistance(
+  model: VelocityModel,
+  steps: number,
+  held: tf.Tensor2D,
+  method: "euler" | "rk4" = "euler",
+): number {
   seed(77);
   const s = sampleFlow(model, { n: 1000, method, steps });
   const ed = energyDistance(s.x, held);
@@ -130,7 +167,12 @@ function measure(model: VelocityModel, held: tf.Tensor2D): Record<string, number
 
 function done(file: string): Set<string> {
   if (!existsSync(file)) return new Set();
-  return new Set(readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).key as string));
+  return new Set(
+    readFileSync(file, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).key as string),
+  );
 }
 
 function record(file: string, line: Record<string, unknown>): void {
@@ -139,29 +181,59 @@ function record(file: string, line: Record<string, unknown>): void {
   console.log(JSON.stringify(line));
 }
 
-/** Independent vs minibatch OT (exact, Sinkhorn) over batch sizes, and one reflow, on both data sets. */
+/** Independent vs minibatch OT (exact, Sinkhorn) over batch sizes, one reflow, both data sets. */
 async function grid(): Promise<void> {
   const file = option("out", "build/coupling-grid.jsonl");
   const only = option("only", "");
   const finished = done(file);
   await startThreads();
   const STEPS = Number(option("steps", "2000"));
-  const runs: { key: string; data: ToyDatasetName; batch: number; label: string; coupling: Coupling | "reflow" }[] = [];
+  const runs: {
+    key: string;
+    data: ToyDatasetName;
+    batch: number;
+    label: string;
+    coupling: Coupling | "reflow";
+  }[] = [];
   for (const data of DATASETS) {
     for (const batch of BATCHES) {
-      runs.push({ key: `${data}/independent/${batch}`, data, batch, label: "independent", coupling: "independent" });
+      runs.push({
+        key: `${data}/independent/${batch}`,
+        data,
+        batch,
+        label: "independent",
+        coupling: "independent",
+      });
       runs.push({ key: `${data}/exact/${batch}`, data, batch, label: "exact", coupling: "exact" });
     }
     for (const eps of [0.5, 0.05]) {
       for (const batch of [64, 256]) {
-        runs.push({ key: `${data}/sinkhorn-${eps}/${batch}`, data, batch, label: `sinkhorn ${eps}`, coupling: { method: "sinkhorn", regularization: eps } });
+        runs.push({
+          key: `${data}/sinkhorn-${eps}/${batch}`,
+          data,
+          batch,
+          label: `sinkhorn ${eps}`,
+          coupling: { method: "sinkhorn", regularization: eps },
+        });
       }
     }
-    runs.push({ key: `${data}/reflow/256`, data, batch: 256, label: "reflow (1 round)", coupling: "reflow" });
+    runs.push({
+      key: `${data}/reflow/256`,
+      data,
+      batch: 256,
+      label: "reflow (1 round)",
+      coupling: "reflow",
+    });
   }
   // Cheapest first: the exact assignment of 1024 points per step, and small eps, come last.
   const order = (r: (typeof runs)[number]) =>
-    r.coupling === "exact" && r.batch === 1024 ? 3 : r.label === "sinkhorn 0.05" ? 2 : r.label.startsWith("sinkhorn") ? 1 : 0;
+    r.coupling === "exact" && r.batch === 1024
+      ? 3
+      : r.label === "sinkhorn 0.05"
+        ? 2
+        : r.label.startsWith("sinkhorn")
+          ? 1
+          : 0;
   runs.sort((a, b) => order(a) - order(b));
   for (const run of runs) {
     if (finished.has(run.key) || (only && !run.key.includes(only))) continue;
@@ -184,7 +256,13 @@ async function grid(): Promise<void> {
     let extra: Record<string, number> = {};
     if (run.coupling === "reflow") {
       seed(2001);
-      const round = await reflow(model, { n: 4000, steps: STEPS, learningRate: 1e-3, schedule: "cosine", progress: false });
+      const round = await reflow(model, {
+        n: 4000,
+        steps: STEPS,
+        learningRate: 1e-3,
+        schedule: "cosine",
+        progress: false,
+      });
       tf.dispose([round.pairs.x0, round.pairs.x1]);
       model.dispose();
       model = round.model;
@@ -192,7 +270,10 @@ async function grid(): Promise<void> {
       extra = { pairSeconds: round.seconds.pairs, reflowTrainingSeconds: round.seconds.training };
     }
     const metrics = measure(model, held);
-    saveModel(model, `build/coupling-models/${run.key.replace(/\//g, "--")}.json`, { key: run.key, steps: STEPS });
+    saveModel(model, `build/coupling-models/${run.key.replace(/\//g, "--")}.json`, {
+      key: run.key,
+      steps: STEPS,
+    });
     model.dispose();
     record(file, {
       key: run.key,
@@ -205,13 +286,15 @@ async function grid(): Promise<void> {
       couplingMsPerStep: +((1000 * couplingSeconds) / STEPS).toFixed(3),
       finalLoss: +first.finalLoss.toFixed(4),
       floor: +floor.toFixed(5),
-      ...Object.fromEntries(Object.entries({ ...metrics, ...extra }).map(([k, v]) => [k, +v.toFixed(5)])),
+      ...Object.fromEntries(
+        Object.entries({ ...metrics, ...extra }).map(([k, v]) => [k, +v.toFixed(5)]),
+      ),
     });
     tf.dispose([train, held, reference]);
   }
 }
 
-/** Mean negative log-likelihood (nats per point) of the held-out points, with the adaptive solver. */
+/** Mean negative log-likelihood (nats per point) of held-out points, by the adaptive solver. */
 function heldOutNll(model: VelocityModel, held: tf.Tensor2D): number {
   const r = logLikelihood(model.field, held, { method: "dopri5", rtol: 1e-5, atol: 1e-5 });
   const v = -tf.tidy(() => tf.mean(r.logp).dataSync()[0]);
@@ -220,8 +303,8 @@ function heldOutNll(model: VelocityModel, held: tf.Tensor2D): number {
 }
 
 /**
- * Maximum likelihood vs flow matching on the same network and data: held-out NLL and energy distance
- * (RK4, 40 steps) at checkpoints, against training wall time (evaluation time left out).
+ * Maximum likelihood vs flow matching on the same network and data: held-out NLL and energy
+ * distance (RK4, 40 steps) at checkpoints, against training wall time (evaluation time left out).
  */
 async function ml(): Promise<void> {
   const file = option("out", "build/coupling-ml.jsonl");
@@ -237,8 +320,11 @@ async function ml(): Promise<void> {
     const held500 = tf.slice(held, [0, 0], [500, 2]) as tf.Tensor2D;
     const checkpoints = [0.1, 0.25, 0.5, 1].map((f) => f * budget);
     const STOP = new Error("time budget used");
-    /** Trains with `run` (which calls back after every step) and evaluates at the checkpoints of training time. */
-    const curve = async (label: string, run: (model: VelocityModel, onStep: (step: number) => void) => Promise<number>) => {
+    /** Trains with `run` (calls back after each step); evaluates at the checkpoints. */
+    const curve = async (
+      label: string,
+      run: (model: VelocityModel, onStep: (step: number) => void) => Promise<number>,
+    ) => {
       const key = `${data}/${label}/${budget}`;
       if (finished.has(key)) return;
       seed(3000);
@@ -270,17 +356,41 @@ async function ml(): Promise<void> {
       }
       const trained = (performance.now() - start - evaluating) / 1000;
       model.dispose();
-      record(file, { key, data, method: label, budget, msPerStep: +((1000 * trained) / lastStep).toFixed(2), nfePerStep, points });
+      record(file, {
+        key,
+        data,
+        method: label,
+        budget,
+        msPerStep: +((1000 * trained) / lastStep).toFixed(2),
+        nfePerStep,
+        points,
+      });
     };
-    // Flow matching: the default recipe, constant learning rate (the length is set by the time budget).
+    // Flow matching: the default recipe, constant learning rate (the time budget sets the length).
     await curve("cfm b256", async (model, onStep) => {
-      await trainFlowMatching(model, { data: train, steps: 1e6, learningRate: 2e-3, progress: false, onStep });
+      await trainFlowMatching(model, {
+        data: train,
+        steps: 1e6,
+        learningRate: 2e-3,
+        progress: false,
+        onStep,
+      });
       return 1;
     });
     for (const [label, solver, batchSize] of solvers) {
       await curve(label, async (model, onStep) => {
-        await trainMaximumLikelihood(model, { data: train, steps: 1e6, batchSize, learningRate: 2e-3, solver, progress: false, onStep });
-        return (solver.method === "rk4" ? 4 : solver.method === "midpoint" ? 2 : 1) * (solver.steps ?? 8);
+        await trainMaximumLikelihood(model, {
+          data: train,
+          steps: 1e6,
+          batchSize,
+          learningRate: 2e-3,
+          solver,
+          progress: false,
+          onStep,
+        });
+        return (
+          (solver.method === "rk4" ? 4 : solver.method === "midpoint" ? 2 : 1) * (solver.steps ?? 8)
+        );
       });
     }
     tf.dispose([train, held, held500]);
@@ -294,7 +404,11 @@ async function main(): Promise<void> {
   if (what === "cost") await cost();
   else if (what === "grid") await grid();
   else if (what === "ml") await ml();
-  else throw new Error("usage: coupling.ts cost | grid [--out FILE] [--only TEXT] [--steps N] | ml [--out FILE] [--seconds N]");
+  else
+    throw new Error(
+      "usage: coupling.ts cost | grid [--out FILE] [--only TEXT] [--steps N] | " +
+        "ml [--out FILE] [--seconds N]",
+    );
 }
 
 main()

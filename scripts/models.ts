@@ -1,10 +1,11 @@
 // `npm run models`: trains every model the course ships from its recipe (src/model/shipped.ts) and
-// writes assets/models/<name>.json through saveModel, recipe included. Deterministic: on the recipe's
-// backend the same command writes the same parameters, bit for bit.
+// writes assets/models/<name>.json through saveModel, recipe included. Deterministic: on the
+// recipe's backend the same command writes the same parameters, bit for bit.
 //
 //   npm run models                    every shipped model
 //   npm run models -- twoMoons-06     the ones named
-//   npm run models -- --check         retrain and compare with the files instead of writing (exit 1 on a difference)
+//   npm run models -- --check         retrain and compare with the files instead of writing (exit 1
+// on a difference)
 import { initBackend } from "../src/core/backend";
 import { stopThreads } from "../src/core/threads";
 import {
@@ -35,7 +36,10 @@ async function main(): Promise<number> {
     let differing = 0;
     model.theta.forEach((v, i) => (differing += Object.is(v, shipped.model.theta[i]) ? 0 : 1));
     const seconds = ((Date.now() - start) / 1000).toFixed(1);
-    console.log(`${name}: ${differing === 0 ? "reproduced bit for bit" : `${differing} of ${model.numParameters} parameters differ`} (${seconds} s)`);
+    console.log(
+      `${name}: ${differing === 0 ? "reproduced bit for bit" : `${differing} parameters differ`} ` +
+        `(${seconds} s)`,
+    );
     if (differing > 0) failed++;
   }
   return failed > 0 ? 1 : 0;

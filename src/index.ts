@@ -106,8 +106,8 @@ export * from "./metrics/path-energy";
 // --- Notebook 06 (training and sampling): empirical order of convergence (log-log slope) ---
 export * from "./metrics/convergence";
 
-// --- Issue 18 (the lecture's two arguments): minibatch optimal-transport couplings, maximum-likelihood CNF training;
-// --- issue 13 item 3: the trained models the course ships (assets/models/, `npm run models`) ---
+// --- Issue 18 (the lecture's two arguments): minibatch OT couplings, maximum-likelihood CNF
+// --- training; issue 13 item 3: the trained models the course ships (assets/models/) ---
 export * from "./model/coupling";
 export * from "./model/cnf-ml";
 export * from "./model/shipped";

@@ -17,13 +17,16 @@ import { createVelocityModel, type VelocityModel } from "../src/model/mlp";
 function paramsOf(model: VelocityModel): tf.Tensor[] {
   return model.layers.flatMap(({ inputs, outputs, offset }) => [
     tf.tensor2d(model.theta.subarray(offset, offset + inputs * outputs), [inputs, outputs]),
-    tf.tensor1d(model.theta.subarray(offset + inputs * outputs, offset + inputs * outputs + outputs)),
+    tf.tensor1d(
+      model.theta.subarray(offset + inputs * outputs, offset + inputs * outputs + outputs),
+    ),
   ]);
 }
-const maxAbs = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+const maxAbs = (a: tf.Tensor, b: tf.Tensor): number =>
+  tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 
 describe("velocityAndDivergenceOf (forward-mode exact divergence of the MLP)", () => {
-  it("equals the model's velocity and the autodiff divergence, for every activation and time embedding", () => {
+  it("equals the velocity and the autodiff divergence, for each activation and embedding", () => {
     for (const activation of ["elu", "relu", "tanh", "silu"] as const) {
       for (const time of ["raw", "fourier"] as const) {
         seed(1);
@@ -53,23 +56,34 @@ describe("velocityAndDivergenceOf (forward-mode exact divergence of the MLP)", (
 });
 
 describe("the maximum-likelihood loss and its gradient", () => {
-  it("is the negative log-likelihood fm.logLikelihood computes (RK4 with 40 steps vs adaptive dopri5)", () => {
+  it("is the negative log-likelihood fm.logLikelihood computes (RK4 x 40 vs dopri5)", () => {
     seed(2);
     const model = createVelocityModel({ width: 32, depth: 2 });
     const x = twoMoons(64);
     const params = paramsOf(model);
-    const nll = tf.tidy(() => negativeLogLikelihoodOf(model, params, x, { method: "rk4", steps: 40 }).dataSync()[0]);
+    const nll = tf.tidy(
+      () => negativeLogLikelihoodOf(model, params, x, { method: "rk4", steps: 40 }).dataSync()[0],
+    );
     const ll = logLikelihood(model.field, x, { method: "dopri5", rtol: 1e-6, atol: 1e-6 });
     const reference = -tf.tidy(() => tf.mean(ll.logp).dataSync()[0]);
     expect(Math.abs(nll - reference)).toBeLessThan(1e-4);
     // The divergence term matters: leaving it out moves the value by far more than that.
-    const without = tf.tidy(() => negativeLogLikelihoodOf(model, params, x, { method: "rk4", steps: 40 }, false).dataSync()[0]);
+    const without = tf.tidy(
+      () =>
+        negativeLogLikelihoodOf(
+          model,
+          params,
+          x,
+          { method: "rk4", steps: 40 },
+          false,
+        ).dataSync()[0],
+    );
     expect(Math.abs(without - reference)).toBeGreaterThan(1e-3);
     tf.dispose([x, ll, ...params]);
     model.dispose();
   });
 
-  it("has the gradient central finite differences give (and the loss without divergence does not)", () => {
+  it("has the gradient finite differences give (the loss without divergence does not)", () => {
     seed(3);
     const model = createVelocityModel({ width: 8, depth: 2, activation: "tanh", time: "fourier" });
     const x = twoMoons(32);
@@ -113,11 +127,18 @@ describe("the maximum-likelihood loss and its gradient", () => {
 });
 
 describe("trainMaximumLikelihood", () => {
-  it("raises the held-out likelihood, repeats exactly under the same seed, records its cost, leaks nothing", async () => {
+  it("raises held-out likelihood, repeats exactly, records its cost, leaks nothing", async () => {
     seed(4);
     const data = twoMoons(1000);
     const held = twoMoons(300);
-    const options = { data, steps: 40, batchSize: 128, learningRate: 5e-3, solver: { method: "midpoint" as const, steps: 4 }, progress: false };
+    const options = {
+      data,
+      steps: 40,
+      batchSize: 128,
+      learningRate: 5e-3,
+      solver: { method: "midpoint" as const, steps: 4 },
+      progress: false,
+    };
     const heldNll = (m: VelocityModel): number => {
       const r = logLikelihood(m.field, held, { method: "rk4", steps: 20 });
       const v = -tf.tidy(() => tf.mean(r.logp).dataSync()[0]);
@@ -148,20 +169,33 @@ describe("trainMaximumLikelihood", () => {
     tf.dispose([data, held]);
   });
 
-  it("stops on a non-finite loss naming the step, keeping the last finite parameters; refuses bad options", async () => {
+  it("stops on a non-finite loss naming the step, parameters finite; refuses bad options", async () => {
     seed(7);
     const data = twoMoons(64);
     const m = createVelocityModel({ width: 8, depth: 1 });
     const schedule = (step: number) => (step >= 3 ? 1e30 : 1);
-    const err = (await trainMaximumLikelihood(m, { data, steps: 10, batchSize: 16, schedule, solver: { method: "euler", steps: 2 }, progress: false }).catch(
-      (e) => e,
-    )) as Error;
+    const err = (await trainMaximumLikelihood(m, {
+      data,
+      steps: 10,
+      batchSize: 16,
+      schedule,
+      solver: { method: "euler", steps: 2 },
+      progress: false,
+    }).catch((e) => e)) as Error;
     expect(err.message).toMatch(/trainMaximumLikelihood stopped at step \d of 10: the loss is/);
     expect(m.theta.every(Number.isFinite)).toBe(true);
-    await expect(trainMaximumLikelihood(m, { data, solver: { method: "dopri5" as never } })).rejects.toThrow("solver.method must be one of euler, midpoint, rk4");
-    await expect(trainMaximumLikelihood(m, { data, solver: { steps: 0 } })).rejects.toThrow("solver.steps must be a positive integer; got 0");
-    await expect(trainMaximumLikelihood(m, { data: [[1, 2, 3]] })).rejects.toThrow("data must have 2 columns");
-    await expect(trainMaximumLikelihood(m, { data, steps: 1.5 })).rejects.toThrow("steps must be a positive integer; got 1.5");
+    await expect(
+      trainMaximumLikelihood(m, { data, solver: { method: "dopri5" as never } }),
+    ).rejects.toThrow("solver.method must be one of euler, midpoint, rk4");
+    await expect(trainMaximumLikelihood(m, { data, solver: { steps: 0 } })).rejects.toThrow(
+      "solver.steps must be a positive integer; got 0",
+    );
+    await expect(trainMaximumLikelihood(m, { data: [[1, 2, 3]] })).rejects.toThrow(
+      "data must have 2 columns",
+    );
+    await expect(trainMaximumLikelihood(m, { data, steps: 1.5 })).rejects.toThrow(
+      "steps must be a positive integer; got 1.5",
+    );
     await expect(trainMaximumLikelihood(m, {} as never)).rejects.toThrow("give the data");
     expect(() => maximumLikelihoodGradient(m, tf.tensor2d([[NaN, 0]]))).toThrow("finite");
     m.dispose();

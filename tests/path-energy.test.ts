@@ -147,7 +147,7 @@ describe("normalizedPathEnergy", () => {
     x0.dispose();
   });
 
-  it("compares the flow with its own optimal coupling: zero excess for a translation, large for a rotation", () => {
+  it("ownW2Squared: no excess cost for a shift, a large one for a rotation", () => {
     seed(8);
     const x0 = randn([100, 2]) as tf.Tensor2D;
     const rows = x0.arraySync() as number[][];
@@ -157,8 +157,8 @@ describe("normalizedPathEnergy", () => {
     expect(tf.memory().numTensors).toBe(before);
     // A translation is optimal: the pairs (x0, x0 + c) are already the cheapest assignment.
     expect(Math.abs(straight.ownW2Squared - straight.flow.transportCost)).toBeLessThan(1e-6);
-    // Rotating the Gaussian by 2 radians: straight in no sense, and its coupling far from the optimal one
-    // (the identity is optimal between N(0, I) and itself), though PE - own = S + (C - own) still holds.
+    // Rotating the Gaussian by 2 radians: straight in no sense, its coupling far from the optimal
+    // one (the identity is optimal between N(0, I) and itself); PE - own = S + (C - own) holds.
     const turned = normalizedPathEnergy(rotation(2), x0, data);
     const { straightness: S, transportCost: C, pathEnergy: PE } = turned.flow;
     expect(turned.ownW2Squared).toBeLessThan(0.2 * C);
@@ -168,7 +168,9 @@ describe("normalizedPathEnergy", () => {
     const given = normalizedPathEnergy(constantField([1, 0]), x0, data, { w2Squared: 2 });
     expect(given.w2Squared).toBe(2);
     expect(given.npe).toBeCloseTo(0.5, 5);
-    expect(() => normalizedPathEnergy(constantField([1, 0]), x0, data, { w2Squared: 0 })).toThrow("w2Squared must be a positive number; got 0");
+    expect(() => normalizedPathEnergy(constantField([1, 0]), x0, data, { w2Squared: 0 })).toThrow(
+      "w2Squared must be a positive number; got 0",
+    );
     x0.dispose();
   });
 });

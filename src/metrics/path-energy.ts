@@ -18,18 +18,19 @@
  *
  *     NPE = |PE - W2^2(p_0, p_1)| / W2^2(p_0, p_1),   PE = E_{x0 ~ p_0} ∫_0^1 |u(x_t, t)|^2 dt.
  *
- * (Checked against the paper for issue 18: this is their definition, "NPE(v) = |PE(v) - W2^2(q0, q1)| /
- * W2^2(q0, q1)", used for the 2-D comparisons of their Table 2, with PE the same kinetic energy along
- * the flow's own trajectories as here.)
+ * (Checked against the paper for issue 18: this is their definition,
+ * "NPE(v) = |PE(v) - W2^2(q0, q1)| / W2^2(q0, q1)", used for the 2-D comparisons of their Table 2,
+ * with PE the same kinetic energy along the flow's own trajectories as here.)
  *
  * Since PE >= C >= W2^2 (Jensen, then optimality of W2), PE - W2^2 = S + (C - W2^2): curvature plus the
  * excess cost of the flow's coupling over the optimal one. Reflow can drive S to zero but not C - W2^2.
  * Here W2^2 is estimated from samples by an exact assignment (Hungarian algorithm) between equally many
- * points of each side. Mind its sampling error, which for flows close to optimal transport is larger
- * than what NPE measures: between N(0, I) and two moons, measured over a few draws each, the assignment
- * cost is 1.19 (n = 125), 1.08 (250), 1.03 +- 0.05 (500), 0.95 (1000), 1.02 (2000, one draw), while a
- * flow trained with minibatch OT spends PE ~0.8-0.9. Hence also `ownW2Squared`, the assignment between
- * the noise and the flow's own end points, which carries no such error for an optimal-transport flow.
+ * points of each side. Mind its sampling error, which for flows close to optimal transport is
+ * larger than what NPE measures: between N(0, I) and two moons, measured over a few draws each, the
+ * assignment cost is 1.19 (n = 125), 1.08 (250), 1.03 +- 0.05 (500), 0.95 (1000), 1.02 (2000, one
+ * draw), while a flow trained with minibatch OT spends PE ~0.8-0.9. Hence also `ownW2Squared`, the
+ * assignment between the noise and the flow's own end points, which carries no such error for an
+ * optimal-transport flow.
  *
  * The integrals use the composite Simpson rule on the states the solver saves at a uniform grid of times
  * (fourth order, like the default RK4 solver), in float64 on the values read back.
@@ -180,17 +181,20 @@ function readRows(points: tf.Tensor2D | number[][], name: string): number[][] {
  * column `assignment[i]`, and the sum of the chosen costs is the least over all n! permutations.
  *
  * The Hungarian method as shortest augmenting paths (Crouse 2016, the algorithm behind SciPy's
- * `linear_sum_assignment`): rows are assigned one by one; each new row finds, by Dijkstra's search on
- * the reduced costs C_ij - u_i - v_j >= 0, the cheapest way to take a free column (possibly moving
- * assigned rows along the way), and the dual potentials u, v are updated only for the rows and columns
- * the search visited. O(n^3) time at worst, O(n^2) for the cost matrix. Shared by `exactW2Squared`
- * and minibatch optimal transport (`coupling.ts`).
+ * `linear_sum_assignment`): rows are assigned one by one; each new row finds, by Dijkstra's search
+ * on the reduced costs C_ij - u_i - v_j >= 0, the cheapest way to take a free column (possibly
+ * moving assigned rows along the way), and the dual potentials u, v are updated only for the rows
+ * and columns the search visited. O(n^3) time at worst, O(n^2) for the cost matrix. Shared by
+ * `exactW2Squared` and minibatch optimal transport (`coupling.ts`).
  * @example
- * optimalAssignment(Float64Array.from([4, 1, 2, 3]), 2);   // returns Int32Array [1, 0] (cost 1 + 2)
+ * optimalAssignment(Float64Array.from([4, 1, 2, 3]), 2);   // returns Int32Array [1, 0]
  */
 export function optimalAssignment(cost: Float64Array, n: number): Int32Array {
   if (!Number.isInteger(n) || n < 1 || cost.length !== n * n) {
-    throw new Error(`optimalAssignment: needs an n x n cost matrix with n >= 1; got n = ${n} and ${cost.length} entries`);
+    throw new Error(
+      `optimalAssignment: needs an n x n cost matrix with n >= 1; got n = ${n} and ` +
+        `${cost.length} entries`,
+    );
   }
   const u = new Float64Array(n);
   const v = new Float64Array(n);
@@ -291,8 +295,8 @@ export function exactW2Squared(a: tf.Tensor2D | number[][], b: tf.Tensor2D | num
 /** Options of `normalizedPathEnergy`. */
 export interface NormalizedPathEnergyOptions extends FlowStraightnessOptions {
   /**
-   * W2^2(p_0, p_1) to normalise by, e.g. estimated once from larger samples (see the module comment on
-   * its sampling error). @default the exact assignment between `x0` and `data`
+   * W2^2(p_0, p_1) to normalise by, e.g. estimated once from larger samples (see the module comment
+   * on its sampling error). @default the exact assignment between `x0` and `data`
    */
   w2Squared?: number;
 }
@@ -303,14 +307,15 @@ export type NormalizedPathEnergy = {
   npe: number;
   /** PE, the flow's path energy from `x0`. */
   pathEnergy: number;
-  /** W2^2 between the noise `x0` and the data sample (exact assignment), or the one given in the options. */
+  /** W2^2 between the noise `x0` and the data sample (exact assignment), or the one given. */
   w2Squared: number;
   /**
-   * W2^2 between the noise `x0` and the flow's own end points psi_1(x0) (exact assignment): the cheapest
-   * coupling of the flow's two marginals on this sample. PE - ownW2Squared = S + (C - ownW2Squared), both
-   * terms >= 0: curvature, and the excess cost of the flow's coupling over the optimal one for its own
-   * marginals. For an optimal-transport flow the pairs (x0, psi_1(x0)) are already optimally assigned, so
-   * this reference has none of the sampling error of a W2^2 between two independent samples.
+   * W2^2 between the noise `x0` and the flow's own end points psi_1(x0) (exact assignment): the
+   * cheapest coupling of the flow's two marginals on this sample. PE - ownW2Squared = S +
+   * (C - ownW2Squared), both terms >= 0: curvature, and the excess cost of the flow's coupling over
+   * the optimal one for its own marginals. For an optimal-transport flow the pairs (x0, psi_1(x0))
+   * are already optimally assigned, so this reference has none of the sampling error of a W2^2
+   * between two independent samples.
    */
   ownW2Squared: number;
   /** The rest of `flowStraightness`'s result: S, C, the end points... */
@@ -323,12 +328,14 @@ export type NormalizedPathEnergy = {
  *     NPE(u) = |PE(u) - W2^2(p_0, p_1)| / W2^2(p_0, p_1),   PE(u) = E_{x0 ~ p_0} ∫_0^1 |u(x_t, t)|^2 dt,
  *
  * with PE from `flowStraightness` on the noise `x0` and W2^2 between `x0` and an equally large sample of
- * the data (`exactW2Squared`), or `options.w2Squared`. Also the flow's own reference `ownW2Squared`. Leak-free.
+ * the data (`exactW2Squared`), or `options.w2Squared`; also the flow's own `ownW2Squared`.
+ * Leak-free.
  * @param field the velocity field
  * @param x0 noise `[n, d]` (the flow's starting points, and p_0's sample for W2)
  * @param data `n` points of the data distribution p_1 (e.g. held-out data)
  * @example
- * fm.normalizedPathEnergy(model.field, fm.randn([500, 2]), heldOut500).npe;   // 1.29 for notebook 07's 1-RF, 0.02 after reflow
+ * // notebook 07: 1.29 for the 1-rectified flow, 0.02 after one reflow
+ * fm.normalizedPathEnergy(model.field, fm.randn([500, 2]), heldOut500).npe;
  */
 export function normalizedPathEnergy(
   field: VelocityField,
@@ -338,10 +345,15 @@ export function normalizedPathEnergy(
 ): NormalizedPathEnergy {
   const fn = "normalizedPathEnergy";
   const { w2Squared: given, ...solver } = options;
-  if (given !== undefined && !(given > 0 && Number.isFinite(given))) throw new Error(`${fn}: w2Squared must be a positive number; got ${given}`);
+  if (given !== undefined && !(given > 0 && Number.isFinite(given))) {
+    throw new Error(`${fn}: w2Squared must be a positive number; got ${given}`);
+  }
   const flow = flowStraightness(field, x0, solver);
   const cost = given ?? exactW2Squared(x0, data).cost;
-  if (!(cost > 0)) throw new Error(`${fn}: W2^2 between the noise and the data is 0; the normalisation is undefined`);
+  if (!(cost > 0)) {
+    throw new Error(`${fn}: W2^2 between the noise and the data is 0; NPE is undefined`);
+  }
   const own = exactW2Squared(x0, flow.x1).cost;
-  return { npe: Math.abs(flow.pathEnergy - cost) / cost, pathEnergy: flow.pathEnergy, w2Squared: cost, ownW2Squared: own, flow };
+  const npe = Math.abs(flow.pathEnergy - cost) / cost;
+  return { npe, pathEnergy: flow.pathEnergy, w2Squared: cost, ownW2Squared: own, flow };
 }

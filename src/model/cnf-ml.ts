@@ -2,14 +2,15 @@
  * The old way: a continuous normalizing flow trained by maximum likelihood (lecture concept 2, "the
  * historical method"; issue 18, the comparison with flow matching in notebooks 02/06).
  *
- * The network is the same `VelocityModel` flow matching trains. Its flow carries N(0, I) at t = 0 to
- * a density p_1 at t = 1, and the instantaneous change of variables gives that density exactly:
+ * The network is the same `VelocityModel` flow matching trains. Its flow carries N(0, I) at t = 0
+ * to a density p_1 at t = 1, and the instantaneous change of variables gives that density exactly:
  *
  *     log p_1(x1) = log p_0(x0) - int_0^1 div u_theta(x_t, t) dt,   x_t the trajectory through x1.
  *
- * Maximum likelihood minimises the mean of -log p_1 over data batches. Every training step therefore
- * solves the ODE, backwards from the data at t = 1 to t = 0, carrying the divergence integral as one
- * more coordinate (the augmented ODE of likelihood.ts), and differentiates the result:
+ * Maximum likelihood minimises the mean of -log p_1 over data batches. Every training step
+ * therefore solves the ODE, backwards from the data at t = 1 to t = 0, carrying the divergence
+ * integral as one more coordinate (the augmented ODE of likelihood.ts), and differentiates the
+ * result:
  *
  *   - the divergence is exact (2-D: no Hutchinson estimate). It is computed by forward-mode
  *     differentiation written out for the MLP: each hidden layer carries, next to its value h, the
@@ -18,8 +19,8 @@
  *     about d + 1 forward passes per field evaluation and, being ordinary tensor operations, can be
  *     differentiated once more with respect to the parameters;
  *   - the gradient is back-propagation through the solver's steps ("discretise, then optimise"), by
- *     TensorFlow.js's automatic differentiation of the whole fixed-step solve. Simpler and exact for
- *     the discretised loss; the adjoint method would save memory (not an issue at this size) at the
+ *     TensorFlow.js's automatic differentiation of the whole fixed-step solve. Simpler, and exact
+ *     for the discretised loss; the adjoint method would save memory (not an issue at this size) at
  *     price of a second, backward ODE solve per step.
  *
  * The loss a step reports is the negative log-likelihood of the *discretised* flow (few solver
@@ -53,16 +54,20 @@ export interface MlSolverOptions {
 }
 
 /**
- * Options of `trainMaximumLikelihood`: the batch, optimiser and progress settings mean what they mean
- * for `trainFlowMatching` (same defaults), plus the solver the likelihood is differentiated through.
+ * Options of `trainMaximumLikelihood`: the batch, optimiser and progress settings mean what they
+ * mean for `trainFlowMatching` (same defaults), plus the solver the likelihood is differentiated
+ * through.
  */
 export interface MaximumLikelihoodOptions
-  extends Pick<TrainOptions, "batchSize" | "learningRate" | "schedule" | "warmup" | "clipNorm" | "progress"> {
+  extends Pick<
+    TrainOptions,
+    "batchSize" | "learningRate" | "schedule" | "warmup" | "clipNorm" | "progress"
+  > {
   /** The training set, `[n, d]`: each batch draws rows with replacement. */
   data: PointsInput;
   /** Adam steps (each solves the ODE, so far fewer than flow matching takes). @default 300 */
   steps?: number;
-  /** The solver the likelihood is computed and differentiated with. @default { method: "rk4", steps: 8 } */
+  /** The solver the likelihood is computed and differentiated with. @default rk4, 8 steps */
   solver?: MlSolverOptions;
   /** Called after every step with the step (1-based), its loss and the seconds since the start. */
   onStep?: (step: number, loss: number, seconds: number) => void;
@@ -70,7 +75,7 @@ export interface MaximumLikelihoodOptions
 
 /** What `trainMaximumLikelihood` returns. */
 export interface MaximumLikelihoodResult {
-  /** The loss of every step: mean -log p_1 of the batch under the discretised flow (nats per point). */
+  /** Each step's loss: mean -log p_1 of the batch under the discretised flow (nats per point). */
   losses: number[];
   /** Learning rate of every step. */
   learningRates: number[];
@@ -89,16 +94,22 @@ export interface MaximumLikelihoodResult {
 function parameterTensors(model: VelocityModel): tf.Tensor[] {
   const out: tf.Tensor[] = [];
   for (const { inputs, outputs, offset } of model.layers) {
-    out.push(tf.tensor2d(model.theta.subarray(offset, offset + inputs * outputs), [inputs, outputs]));
-    out.push(tf.tensor1d(model.theta.subarray(offset + inputs * outputs, offset + inputs * outputs + outputs)));
+    out.push(
+      tf.tensor2d(model.theta.subarray(offset, offset + inputs * outputs), [inputs, outputs]),
+    );
+    out.push(
+      tf.tensor1d(
+        model.theta.subarray(offset + inputs * outputs, offset + inputs * outputs + outputs),
+      ),
+    );
   }
   return out;
 }
 
 /**
  * The matrix product a b, whose gradient is computed with explicit transposes (dy b^T and a^T dy as
- * products of plain operands): on the wasm backend TensorFlow.js's own gradient of `matMul` asks for
- * transposed operands, which run many times slower (see backprop.ts). Same numbers otherwise.
+ * products of plain operands): on the wasm backend TensorFlow.js's own gradient of `matMul` asks
+ * for transposed operands, which run many times slower (see backprop.ts). Same numbers otherwise.
  */
 const plainMatMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
@@ -114,8 +125,12 @@ const plainMatMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => 
 }) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 
 /** The activation's value and slope at the pre-activation z, as differentiable operations. */
-function activate(act: VelocityModel["config"]["activation"], z: tf.Tensor): { h: tf.Tensor; slope: tf.Tensor } {
-  if (act === "elu") return { h: tf.elu(z), slope: tf.exp(tf.minimum(z, 0)) }; // elu' = 1 (z > 0), e^z (z <= 0)
+function activate(
+  act: VelocityModel["config"]["activation"],
+  z: tf.Tensor,
+): { h: tf.Tensor; slope: tf.Tensor } {
+  // elu' is 1 for z > 0 and e^z for z <= 0: exp(min(z, 0)).
+  if (act === "elu") return { h: tf.elu(z), slope: tf.exp(tf.minimum(z, 0)) };
   if (act === "relu") return { h: tf.relu(z), slope: tf.step(z) };
   if (act === "tanh") {
     const h = tf.tanh(z);
@@ -145,16 +160,22 @@ export function velocityAndDivergenceOf(
   const Wx = tf.slice(W0, [0, 0], [d, width0]);
   const Wt = tf.slice(W0, [d, 0], [e.length, width0]);
   // Layer 0: z = x Wx + (embed(t) Wt + b); dz/dx_j is row j of Wx, the same for every point.
-  let z: tf.Tensor = tf.add(plainMatMul(x, Wx), tf.add(plainMatMul(tf.tensor2d([e]), Wt), params[1]));
+  let z: tf.Tensor = tf.add(
+    plainMatMul(x, Wx),
+    tf.add(plainMatMul(tf.tensor2d([e]), Wt), params[1]),
+  );
   let tangent: tf.Tensor = tf.reshape(Wx, [d, 1, width0]); // [d, 1 or n, width]: dz/dx_j
   const last = model.layers.length - 1;
   for (let k = 1; k <= last; k++) {
     const { h, slope } = activate(act, z);
-    tangent = tf.mul(tangent, tf.expandDims(slope, 0)); // dh/dx_j = act'(z) * dz/dx_j, [d, n, width]
+    // dh/dx_j = act'(z) * dz/dx_j, [d, n, width]
+    tangent = tf.mul(tangent, tf.expandDims(slope, 0));
     const W = params[2 * k] as tf.Tensor2D;
     const { inputs, outputs } = model.layers[k];
     z = tf.add(plainMatMul(h, W), params[2 * k + 1]);
-    tangent = tf.reshape(plainMatMul(tf.reshape(tangent, [d * n, inputs]), W), [d, n, outputs]); // dz'/dx_j = dh/dx_j W
+    // dz'/dx_j = dh/dx_j W, all d directions in one product
+    const flat = tf.reshape(tangent, [d * n, inputs]);
+    tangent = tf.reshape(plainMatMul(flat, W), [d, n, outputs]);
   }
   // div u = sum_j du_j/dx_j: entry j of the j-th tangent.
   const eye = tf.reshape(tf.eye(d), [d, 1, d]);
@@ -167,9 +188,9 @@ type Augmented = { x: tf.Tensor2D; l: tf.Tensor1D };
 
 /**
  * The mean negative log-likelihood of the points `x1` under the flow of `model` with parameters
- * `params`, by a fixed-step solve of the augmented ODE from t = 1 down to t = 0. Differentiable with
- * respect to `params`. With `divergence: false` the divergence term is left out (a wrong loss, kept
- * for the tests' negative control).
+ * `params`, by a fixed-step solve of the augmented ODE from t = 1 down to t = 0. Differentiable
+ * with respect to `params`. With `divergence: false` the divergence term is left out (a wrong loss,
+ * kept for the tests' negative control).
  */
 export function negativeLogLikelihoodOf(
   model: VelocityModel,
@@ -192,21 +213,31 @@ export function negativeLogLikelihoodOf(
   for (let k = 0; k < solver.steps; k++) {
     const t = 1 + k * h;
     if (solver.method === "euler") state = move(state, F(state, t), h);
-    else if (solver.method === "midpoint") state = move(state, F(move(state, F(state, t), h / 2), t + h / 2), h);
+    else if (solver.method === "midpoint")
+      state = move(state, F(move(state, F(state, t), h / 2), t + h / 2), h);
     else {
       const k1 = F(state, t);
       const k2 = F(move(state, k1, h / 2), t + h / 2);
       const k3 = F(move(state, k2, h / 2), t + h / 2);
       const k4 = F(move(state, k3, h), t + h);
       const slope: Augmented = {
-        x: tf.div(tf.add(tf.add(k1.x, tf.mul(k2.x, 2)), tf.add(tf.mul(k3.x, 2), k4.x)), 6) as tf.Tensor2D,
-        l: tf.div(tf.add(tf.add(k1.l, tf.mul(k2.l, 2)), tf.add(tf.mul(k3.l, 2), k4.l)), 6) as tf.Tensor1D,
+        x: tf.div(
+          tf.add(tf.add(k1.x, tf.mul(k2.x, 2)), tf.add(tf.mul(k3.x, 2), k4.x)),
+          6,
+        ) as tf.Tensor2D,
+        l: tf.div(
+          tf.add(tf.add(k1.l, tf.mul(k2.l, 2)), tf.add(tf.mul(k3.l, 2), k4.l)),
+          6,
+        ) as tf.Tensor1D,
       };
       state = move(state, slope, h);
     }
   }
   // log p_1(x1) = log N(x0; 0, I) + l_0, with l_0 = -int_0^1 div u dt.
-  const logp0 = tf.sub(tf.mul(tf.sum(tf.square(state.x), 1), -0.5), (d / 2) * Math.log(2 * Math.PI));
+  const logp0 = tf.sub(
+    tf.mul(tf.sum(tf.square(state.x), 1), -0.5),
+    (d / 2) * Math.log(2 * Math.PI),
+  );
   const logp = divergence ? tf.add(logp0, state.l) : logp0;
   return tf.neg(tf.mean(logp)) as tf.Scalar;
 }
@@ -215,9 +246,13 @@ function solverOptions(solver: MlSolverOptions | undefined): Required<MlSolverOp
   const method = solver?.method ?? "rk4";
   const steps = solver?.steps ?? 8;
   if (!(ML_SOLVERS as readonly string[]).includes(method)) {
-    throw new Error(`solver.method must be one of ${ML_SOLVERS.join(", ")} (fixed steps, differentiated through); got ${JSON.stringify(method)}`);
+    throw new Error(
+      `solver.method must be one of ${ML_SOLVERS.join(", ")} (fixed steps, differentiated ` +
+        `through); got ${JSON.stringify(method)}`,
+    );
   }
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`solver.steps must be a positive integer; got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new Error(`solver.steps must be a positive integer; got ${steps}`);
   return { method, steps };
 }
 
@@ -236,16 +271,22 @@ export interface LikelihoodGradient {
  * respect to every parameter, by back-propagation through the solver's steps (module comment).
  * Leak-free; `x1` is not disposed.
  * @example
- * const { loss, grad, nfe } = fm.maximumLikelihoodGradient(model, batch, { method: "rk4", steps: 8 });  // nfe 32
+ * const { loss, grad, nfe } = fm.maximumLikelihoodGradient(model, batch, { method: "rk4", steps: 8
+ * });  // nfe 32
  */
-export function maximumLikelihoodGradient(model: VelocityModel, x1: tf.Tensor2D, solver?: MlSolverOptions): LikelihoodGradient {
-  if (!(model instanceof VelocityModel)) throw new Error("maximumLikelihoodGradient: model must be a VelocityModel");
+export function maximumLikelihoodGradient(
+  model: VelocityModel,
+  x1: tf.Tensor2D,
+  solver?: MlSolverOptions,
+): LikelihoodGradient {
+  if (!(model instanceof VelocityModel))
+    throw new Error("maximumLikelihoodGradient: model must be a VelocityModel");
   flatPoints(x1, "x1", model.config.dim); // shape and finiteness, with a clear message
   const options = solverOptions(solver);
   return likelihoodGradient(model, x1, options, true);
 }
 
-/** `maximumLikelihoodGradient` without the checks, and with the divergence term optional (tests). */
+/** `maximumLikelihoodGradient` without checks, the divergence term optional (for the tests). */
 export function likelihoodGradient(
   model: VelocityModel,
   x1: tf.Tensor2D,
@@ -256,7 +297,9 @@ export function likelihoodGradient(
   let loss = NaN;
   tf.tidy(() => {
     const params = parameterTensors(model);
-    const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) => negativeLogLikelihoodOf(model, p, x1, solver, divergence))(params);
+    const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) =>
+      negativeLogLikelihoodOf(model, p, x1, solver, divergence),
+    )(params);
     loss = value.dataSync()[0];
     model.layers.forEach(({ inputs, outputs, offset }, i) => {
       grad.set(grads[2 * i].dataSync(), offset);
@@ -268,8 +311,8 @@ export function likelihoodGradient(
 
 /**
  * Trains `model` in place by maximum likelihood through the ODE solver (module comment) with Adam.
- * Seeded through `fm.seed` (the batches). A loss that is not finite stops training with an error that
- * names the step; the model keeps the last parameters whose loss was finite.
+ * Seeded through `fm.seed` (the batches). A loss that is not finite stops training with an error
+ * that names the step; the model keeps the last parameters whose loss was finite.
  * @example
  * fm.seed(0);
  * const cnf = fm.createVelocityModel();
@@ -277,30 +320,42 @@ export function likelihoodGradient(
  * run.secondsPerStep; run.nfePerStep;   // 32 field evaluations per step (RK4, 8 steps)
  * fm.logLikelihood(cnf.field, heldOut).logp;   // held-out log-likelihood, adaptive solver
  */
-export async function trainMaximumLikelihood(model: VelocityModel, options: MaximumLikelihoodOptions): Promise<MaximumLikelihoodResult> {
+export async function trainMaximumLikelihood(
+  model: VelocityModel,
+  options: MaximumLikelihoodOptions,
+): Promise<MaximumLikelihoodResult> {
   const fn = "trainMaximumLikelihood";
-  if (!(model instanceof VelocityModel)) throw new Error(`${fn}: model must be a VelocityModel (fm.createVelocityModel)`);
-  if (options === null || typeof options !== "object" || options.data === undefined) throw new Error(`${fn}: give the data ({ data })`);
+  if (!(model instanceof VelocityModel))
+    throw new Error(`${fn}: model must be a VelocityModel (fm.createVelocityModel)`);
+  if (options === null || typeof options !== "object" || options.data === undefined)
+    throw new Error(`${fn}: give the data ({ data })`);
   const d = model.config.dim;
   const data = flatPoints(options.data, "data", d);
   const count = (value: number, name: string): number => {
-    if (!Number.isInteger(value) || value < 1) throw new Error(`${fn}: ${name} must be a positive integer; got ${value}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`${fn}: ${name} must be a positive integer; got ${value}`);
     return value;
   };
   const steps = count(options.steps ?? 300, "steps");
   const batchSize = count(options.batchSize ?? 256, "batchSize");
   const baseRate = options.learningRate ?? 1e-3;
-  if (!(baseRate > 0) || !Number.isFinite(baseRate)) throw new Error(`${fn}: learningRate must be a positive number; got ${baseRate}`);
+  if (!(baseRate > 0) || !Number.isFinite(baseRate))
+    throw new Error(`${fn}: learningRate must be a positive number; got ${baseRate}`);
   const warmup = options.warmup ?? 0;
-  if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`${fn}: warmup must be a non-negative integer; got ${warmup}`);
-  if (options.clipNorm !== undefined && !(options.clipNorm > 0)) throw new Error(`${fn}: clipNorm must be a positive number; got ${options.clipNorm}`);
+  if (!Number.isInteger(warmup) || warmup < 0)
+    throw new Error(`${fn}: warmup must be a non-negative integer; got ${warmup}`);
+  if (options.clipNorm !== undefined && !(options.clipNorm > 0))
+    throw new Error(`${fn}: clipNorm must be a positive number; got ${options.clipNorm}`);
   const schedule = options.schedule ?? "constant";
   learningRateFactor(schedule, 1, steps, warmup); // checks the schedule before any work
   const solver = solverOptions(options.solver);
 
   const showProgress = options.progress ?? inKernel();
   const bar: Progress | null = showProgress
-    ? startProgress({ total: steps, title: typeof showProgress === "string" ? showProgress : "maximum-likelihood training" })
+    ? startProgress({
+        total: steps,
+        title: typeof showProgress === "string" ? showProgress : "maximum-likelihood training",
+      })
     : null;
   const adam = new Adam(model.numParameters, { learningRate: baseRate });
   const losses: number[] = [];
@@ -325,8 +380,10 @@ export async function trainMaximumLikelihood(model: VelocityModel, options: Maxi
       if (step > 1) model.setTheta(previous);
       if (bar) await bar.done();
       throw new Error(
-        `${fn} stopped at step ${step} of ${steps}: the loss is ${loss}${Number.isFinite(loss) ? " (its gradient is not finite)" : ""}. ` +
-          `The model keeps the parameters of step ${step - 1}. Try a smaller learning rate (${baseRate}), clipNorm, or more solver steps.`,
+        `${fn} stopped at step ${step} of ${steps}: the loss is ${loss}` +
+          `${Number.isFinite(loss) ? " (its gradient is not finite)" : ""}. The model keeps the ` +
+          `parameters of step ${step - 1}. Try a smaller learning rate (${baseRate}), clipNorm, ` +
+          `or more solver steps.`,
       );
     }
     if (options.clipNorm !== undefined) clipGradientNorm(grad, options.clipNorm);

@@ -1,13 +1,13 @@
 /**
- * The small trained models the course ships (issue 13, item 3): a notebook that starts from a trained
- * model loads it from `assets/models/` instead of depending on an earlier notebook's run, so it prints
- * the same numbers whether it runs alone, in order, or after another notebook failed.
+ * The small trained models the course ships (issue 13, item 3): a notebook that starts from a
+ * trained model loads it from `assets/models/` instead of depending on an earlier notebook's run,
+ * so it prints the same numbers whether it runs alone, in order, or after another notebook failed.
  *
- * Each file is written by `saveModel` from a recipe below (data set, its size and seed, the network,
- * its seed, every training setting, the backend) by one command, `npm run models`, and keeps that
- * recipe in its `info`. Training is deterministic (seeded, and independent of the number of threads),
- * so retraining from the recipe on the same backend reproduces the parameters bit for bit: the tests
- * check it, and `npm run models -- --check` does the same from the command line.
+ * Each file is written by `saveModel` from a recipe below (data set, its size and seed, the
+ * network, its seed, every training setting, the backend) by one command, `npm run models`, and
+ * keeps that recipe in its `info`. Training is deterministic (seeded, and independent of the number
+ * of threads), so retraining from the recipe on the same backend reproduces the parameters bit for
+ * bit: the tests check it, and `npm run models -- --check` does the same from the command line.
  */
 import { existsSync } from "fs";
 import { join } from "path";
@@ -31,7 +31,13 @@ export interface ModelRecipe {
   /** The network: `fm.seed(model.seed); fm.createVelocityModel(model.options)`. */
   model: { seed: number; options: VelocityModelOptions };
   /** `fm.trainFlowMatching(model, { data, ...training })`, right after the network is drawn. */
-  training: { steps: number; batchSize: number; learningRate: number; schedule: "constant" | "cosine"; shards: number };
+  training: {
+    steps: number;
+    batchSize: number;
+    learningRate: number;
+    schedule: "constant" | "cosine";
+    shards: number;
+  };
   /** The backend whose arithmetic the file holds (others round differently). */
   backend: BackendName;
 }
@@ -55,7 +61,9 @@ export const SHIPPED_MODELS_DIR = join(__dirname, "..", "..", "assets", "models"
 /** The recipe of a shipped model, or an error listing the names there are. */
 export function modelRecipe(name: string): ModelRecipe {
   if (!Object.prototype.hasOwnProperty.call(MODEL_RECIPES, name)) {
-    throw new Error(`no shipped model "${name}"; the course ships ${Object.keys(MODEL_RECIPES).join(", ")}`);
+    throw new Error(
+      `no shipped model "${name}"; the course ships ${Object.keys(MODEL_RECIPES).join(", ")}`,
+    );
   }
   return MODEL_RECIPES[name];
 }
@@ -77,7 +85,8 @@ export async function trainFromRecipe(
   const active = backendInfo()?.name;
   if (active !== recipe.backend) {
     throw new Error(
-      `the recipe of ${recipe.name} is for the ${recipe.backend} backend; the active one is ${active ?? "none"} ` +
+      `the recipe of ${recipe.name} is for the ${recipe.backend} backend; ` +
+        `the active one is ${active ?? "none"} ` +
         `(await fm.initBackend({ backend: "${recipe.backend}" }) first)`,
     );
   }
@@ -100,7 +109,10 @@ export async function trainFromRecipe(
 }
 
 /** Trains a shipped model from its recipe and writes its file (what `npm run models` does). */
-export async function writeShippedModel(name: string, options: { progress?: boolean | string } = {}): Promise<string> {
+export async function writeShippedModel(
+  name: string,
+  options: { progress?: boolean | string } = {},
+): Promise<string> {
   const recipe = modelRecipe(name);
   await initBackend({ backend: recipe.backend, quiet: true });
   const { model, run } = await trainFromRecipe(recipe, options);
@@ -112,7 +124,8 @@ export async function writeShippedModel(name: string, options: { progress?: bool
 
 /**
  * Loads a shipped model with its notes (`info.recipe` is the recipe it was made with). A missing
- * file, or one made from another recipe than the library's, is an error that says how to rebuild it.
+ * file, or one made from another recipe than the library's, is an error that says how to rebuild
+ * it.
  * @example
  * const { model, info } = fm.loadShippedModel("twoMoons-06");   // notebook 06's moons model
  */
@@ -122,11 +135,15 @@ export function loadShippedModel(
 ): { model: VelocityModel; info: Record<string, unknown>; file: string } {
   const recipe = modelRecipe(name);
   const file = shippedModelFile(name, dir);
-  if (!existsSync(file)) throw new Error(`the shipped model ${file} is missing; rebuild it with \`npm run models\``);
+  if (!existsSync(file))
+    throw new Error(`the shipped model ${file} is missing; rebuild it with \`npm run models\``);
   const { model, info } = loadModel(file);
   if (JSON.stringify(info.recipe) !== JSON.stringify(recipe)) {
     model.dispose();
-    throw new Error(`${file} was made from another recipe than the library's MODEL_RECIPES["${name}"]; rebuild it with \`npm run models\``);
+    throw new Error(
+      `${file} was made from another recipe than the library's MODEL_RECIPES["${name}"]; ` +
+        "rebuild it with `npm run models`",
+    );
   }
   return { model, info, file };
 }

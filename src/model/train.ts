@@ -13,8 +13,8 @@
  * parallel.ts) and adds them in order: the numbers depend on `shards`, never on the thread count.
  *
  * With `pairs` instead of `data`, each batch takes rows (x0_i, x1_i) together, so a coupling between
- * noise and data survives (reflow, notebook 07). With `coupling`, the noise and data drawn for a batch
- * are re-paired between steps 1 and 2, by minibatch optimal transport (coupling.ts).
+ * noise and data survives (reflow, notebook 07). With `coupling`, the noise and data drawn for a
+ * batch are re-paired between steps 1 and 2, by minibatch optimal transport (coupling.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D } from "../core/checks";
@@ -75,7 +75,8 @@ export interface TrainOptions {
   /**
    * Which noise point trains with which data point inside each batch (coupling.ts): `"independent"`
    * (the draw's own pairing), `"exact"` (minibatch optimal transport, Hungarian) or `"sinkhorn"`
-   * (entropic, `{ method: "sinkhorn", regularization: 0.05 }`). Only with `data`. @default "independent"
+   * (entropic, `{ method: "sinkhorn", regularization: 0.05 }`). Only with `data`.
+   * @default "independent"
    */
   coupling?: Coupling;
 }
@@ -94,7 +95,7 @@ export interface TrainResult {
   stepsPerSecond: number;
   /** Mean loss of the last 10% of steps (a less noisy final value). */
   finalLoss: number;
-  /** Seconds of `seconds` spent pairing batches (the `coupling` option; 0 for independent pairs). */
+  /** Seconds of `seconds` spent pairing batches (option `coupling`; 0 for independent pairs). */
   couplingSeconds: number;
 }
 
@@ -146,9 +147,9 @@ export interface CfmBatch {
 }
 
 /**
- * Step 1 of the module comment in plain arrays, with the library's seeded generator: for each batch row
- * a data row (with replacement), a time in `timeRange`, and fresh noise unless the pairs bring their own
- * (`withPairs`). Drawn in this order, row by row, so that the batches never change.
+ * Step 1 of the module comment in plain arrays, with the library's seeded generator: for each batch
+ * row a data row (with replacement), a time in `timeRange`, and fresh noise unless the pairs bring
+ * their own (`withPairs`). Drawn in this order, row by row, so that the batches never change.
  */
 export function drawBatchRows(
   x1Rows: { n: number; d: number },
@@ -171,8 +172,9 @@ export function drawBatchRows(
 }
 
 /**
- * Step 2 of the module comment: places each drawn row on the path, x_t = alpha_t x1 + sigma_t x0, with
- * the target dAlpha_t x1 + dSigma_t x0 (x0 from the noise, or row `rows[i]` of `x0Rows` with pairs).
+ * Step 2 of the module comment: places each drawn row on the path, x_t = alpha_t x1 + sigma_t x0,
+ * with the target dAlpha_t x1 + dSigma_t x0 (x0 from the noise, or row `rows[i]` of `x0Rows` with
+ * pairs).
  */
 export function placeOnPath(
   path: AffineProbPath,
@@ -205,9 +207,10 @@ export function placeOnPath(
 }
 
 /**
- * Draws one conditional flow matching batch (steps 1 and 2 of the module comment) with the library's
- * seeded generator. `x1Rows` are the data; with `x0Rows` given, row i of both is taken together. With a
- * `coupler` (minibatch optimal transport, coupling.ts), the drawn noise and data are re-paired in between.
+ * Draws one conditional flow matching batch (steps 1 and 2 of the module comment) with the
+ * library's seeded generator. `x1Rows` are the data; with `x0Rows` given, row i of both is taken
+ * together. With a `coupler` (minibatch optimal transport, coupling.ts), the drawn noise and data
+ * are re-paired in between.
  */
 export function drawCfmBatch(
   path: AffineProbPath,
