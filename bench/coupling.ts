@@ -6,8 +6,9 @@
  *   cost                   the per-step cost of each coupling, for batches of 16 to 1024 points
  *   grid [--out FILE]      couplings x batch sizes x data sets, and one reflow: straightness, NPE,
  *                          few-step energy distance, cost (options: --only TEXT, --steps N)
+ *   report                 the two files above as tables (options: --grid FILE, --ml FILE)
  *   ml [--out FILE]        maximum likelihood vs flow matching: held-out NLL and energy distance
- *                          against training wall time (option: --seconds N, the budget)
+ *                          at checkpoints of training steps, with the wall time reached there
  *
  * `grid` and `ml` append one JSON line per finished run to FILE (default build/coupling-*.jsonl)
  * and skip the runs already there, so an interrupted measurement resumes. Everything is seeded;
@@ -303,97 +304,129 @@ function heldOutNll(model: VelocityModel, held: tf.Tensor2D): number {
 }
 
 /**
- * Maximum likelihood vs flow matching on the same network and data: held-out NLL and energy
- * distance (RK4, 40 steps) at checkpoints, against training wall time (evaluation time left out).
+ * Maximum likelihood vs flow matching on the same network and data: held-out NLL (adaptive
+ * solver) and energy distance (RK4, 40 steps) at checkpoints given in training steps, with the
+ * training wall time reached there (evaluation time left out). Checkpoints in steps, not seconds,
+ * so that a busy machine changes the times but not the models.
  */
 async function ml(): Promise<void> {
   const file = option("out", "build/coupling-ml.jsonl");
   const finished = done(file);
-  const budget = Number(option("seconds", "15"));
   await startThreads();
-  const solvers: [string, MlSolverOptions, number][] = [
-    ["ml rk4x8 b256", { method: "rk4", steps: 8 }, 256],
-    ["ml midpoint x4 b128", { method: "midpoint", steps: 4 }, 128],
+  const methods: { label: string; checkpoints: number[]; train: Trainer }[] = [
+    { label: "cfm b256", checkpoints: [250, 500, 1000, 2000, 4000], train: cfmTrainer },
+    {
+      label: "ml midpoint x4 b128",
+      checkpoints: [25, 50, 100, 200, 400],
+      train: mlTrainer({ method: "midpoint", steps: 4 }, 128),
+    },
+    {
+      label: "ml rk4 x8 b256",
+      checkpoints: [25, 50, 100, 200, 400],
+      train: mlTrainer({ method: "rk4", steps: 8 }, 256),
+    },
   ];
   for (const data of DATASETS) {
     const { train, held } = dataOf(data);
     const held500 = tf.slice(held, [0, 0], [500, 2]) as tf.Tensor2D;
-    const checkpoints = [0.1, 0.25, 0.5, 1].map((f) => f * budget);
-    const STOP = new Error("time budget used");
-    /** Trains with `run` (calls back after each step); evaluates at the checkpoints. */
-    const curve = async (
-      label: string,
-      run: (model: VelocityModel, onStep: (step: number) => void) => Promise<number>,
-    ) => {
-      const key = `${data}/${label}/${budget}`;
-      if (finished.has(key)) return;
+    for (const method of methods) {
+      const key = `${data}/${method.label}`;
+      if (finished.has(key)) continue;
       seed(3000);
       const model = createVelocityModel();
       const evaluate = (seconds: number, steps: number) => ({
-        seconds: +seconds.toFixed(2),
         steps,
+        seconds: +seconds.toFixed(2),
         nll: +heldOutNll(model, held500).toFixed(4),
         ed: +eulerDistance(model, 40, held, "rk4").toFixed(5),
       });
       const points = [evaluate(0, 0)];
+      const last = method.checkpoints[method.checkpoints.length - 1];
       const start = performance.now();
       let evaluating = 0; // milliseconds spent evaluating, left out of the training time
-      let next = 0;
-      let lastStep = 0;
-      let nfePerStep = 0;
-      try {
-        nfePerStep = await run(model, (step) => {
-          lastStep = step;
-          const trained = (performance.now() - start - evaluating) / 1000;
-          if (trained < checkpoints[next]) return;
-          const t0 = performance.now();
-          points.push(evaluate(trained, step));
-          evaluating += performance.now() - t0;
-          if (++next === checkpoints.length) throw STOP;
-        });
-      } catch (err) {
-        if (err !== STOP) throw err;
-      }
-      const trained = (performance.now() - start - evaluating) / 1000;
+      seed(3001);
+      const nfePerStep = await method.train(model, train, last, (step) => {
+        if (!method.checkpoints.includes(step)) return;
+        const t0 = performance.now();
+        points.push(evaluate((t0 - start - evaluating) / 1000, step));
+        evaluating += performance.now() - t0;
+      });
+      const seconds = points[points.length - 1].seconds;
       model.dispose();
       record(file, {
         key,
         data,
-        method: label,
-        budget,
-        msPerStep: +((1000 * trained) / lastStep).toFixed(2),
+        method: method.label,
+        msPerStep: +((1000 * seconds) / last).toFixed(2),
         nfePerStep,
         points,
       });
-    };
-    // Flow matching: the default recipe, constant learning rate (the time budget sets the length).
-    await curve("cfm b256", async (model, onStep) => {
-      await trainFlowMatching(model, {
-        data: train,
-        steps: 1e6,
-        learningRate: 2e-3,
-        progress: false,
-        onStep,
-      });
-      return 1;
-    });
-    for (const [label, solver, batchSize] of solvers) {
-      await curve(label, async (model, onStep) => {
-        await trainMaximumLikelihood(model, {
-          data: train,
-          steps: 1e6,
-          batchSize,
-          learningRate: 2e-3,
-          solver,
-          progress: false,
-          onStep,
-        });
-        return (
-          (solver.method === "rk4" ? 4 : solver.method === "midpoint" ? 2 : 1) * (solver.steps ?? 8)
-        );
-      });
     }
     tf.dispose([train, held, held500]);
+  }
+}
+
+/** Trains `model` for `steps` steps, calling `onStep` after each; returns the NFE per step. */
+type Trainer = (
+  model: VelocityModel,
+  data: tf.Tensor2D,
+  steps: number,
+  onStep: (step: number) => void,
+) => Promise<number>;
+
+/** Flow matching, the default recipe with a constant learning rate. */
+const cfmTrainer: Trainer = async (model, data, steps, onStep) => {
+  await trainFlowMatching(model, { data, steps, learningRate: 2e-3, progress: false, onStep });
+  return 1;
+};
+
+/** Maximum likelihood through the given solver, batches of `batchSize`. */
+function mlTrainer(solver: MlSolverOptions, batchSize: number): Trainer {
+  return async (model, data, steps, onStep) => {
+    const r = await trainMaximumLikelihood(model, {
+      data,
+      steps,
+      batchSize,
+      learningRate: 2e-3,
+      solver,
+      progress: false,
+      onStep,
+    });
+    return r.nfePerStep;
+  };
+}
+
+/** The measurements so far as markdown tables (from the files `grid` and `ml` write). */
+function report(): void {
+  const rows = (file: string): Record<string, any>[] =>
+    existsSync(file)
+      ? readFileSync(file, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : [];
+  const grid = rows(option("grid", "build/coupling-grid.jsonl"));
+  const f = (v: number, digits = 3) => (v === undefined ? "" : v.toFixed(digits));
+  console.log(
+    "| data | coupling | batch | S | PE | C | own W2^2 | NPE (W2^2 500) | ED 1 | ED 2 | ED 4 | ED RK4 | " +
+      "floor | ms/step | pairing ms/step |",
+  );
+  console.log("|" + " --- |".repeat(15));
+  const order = (r: Record<string, any>) =>
+    `${r.data}/${r.coupling === "independent" ? 0 : 1}/${r.coupling}/${1e4 + r.batch}`;
+  for (const r of grid.sort((a, b) => (order(a) < order(b) ? -1 : 1))) {
+    console.log(
+      `| ${r.data} | ${r.coupling} | ${r.batch} | ${f(r.straightness, 4)} | ${f(r.pathEnergy)} | ` +
+        `${f(r.transportCost)} | ${f(r.ownW2Squared)} | ${f(r.npe)} | ${f(r.ed1, 4)} | ${f(r.ed2, 4)} | ` +
+        `${f(r.ed4, 4)} | ${f(r.edRk4, 4)} | ${f(r.floor, 4)} | ${f(r.msPerStep, 1)} | ` +
+        `${f(r.couplingMsPerStep, 1)} |`,
+    );
+  }
+  for (const r of rows(option("ml", "build/coupling-ml.jsonl"))) {
+    const pts = r.points
+      .map((p: any) => `${p.steps}: ${p.seconds}s NLL ${p.nll} ED ${p.ed}`)
+      .join("; ");
+    console.log(`${r.data} ${r.method}: ${r.msPerStep} ms/step, ${r.nfePerStep} NFE/step; ${pts}`);
   }
 }
 
@@ -404,10 +437,10 @@ async function main(): Promise<void> {
   if (what === "cost") await cost();
   else if (what === "grid") await grid();
   else if (what === "ml") await ml();
+  else if (what === "report") report();
   else
     throw new Error(
-      "usage: coupling.ts cost | grid [--out FILE] [--only TEXT] [--steps N] | " +
-        "ml [--out FILE] [--seconds N]",
+      "usage: coupling.ts cost | grid [--out FILE] [--only TEXT] [--steps N] | ml [--out FILE]",
     );
 }
 
