@@ -114,3 +114,9 @@ export * from "./metrics/twoSample";
 // --- Notebooks 03 and 04 (issue 16): the conditional and the marginal path
 export * from "./figures/conditional";
 export * from "./figures/marginal";
+
+// --- Issue 18 (the lecture's two arguments): minibatch OT couplings, maximum-likelihood CNF
+// --- training; issue 13 item 3: the trained models the course ships (assets/models/) ---
+export * from "./model/coupling";
+export * from "./model/cnf-ml";
+export * from "./model/shipped";

@@ -92,7 +92,7 @@ export function reflowPairs(model: VelocityModel | VelocityField, options: Reflo
 }
 
 /** Options of `reflow`: the pairs, the start of the next model, and the training (as `trainFlowMatching`). */
-export interface ReflowOptions extends Omit<TrainOptions, "data" | "pairs"> {
+export interface ReflowOptions extends Omit<TrainOptions, "data" | "pairs" | "coupling"> {
   /** Number of pairs to generate. @default 4000 */
   n?: number;
   /** The accurate solver that generates the pairs (see `ReflowPairsOptions`). @default { method: "rk4", steps: 40 } */
