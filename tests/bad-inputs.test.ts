@@ -484,6 +484,18 @@ const CASES: Case[] = [
   ],
   [
     "solvers",
+    "rk4 on a field that returns NaN from t = 0.5 (fixed steps)",
+    () => fm.solveOde(nanAfterHalf, x, { method: "rk4", steps: 10 }),
+    /solveOde \(rk4\): the state became NaN in step 6 of 10, from t = 0\.5 to t = 0\.6/,
+  ],
+  [
+    "solvers",
+    "euler on a field that overflows (fixed steps)",
+    () => fm.solveOde((xx) => tf.mul(xx, 1e30), x, { method: "euler", steps: 4 }),
+    /solveOde \(euler\): the state became Infinity in step 2 of 4, from t = 0\.25 to t = 0\.5/,
+  ],
+  [
+    "solvers",
     "sampleSde with steps 1e7",
     () => fm.sampleSde(zero, path(), x, { steps: 1e7 }),
     /sampleSde: steps = 10000000 is more than 1,000,000/,

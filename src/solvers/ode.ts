@@ -312,7 +312,15 @@ function solveFixed(
   saveAt: number[] | undefined,
 ): OdeSolution {
   const mesh = t0 === t1 ? [t0] : fixedMesh(t0, t1, steps, saveAt);
-  const { x, trajectory } = runGrid(x0, mesh, saveAt, (x, i) => fixedCore(method, counted.f, x, mesh[i], mesh[i + 1] - mesh[i], mesh[i + 1]));
+  const step = (x: tf.Tensor2D, i: number) =>
+    fixedCore(method, counted.f, x, mesh[i], mesh[i + 1] - mesh[i], mesh[i + 1]);
+  const { x, trajectory } = runGrid(x0, mesh, saveAt, step);
+  const bad = nonFinite(x);
+  if (bad !== undefined) {
+    x.dispose();
+    trajectory?.dispose();
+    throw new Error(`solveOde (${method}): ${firstNonFiniteStep(x0, mesh, step, bad)}`);
+  }
   const out: OdeSolution = {
     x,
     times: saveAt ? saveAt : [t1],
@@ -322,6 +330,37 @@ function solveFixed(
   };
   if (trajectory) out.trajectory = trajectory;
   return out;
+}
+
+/**
+ * Says where a fixed-grid solve first produced a non-finite state, by replaying it step by step
+ * from x0 (only after the solve has ended non-finite, so a finite solve pays one check in all).
+ */
+function firstNonFiniteStep(
+  x0: tf.Tensor2D,
+  mesh: number[],
+  step: (x: tf.Tensor2D, i: number) => tf.Tensor2D,
+  what: string,
+): string {
+  let x = x0;
+  try {
+    for (let i = 0; i + 1 < mesh.length; i++) {
+      const prev = x;
+      x = tf.tidy(() => step(prev, i));
+      if (prev !== x0) prev.dispose();
+      const bad = nonFinite(x);
+      if (bad !== undefined) {
+        return (
+          `the state became ${bad} in step ${i + 1} of ${mesh.length - 1}, from t = ${+mesh[i].toPrecision(6)} ` +
+          `to t = ${+mesh[i + 1].toPrecision(6)}: the field returned a non-finite value there or grew too fast ` +
+          `for this step size (try more steps, or dopri5, which names the time it fails at)`
+        );
+      }
+    }
+    return `the state became ${what}, but not on replay: the field is not deterministic`;
+  } finally {
+    if (x !== x0) x.dispose();
+  }
 }
 
 /** The Dormand-Prince stage times, as fractions of the step: stage i evaluates at t + C[i] h. */
