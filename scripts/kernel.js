@@ -241,18 +241,19 @@ function ownProcessErrors() {
     removeAll(event);
     addOurs(event, OWN_HANDLERS[event]);
   }
-  for (const method of [
-    "on",
-    "addListener",
-    "prependListener",
-    "once",
-    "prependOnceListener",
-    "off",
-    "removeListener",
-  ]) {
+  const adding = ["on", "addListener", "prependListener", "once", "prependOnceListener"];
+  for (const method of [...adding, "off", "removeListener"]) {
     const original = process[method];
     process[method] = function (event, listener) {
-      return owned(event) ? this : original.call(this, event, listener);
+      if (!owned(event)) return original.call(this, event, listener);
+      if (adding.includes(method) && listener !== OWN_HANDLERS[event]) {
+        // Not silent: Jupyter's log says whose handler was left out.
+        const from = ((new Error().stack || "").split("\n")[2] || "").trim();
+        if (!/node_modules[\\/]tslab[\\/]/.test(from)) {
+          log(`the kernel handles '${event}' itself; a listener added ${from} is ignored`);
+        }
+      }
+      return this;
     };
     process[method].__flowMatchingOwned = true;
   }
