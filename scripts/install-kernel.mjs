@@ -10,12 +10,12 @@
 //   macOS:   ~/Library/Jupyter
 //   Windows: %APPDATA%\jupyter):
 // - kernels/flow-matching/kernel.json, which Jupyter Lab, classic Notebook, nbclient and VS Code
-// read,
-//   starting kernels/flow-matching/course-kernel.js (a copy of scripts/kernel.js) with this
+//   read, starting kernels/flow-matching/course-kernel.js (a copy of scripts/kernel.js) with this
 //   Node.js;
 // - kernels/flow-matching/courses.json, the course copies installed here (this one first);
-// - nbextensions/flow-matching/plotly-<version>.min.js, the plotly.js that figures load in classic
-//   Notebook (once per page, instead of inside the saved notebook).
+// - kernels/flow-matching/plotly-<version>.min.js, the plotly.js that figures load once per page in
+//   Jupyter (served as a kernelspec resource, /kernelspecs/flow-matching/..., by classic Notebook
+//   and Jupyter Server alike), so that saved notebooks do not carry it.
 // The kernel belongs to no copy of the course: it runs the course copy a notebook sits in (see
 // scripts/kernel.js), so copies coexist and moving or deleting one breaks no other. Written without
 // tslab's installer (which needs IPython) and idempotent: unchanged files are left alone.
@@ -42,11 +42,6 @@ export const LAUNCHER = join(ROOT, "scripts", "kernel.js");
  */
 export const REGISTERED_LAUNCHER = "course-kernel.js";
 export const KNOWN_COPIES = "courses.json";
-/**
- * Where classic Notebook serves plotly.js from (under <data dir>/nbextensions, URL
- * /nbextensions/...).
- */
-export const NBEXTENSION_DIR = "flow-matching";
 
 const require = createRequire(import.meta.url);
 
@@ -124,12 +119,12 @@ export function plotlyBundleFile() {
 }
 
 /**
- * Copies plotly.js to `<dataDir>/nbextensions/flow-matching/plotly-<version>.min.js`. True when
- * copied.
+ * Copies plotly.js into the kernelspec folder, `<dataDir>/kernels/flow-matching/`, as
+ * `plotly-<version>.min.js` (the URL src/notebook/display.ts loads). True when copied.
  */
 export function installPlotly(dataDir) {
   const { path, version } = plotlyBundleFile();
-  const target = join(dataDir, "nbextensions", NBEXTENSION_DIR, `plotly-${version}.min.js`);
+  const target = join(dataDir, "kernels", KERNEL_NAME, `plotly-${version}.min.js`);
   if (existsSync(target) && statSync(target).size === statSync(path).size) return false;
   mkdirSync(dirname(target), { recursive: true });
   const tmp = `${target}.${process.pid}.tmp`;

@@ -212,7 +212,7 @@ describe.skipIf(!HAVE_CLASSIC)("classic Notebook with the course kernel", () => 
   }, 300_000);
 
   it("says what is missing where plotly.js is not installed (negative control)", async () => {
-    rmSync(join(data, plotlyJupyterPath()));
+    rmSync(join(data, plotlyJupyterPath().replace(/^kernelspecs/, "kernels")));
     const page = await open();
     const shown = await figures(page);
     expect(shown.drawn).toBe(0);

@@ -68,11 +68,15 @@ describe("the display bundle", () => {
     const installer = pathToFileURL(join(__dirname, "..", "scripts", "install-kernel.mjs")).href;
     const { installPlotly } = await import(installer);
     const dataDir = mkdtempSync(join(tmpdir(), "fm-jupyter-"));
+    // Served at <base>/kernelspecs/<name>/<file> from <data dir>/kernels/<name>/<file>.
+    const [prefix, kernel, file] = plotlyJupyterPath().split("/");
+    expect(prefix).toBe("kernelspecs");
+    const onDisk = join(dataDir, "kernels", kernel, file);
     try {
       // The control: nothing there before.
-      expect(existsSync(join(dataDir, plotlyJupyterPath()))).toBe(false);
+      expect(existsSync(onDisk)).toBe(false);
       expect(installPlotly(dataDir)).toBe(true);
-      expect(readFileSync(join(dataDir, plotlyJupyterPath()), "utf8")).toBe(plotlyBundle());
+      expect(readFileSync(onDisk, "utf8")).toBe(plotlyBundle());
       expect(installPlotly(dataDir)).toBe(false); // already there: left alone
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

@@ -8,8 +8,8 @@
  * - `text/html`: a `<div>` and a script calling `Plotly.newPlot`, for classic Notebook, Lab without
  *   the extension, and the HTML pages of the course build (nbconvert). The script draws with the
  *   page's `window.Plotly`; inside Jupyter, the first figure of a page without it loads plotly.js
- *   (the minified bundle, about 4.8 MB) once, from the copy `npm install` puts in the user's
- *   Jupyter folder (`/nbextensions/flow-matching/plotly-<version>.min.js`, see
+ *   (the minified bundle, about 4.8 MB) once, from the copy `npm install` puts beside the
+ *   kernelspec, which Jupyter serves (`/kernelspecs/flow-matching/plotly-<version>.min.js`, see
  *   scripts/install-kernel.mjs). So the bundle is never saved inside a notebook; the course's HTML
  *   pages embed it once each (scripts/run_notebook.py), and work offline.
  * - `text/plain`: a one-line summary, for terminals and plain viewers.
@@ -115,11 +115,12 @@ export function plotlyVersion(): string {
 }
 
 /**
- * Where Jupyter serves the course's copy of plotly.js, relative to the server's base URL (written
- * by scripts/install-kernel.mjs into `<Jupyter data dir>/nbextensions/`).
+ * Where Jupyter serves the course's copy of plotly.js, relative to the server's base URL: a
+ * resource of the kernelspec (scripts/install-kernel.mjs writes it into
+ * `<Jupyter data dir>/kernels/flow-matching/`; classic Notebook and Jupyter Server serve it).
  */
 export function plotlyJupyterPath(): string {
-  return `nbextensions/flow-matching/plotly-${plotlyVersion()}.min.js`;
+  return `kernelspecs/flow-matching/plotly-${plotlyVersion()}.min.js`;
 }
 
 /** JSON that is safe inside an HTML `<script>` (no `</script>`, no `<!--`, no line separators). */
