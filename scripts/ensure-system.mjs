@@ -3,10 +3,12 @@
 //
 //   - Jupyter's client for Python (nbclient, nbformat, nbconvert, jupyter_client): the notebook tests
 //     execute every notebook through it;
-//   - Chromium: the figure export and the browser test draw the figures in it.
+//   - Chromium: the figure export and the browser test draw the figures in it;
+//   - classic Jupyter Notebook (6.x): tests/classic-notebook.test.ts runs a notebook in it.
 //
 // When one is missing and we are root on Debian (or Ubuntu), it runs `apt-get update` once and
-// `apt-get install -y jupyter-client python3-nbclient python3-nbformat jupyter-nbconvert chromium libjs-mathjax fonts-mathjax libjs-requirejs`.
+// `apt-get install -y jupyter-client python3-nbclient python3-nbformat jupyter-nbconvert chromium
+// libjs-mathjax fonts-mathjax libjs-requirejs jupyter-notebook`.
 // Anywhere else it says exactly what to install and exits non-zero. Then it registers the course's
 // Jupyter kernel. With everything present it only checks (well under a second).
 import { existsSync } from "node:fs";
@@ -19,7 +21,14 @@ export const JUPYTER_PIP_PACKAGES = ["nbclient", "nbformat", "nbconvert", "jupyt
 /** What the course's HTML pages load from Debian's nbconvert template: MathJax (the LaTeX) and require.js. */
 export const PAGE_ASSET_PACKAGES = ["libjs-mathjax", "fonts-mathjax", "libjs-requirejs"];
 export const PAGE_ASSETS = ["/usr/share/javascript/mathjax/MathJax.js", "/usr/share/javascript/requirejs/require.min.js"];
-export const DEBIAN_PACKAGES = [...JUPYTER_DEBIAN_PACKAGES, "chromium", ...PAGE_ASSET_PACKAGES];
+/** Classic Jupyter Notebook (6.x), for the tests only (the course build does not need it). */
+export const CLASSIC_DEBIAN_PACKAGES = ["jupyter-notebook"];
+export const DEBIAN_PACKAGES = [
+  ...JUPYTER_DEBIAN_PACKAGES,
+  "chromium",
+  ...PAGE_ASSET_PACKAGES,
+  ...CLASSIC_DEBIAN_PACKAGES,
+];
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 /** The Pythons the course runner tries, in its order ($FM_PYTHON alone when set). */
@@ -35,14 +44,28 @@ function haveJupyterClient() {
 }
 
 /**
- * What is missing: { jupyter, chromium, assets } (booleans). `assets` is checked on Debian only, whose
- * nbconvert points the HTML pages at the local MathJax and require.js (elsewhere it links a CDN).
+ * True when some candidate Python has classic Jupyter Notebook (version 6 or older; 7 is another
+ * interface).
+ */
+export function haveClassicNotebook() {
+  const check =
+    "import notebook, sys; sys.exit(0 if int(notebook.__version__.split('.')[0]) < 7 else 3)";
+  return pythonCandidates().some(
+    (python) => spawnSync(python, ["-c", check], { stdio: "ignore", timeout: 30_000 }).status === 0,
+  );
+}
+
+/**
+ * What is missing: { jupyter, chromium, assets, classic } (booleans). `assets` is checked on
+ * Debian only, whose nbconvert points the HTML pages at the local MathJax and require.js
+ * (elsewhere it links a CDN).
  */
 export function missingPieces() {
   return {
     jupyter: !haveJupyterClient(),
     chromium: !existsSync(CHROMIUM),
     assets: isDebian() && !PAGE_ASSETS.every((f) => existsSync(f)),
+    classic: !haveClassicNotebook(),
   };
 }
 
@@ -71,6 +94,11 @@ function explain(missing) {
     lines.push("  MathJax and require.js for the course's HTML pages (Debian's nbconvert links them locally):");
     lines.push(`    sudo apt-get install ${PAGE_ASSET_PACKAGES.join(" ")}`);
   }
+  if (missing.classic) {
+    lines.push("  Classic Jupyter Notebook (6.x), for the test that runs a notebook in it:");
+    lines.push(`    Debian/Ubuntu: sudo apt-get install ${CLASSIC_DEBIAN_PACKAGES.join(" ")}`);
+    lines.push('    elsewhere:     pip install "notebook<7"   (in the Python FM_PYTHON names)');
+  }
   if (isDebian() && !isRoot()) lines.push("  (as root, `npm test` installs them itself)");
   return lines.join("\n");
 }
@@ -80,15 +108,20 @@ function explain(missing) {
  * (`npm start`: Jupyter's client and the pages' MathJax, no browser); otherwise the tests' (all three).
  */
 export function ensureSystem({ forBuild = false } = {}) {
-  const relevant = (m) => (forBuild ? { ...m, chromium: false } : m);
+  const relevant = (m) => (forBuild ? { ...m, chromium: false, classic: false } : m);
   let missing = relevant(missingPieces());
-  const anyMissing = (m) => m.jupyter || m.chromium || m.assets;
+  const anyMissing = (m) => m.jupyter || m.chromium || m.assets || m.classic;
   if (anyMissing(missing)) {
     if (!(isRoot() && isDebian())) {
       console.error(explain(missing));
       return 1;
     }
-    const what = [missing.jupyter && "Jupyter's client", missing.chromium && "Chromium", missing.assets && "MathJax"]
+    const what = [
+      missing.jupyter && "Jupyter's client",
+      missing.chromium && "Chromium",
+      missing.assets && "MathJax",
+      missing.classic && "classic Notebook",
+    ]
       .filter(Boolean)
       .join(" and ");
     console.log(`Installing ${what} from Debian (the ${forBuild ? "course build needs" : "tests need"} them).`);

@@ -1,27 +1,49 @@
 #!/usr/bin/env node
-// The course's Jupyter kernel: tslab (TypeScript), started in the course's root folder and strict
-// about errors that happen outside a cell's own control flow.
+// The course's Jupyter kernel: tslab (TypeScript), started in the root folder of the course copy
+// the notebook sits in, and made robust to what students do.
 //
 // Jupyter (Lab, Notebook, VS Code, nbclient) starts it through the kernelspec written by
-// scripts/install-kernel.mjs:  node scripts/kernel.js --config-path <connection file>
+// scripts/install-kernel.mjs:  node <launcher> --config-path <connection file>
 //
-// 1. Working directory. tslab compiles imported `.ts` files only below the directory it starts in,
-//    so the kernel moves to the course root before starting tslab; every notebook then imports the
-//    library the same way, `import * as fm from "./src/index";`. The root is the nearest folder at or
-//    above Jupyter's starting directory (the notebook's folder) holding this course's package.json
-//    (so a second copy of the course uses its own src/), else the folder this launcher lives in.
-//    tslab compiles the library again whenever the kernel starts: edit src/, restart the kernel.
+// 1. One kernel, any number of course copies. The registered kernelspec runs a copy of this file
+//    kept in the Jupyter kernel folder, so it depends on no course copy. Jupyter starts a kernel in
+//    the notebook's folder; the launcher looks for the course at or above it (package.json named
+//    flow-matching-course next to src/index.ts) and hands over to that copy's scripts/kernel.js,
+//    which starts tslab from that copy's node_modules in its root, so that every notebook imports
+//    `./src/index` of its own course. A notebook outside any course, or in a copy without
+//    node_modules, gets a kernel that answers every cell with an error saying so (run with the
+//    tslab of another course copy the launcher knows of). The course runner
+//    (scripts/notebooks.mjs) starts this file directly, with the same rules.
 //
-// 2. Strictness. Plain tslab reports a failing cell only on stderr, and an unhandled promise
-//    rejection or an exception thrown from a callback (a timer, an event) does not fail any cell:
-//    tslab logs it whenever it happens, often after the cell has finished, where nobody sees it.
-//    Here, after each cell the kernel yields to the event loop once more; an unhandled rejection or
-//    uncaught exception raised while the cell ran is printed to that cell's stderr and fails it.
-//    One raised later, by code still running in the background, is printed when it happens and
-//    fails the next cell you run (without running that cell), saying where it came from.
+// 2. No message is lost or thrown. tslab sends every message without waiting; zeromq.js sends up
+//    to 512 in a row at once, defers the 513th, and throws EBUSY at any send while one is deferred
+//    (a cell printing ~600 lines followed by the next cell of Run All killed the kernel). Here each
+//    socket's sends go through a queue: sent at once while the socket accepts them, queued in
+//    order while one is deferred. The high-water marks are off, so a slow reader never makes
+//    zeromq drop output either.
 //
-// Tested against tslab's real behaviour in tests/kernel.test.ts; tslab is pinned (1.0.22) because
-// this wraps one of its internal methods (JupyterHandlerImpl.prototype.handleExecuteImpl).
+// 3. Errors outside a cell's control flow fail a cell, and only a cell. Plain tslab logs an
+//    unhandled rejection or an exception thrown from a callback (a timer, an event) whenever it
+//    happens, and the TensorFlow.js wasm backend installs process-wide handlers that re-throw such
+//    errors, which kills the kernel. Here the kernel owns those two process events (handlers
+//    others install are ignored). After each cell the kernel yields to the event loop once more;
+//    an error raised while the cell ran fails it. One raised later, by code still running in the
+//    background, is printed when it happens and fails the next cell you run (without running it).
+//
+// 4. Errors read like TypeScript. A failing cell prints the error's message first, without an
+//    excerpt of compiled JavaScript, and stack frames in the library point at src/**/*.ts (line
+//    and column, through source maps made on demand) instead of compiled .js files that do not
+//    exist. Frames inside tslab, this launcher and Node are dropped.
+//
+// 5. A failing cell keeps what it ran. The names a cell declared before it threw keep their
+//    values and types for later cells; a name the cell never reached is an error that says so.
+//
+// 6. `{ data }` works for a variable of an earlier cell (tslab 1.0.22 rewrites earlier cells'
+//    variables, except in an object shorthand: ReferenceError). Shorthands are written out as
+//    `{ data: data }` before tslab compiles the cell.
+//
+// Tested against tslab's real behaviour in tests/kernel*.test.ts; tslab is pinned (1.0.22)
+// because this wraps some of its internal methods.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -29,24 +51,151 @@ const util = require("util");
 
 const PACKAGE_NAME = "flow-matching-course";
 const OWN_ROOT = path.resolve(__dirname, "..");
+/** Where the registered launcher keeps the course copies it knows of (see install-kernel.mjs). */
+const KNOWN_COPIES_FILE = "courses.json";
 
-/** The nearest folder at or above `start` that holds this course (package.json name and src/index.ts). */
+/**
+ * The nearest folder at or above `start` that holds this course (package.json name and
+ * src/index.ts).
+ */
 function findCourseRoot(start) {
   for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
-      if (pkg.name === PACKAGE_NAME && fs.existsSync(path.join(dir, "src", "index.ts"))) return dir;
-    } catch {
-      // no (readable) package.json here: keep climbing
-    }
+    if (isCourseRoot(dir)) return dir;
     if (path.dirname(dir) === dir) return null;
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Unhandled rejections and uncaught exceptions, recorded until a cell reports them.
+function isCourseRoot(dir) {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+    return pkg.name === PACKAGE_NAME && fs.existsSync(path.join(dir, "src", "index.ts"));
+  } catch {
+    return false; // no (readable) package.json here
+  }
+}
 
-/** Problems not yet reported: { kind, error, cell } with `cell` the execution count it belongs to. */
+/** True when `root` has its packages installed (tslab can start there). */
+function isInstalled(root) {
+  return fs.existsSync(path.join(root, "node_modules", "tslab", "dist", "main.js"));
+}
+
+/** Writes to the kernel's own stderr (Jupyter's log), never to a notebook. */
+function log(text) {
+  try {
+    fs.writeSync(2, `[flow-matching kernel] ${text}\n`);
+  } catch {
+    // nowhere left to say it
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Sending: one ordered queue per socket.
+
+/** Per socket: { waiting, last, draining } (zeromq's sockets are frozen: the state lives here). */
+const sendQueues = new WeakMap();
+
+const reportSendFailure = (err) =>
+  log(`could not send a message to Jupyter: ${err && err.message ? err.message : err}`);
+const isBusy = (err) => Boolean(err && err.code === "EBUSY");
+
+/**
+ * Makes zeromq's `send` (on the prototype holding it; the sockets are frozen) safe to call at any
+ * rate without awaiting it: a message goes out at once while zeromq accepts it synchronously; once
+ * zeromq defers one (after 512 in a row), this and all later messages of that socket wait in order
+ * until it has gone. A send that fails is reported on the kernel's stderr, never thrown into tslab.
+ * Returns a promise per message that settles once it is sent.
+ */
+function queueSends(socket) {
+  let proto = Object.getPrototypeOf(socket);
+  while (proto && !Object.prototype.hasOwnProperty.call(proto, "send"))
+    proto = Object.getPrototypeOf(proto);
+  if (!proto) throw new Error("zeromq socket without a send method (tslab's zeromq changed?)");
+  if (!proto.send.__flowMatchingQueued) {
+    const send = proto.send;
+    const queuedSend = function (message) {
+      let q = sendQueues.get(this);
+      if (!q) sendQueues.set(this, (q = { waiting: [], last: Promise.resolve(), draining: false }));
+      if (q.waiting.length === 0) {
+        try {
+          return hand(this, q, message);
+        } catch (err) {
+          if (!isBusy(err)) {
+            reportSendFailure(err);
+            return Promise.resolve();
+          }
+        }
+      }
+      return new Promise((done) => {
+        q.waiting.push({ message, done });
+        if (!q.draining) drain(this, q);
+      });
+    };
+    /**
+     * Hands one message to zeromq (throws EBUSY synchronously while a deferred send is pending).
+     */
+    const hand = (sock, q, message) => {
+      const sent = send.call(sock, message);
+      q.last = sent;
+      return sent.then(undefined, reportSendFailure);
+    };
+    const drain = async (sock, q) => {
+      q.draining = true;
+      try {
+        while (q.waiting.length > 0) {
+          await q.last.then(undefined, () => {});
+          const { message, done } = q.waiting[0];
+          try {
+            const sent = hand(sock, q, message);
+            q.waiting.shift();
+            sent.then(done);
+          } catch (err) {
+            if (isBusy(err)) {
+              await new Promise((resolve) => setImmediate(resolve));
+              continue;
+            }
+            q.waiting.shift();
+            reportSendFailure(err);
+            done();
+          }
+        }
+      } finally {
+        q.draining = false;
+      }
+    };
+    queuedSend.__flowMatchingQueued = true;
+    Object.defineProperty(proto, "send", {
+      value: queuedSend,
+      writable: false,
+      enumerable: false,
+      configurable: true,
+    });
+  }
+  // 0 = no limit: a publisher at its high-water mark silently drops messages for that reader.
+  if ("sendHighWaterMark" in socket) socket.sendHighWaterMark = 0;
+}
+
+/**
+ * Queues the sends of every socket tslab's server binds (it binds each one right after creating
+ * it).
+ */
+function queueServerSends(ZmqServer) {
+  const proto = ZmqServer.prototype;
+  const original = proto.bindSocket;
+  if (typeof original !== "function" || original.__flowMatchingQueued) return;
+  function bindSocket(sock, port) {
+    queueSends(sock);
+    return original.call(this, sock, port);
+  }
+  bindSocket.__flowMatchingQueued = true;
+  proto.bindSocket = bindSocket;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Unhandled rejections and uncaught exceptions, recorded until a cell reports them.
+
+/**
+ * Problems not yet reported: { kind, error, cell } with `cell` the execution count it belongs to.
+ */
 let pending = [];
 /** The record of each rejected promise, so that a rejection handled a moment later is forgotten. */
 const byPromise = new WeakMap();
@@ -76,15 +225,59 @@ function onException(error) {
   record("Uncaught exception", error, null);
 }
 
+const OWN_HANDLERS = { unhandledRejection: onRejection, uncaughtException: onException };
+
+/**
+ * Keeps the kernel the only listener of `uncaughtException` and `unhandledRejection`: listeners
+ * others add (tslab logs, the wasm backend re-throws, which kills the process) are ignored, and
+ * ours cannot be removed (the wasm backend's dispose removes every listener).
+ */
+function ownProcessErrors() {
+  if (process.on.__flowMatchingOwned) return;
+  const owned = (event) => Object.prototype.hasOwnProperty.call(OWN_HANDLERS, event);
+  const addOurs = process.on.bind(process);
+  const removeAll = process.removeAllListeners.bind(process);
+  for (const event of Object.keys(OWN_HANDLERS)) {
+    removeAll(event);
+    addOurs(event, OWN_HANDLERS[event]);
+  }
+  const adding = ["on", "addListener", "prependListener", "once", "prependOnceListener"];
+  for (const method of [...adding, "off", "removeListener"]) {
+    const original = process[method];
+    process[method] = function (event, listener) {
+      if (!owned(event)) return original.call(this, event, listener);
+      if (adding.includes(method) && listener !== OWN_HANDLERS[event]) {
+        // Not silent: Jupyter's log says whose handler was left out.
+        const from = ((new Error().stack || "").split("\n")[2] || "").trim();
+        if (!/node_modules[\\/]tslab[\\/]/.test(from)) {
+          log(`the kernel handles '${event}' itself; a listener added ${from} is ignored`);
+        }
+      }
+      return this;
+    };
+    process[method].__flowMatchingOwned = true;
+  }
+  process.removeAllListeners = function (event) {
+    if (event !== undefined && owned(event)) return this;
+    removeAll(...arguments);
+    if (event === undefined) for (const e of Object.keys(OWN_HANDLERS)) addOurs(e, OWN_HANDLERS[e]);
+    return this;
+  };
+}
+
 /** Stack-trace lines inside tslab, this launcher or Node itself: noise under a student's error. */
-const INTERNAL_FRAME = /^\s+at .*(node_modules[\\/]tslab[\\/]|scripts[\\/]kernel\.js|node:vm|node:internal|sigintHandlersWrap).*$\n?/gm;
+const INTERNAL_FRAME = new RegExp(
+  String.raw`^\s+at .*(node_modules[\\/]tslab[\\/]|scripts[\\/]kernel\.js|node:vm|node:internal|` +
+    String.raw`sigintHandlersWrap).*$\n?`,
+  "gm",
+);
 
 function dropInternalFrames(text) {
   return text.replace(INTERNAL_FRAME, "");
 }
 
 function describe(entry) {
-  const inspected = dropInternalFrames(util.inspect(entry.error));
+  const inspected = tidyErrorText(util.inspect(entry.error));
   const text = entry.error instanceof Error ? inspected : `${inspected} (not an Error)`;
   const where = entry.during
     ? "while this cell ran"
@@ -104,7 +297,185 @@ function settle() {
   return new Promise((resolve) => setImmediate(() => setTimeout(() => setImmediate(resolve), 0)));
 }
 
-/** Makes tslab's stderr writer for each cell drop internal stack frames from what it forwards. */
+// ---------------------------------------------------------------------------------------------
+// 4. Error text: message first, TypeScript locations.
+
+/**
+ * The JavaScript tslab compiled for each library file, by the (non-existent) .js path it ran as.
+ */
+const compiledSources = new Map();
+/** Per .js path: a function (line, column) -> { line, column } in the .ts file, or null. */
+const tsPositionCache = new Map();
+
+/**
+ * Records the code of every compiled module whose .js file is not on disk but whose .ts file is.
+ */
+function recordCompiledSources() {
+  const Module = require("module");
+  const original = Module.prototype._compile;
+  if (original.__flowMatchingRecorded) return;
+  function _compile(content, filename) {
+    if (typeof filename === "string" && filename.endsWith(".js") && !fs.existsSync(filename)) {
+      if (fs.existsSync(filename.slice(0, -3) + ".ts")) compiledSources.set(filename, content);
+    }
+    return original.apply(this, arguments);
+  }
+  _compile.__flowMatchingRecorded = true;
+  Module.prototype._compile = _compile;
+}
+
+/** Cells run through vm.runInThisContext; without displayErrors Node prepends no code excerpt. */
+function noErrorExcerpts() {
+  const vm = require("vm");
+  const original = vm.runInThisContext;
+  if (original.__flowMatchingPlain) return;
+  function runInThisContext(code, options) {
+    const plain =
+      options && typeof options === "object"
+        ? { ...options, displayErrors: false }
+        : { displayErrors: false };
+    return original.call(
+      this,
+      code,
+      typeof options === "string" ? { filename: options, displayErrors: false } : plain,
+    );
+  }
+  runInThisContext.__flowMatchingPlain = true;
+  vm.runInThisContext = runInThisContext;
+}
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/**
+ * A source map's `mappings`, decoded: per generated line, segments [column, source line, source
+ * column].
+ */
+function decodeMappings(mappings) {
+  const lines = [];
+  let sourceLine = 0;
+  let sourceColumn = 0;
+  for (const lineText of mappings.split(";")) {
+    const segments = [];
+    let column = 0;
+    for (const segment of lineText ? lineText.split(",") : []) {
+      const fields = [];
+      let value = 0;
+      let shift = 0;
+      for (const ch of segment) {
+        const digit = BASE64.indexOf(ch);
+        value += (digit & 31) << shift;
+        if (digit & 32) {
+          shift += 5;
+        } else {
+          fields.push(value & 1 ? -(value >>> 1) : value >>> 1);
+          value = 0;
+          shift = 0;
+        }
+      }
+      column += fields[0];
+      if (fields.length >= 4) {
+        sourceLine += fields[2];
+        sourceColumn += fields[3];
+        segments.push([column, sourceLine, sourceColumn]);
+      }
+    }
+    lines.push(segments);
+  }
+  return lines;
+}
+
+/** The source position of a generated (0-based) position: the last segment at or before it. */
+function lookup(lines, line, column) {
+  const segments = lines[line];
+  if (!segments || segments.length === 0) return null;
+  let best = segments[0];
+  for (const s of segments) {
+    if (s[0] > column) break;
+    best = s;
+  }
+  return { line: best[1], column: best[2] };
+}
+
+let typescript = null;
+function tslabTypescript() {
+  if (!typescript) {
+    const tslabDir = path.dirname(require.resolve("tslab/package.json"));
+    typescript = require(require.resolve("@tslab/typescript-for-tslab", { paths: [tslabDir] }));
+  }
+  return typescript;
+}
+
+const MAP_COMMENT = /\n?\/\/# sourceMappingURL=\S*\s*$/;
+
+/**
+ * Maps positions in tslab's JavaScript of a library file back to its .ts source. tslab compiles a
+ * file to an ES module and that to CommonJS; the same two steps are repeated here with source maps,
+ * and used only when they reproduce tslab's code exactly. Null when they do not.
+ */
+function tsPositions(jsPath) {
+  if (tsPositionCache.has(jsPath)) return tsPositionCache.get(jsPath);
+  let result = null;
+  try {
+    const ts = tslabTypescript();
+    const tsPath = jsPath.slice(0, -3) + ".ts";
+    const base = {
+      target: ts.ScriptTarget.ES2022,
+      esModuleInterop: true,
+      newLine: ts.NewLineKind.LineFeed,
+      noImplicitUseStrict: true,
+    };
+    const first = ts.transpileModule(fs.readFileSync(tsPath, "utf8"), {
+      fileName: tsPath,
+      compilerOptions: {
+        ...base,
+        module: ts.ModuleKind.ESNext,
+        experimentalDecorators: true,
+        jsx: ts.JsxEmit.React,
+        sourceMap: true,
+      },
+    });
+    const esm = first.outputText.replace(MAP_COMMENT, "\n");
+    const second = ts.transpileModule(esm, {
+      fileName: "custom.js",
+      compilerOptions: { ...base, module: ts.ModuleKind.CommonJS, sourceMap: true },
+    });
+    if (second.outputText.replace(MAP_COMMENT, "\n") === compiledSources.get(jsPath)) {
+      const toEsm = decodeMappings(JSON.parse(second.sourceMapText).mappings);
+      const toTs = decodeMappings(JSON.parse(first.sourceMapText).mappings);
+      result = (line, column) => {
+        const mid = lookup(toEsm, line, column);
+        return mid && lookup(toTs, mid.line, mid.column);
+      };
+    }
+  } catch {
+    result = null;
+  }
+  tsPositionCache.set(jsPath, result);
+  return result;
+}
+
+/**
+ * `<file>.js:<line>:<column>` of a compiled library file -> `<file>.ts:<line>:<column>` (1-based).
+ */
+const COMPILED_LOCATION = /([^\s()]+\.js):(\d+):(\d+)/g;
+
+function toTsLocations(text) {
+  if (compiledSources.size === 0 || !text.includes(".js:")) return text;
+  return text.replace(COMPILED_LOCATION, (whole, file, line, column) => {
+    if (!compiledSources.has(file)) return whole;
+    const tsFile = file.slice(0, -3) + ".ts";
+    const map = tsPositions(file);
+    const at = map && map(Number(line) - 1, Number(column) - 1);
+    return at ? `${tsFile}:${at.line + 1}:${at.column + 1}` : tsFile;
+  });
+}
+
+/** What the kernel prints of an error: no internal frames, TypeScript locations. */
+function tidyErrorText(text) {
+  return toTsLocations(dropInternalFrames(text));
+}
+
+/** Makes tslab's stderr writer for each cell tidy the error text it forwards. */
 function trimStderr(proto) {
   const original = proto.createWriteToIopub;
   if (typeof original !== "function" || original.__flowMatchingTrim) return;
@@ -113,18 +484,176 @@ function trimStderr(proto) {
     if (name !== "stderr") return write;
     return (buffer, encoding) => {
       const s = typeof buffer === "string" ? buffer : Buffer.from(buffer).toString("utf8");
-      return write(dropInternalFrames(s), encoding);
+      return write(tidyErrorText(s), encoding);
     };
   }
   createWriteToIopub.__flowMatchingTrim = true;
   proto.createWriteToIopub = createWriteToIopub;
 }
 
+// ---------------------------------------------------------------------------------------------
+// 5 and 6. What tslab compiles: shorthands written out, declarations of a failed cell kept.
+
+/** The latest conversion tslab made of a cell: { declOutput, ran } (ran: it had code to run). */
+let lastConversion = null;
+/**
+ * Declarations of a cell that failed after it started (used instead of tslab's, which drops them).
+ */
+let carriedDecl = null;
+
+/**
+ * `{ a, b: 1, c }` -> `{ a: a, b: 1, c: c }` in object literals (also in destructuring assignments,
+ * where `{ a = 1 }` becomes `{ a: a = 1 }`): the same meaning, and tslab then rewrites `a` when it
+ * names a variable of an earlier cell. Returns the new text and the insertions made (offset,
+ * length).
+ */
+function expandShorthands(src) {
+  if (!src.includes("{")) return { text: src, insertions: [] };
+  const ts = tslabTypescript();
+  const file = ts.createSourceFile("cell.ts", src, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const insertions = [];
+  const visit = (node) => {
+    if (ts.isShorthandPropertyAssignment(node)) {
+      const offset = node.name.end;
+      insertions.push({
+        offset,
+        line: file.getLineAndCharacterOfPosition(offset).line,
+        text: `: ${node.name.text}`,
+      });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  if (insertions.length === 0) return { text: src, insertions };
+  insertions.sort((a, b) => a.offset - b.offset);
+  let text = "";
+  let at = 0;
+  for (const ins of insertions) {
+    text += src.slice(at, ins.offset) + ins.text;
+    at = ins.offset;
+  }
+  return { text: text + src.slice(at), insertions };
+}
+
+/**
+ * Moves a diagnostic position ({ offset, line, character }) from the expanded cell back to the
+ * cell. A position in an inserted `: name` lands on the shorthand's name.
+ */
+function unexpand(pos, insertions) {
+  if (!pos || insertions.length === 0) return pos;
+  let before = 0; // length of the insertions before this one, in the expanded text
+  let shift = 0; // how far the position moves back in the text
+  let columnShift = 0; // ... and on its line (insertions hold no line break)
+  for (const ins of insertions) {
+    const start = ins.offset + before;
+    if (pos.offset <= start) break;
+    const k = pos.offset - start;
+    if (k < ins.text.length) {
+      const name = ins.text.length - 2; // ": name"
+      const target = k >= 2 ? ins.offset - name + (k - 2) : ins.offset;
+      const delta = pos.offset - target;
+      return { ...pos, offset: target, character: pos.character - (delta - shift) - columnShift };
+    }
+    shift += ins.text.length;
+    if (ins.line === pos.line) columnShift += ins.text.length;
+    before += ins.text.length;
+  }
+  return { ...pos, offset: pos.offset - shift, character: pos.character - columnShift };
+}
+
+/**
+ * Wraps tslab's converter: shorthands expanded, carried declarations used, conversions remembered.
+ */
+function wrapConverter(conv) {
+  const { convert, inspect, complete } = conv;
+  const decl = (prevDecl) => (carriedDecl !== null ? carriedDecl : prevDecl);
+  conv.convert = function (prevDecl, src) {
+    const { text, insertions } = expandShorthands(src);
+    const out = convert.call(this, decl(prevDecl), text);
+    for (const d of out.diagnostics || []) {
+      if (d.fileName) continue; // in another file (the library), not in the cell
+      d.start = unexpand(d.start, insertions);
+      d.end = unexpand(d.end, insertions);
+    }
+    lastConversion = {
+      declOutput: out.declOutput,
+      ran: !(out.diagnostics && out.diagnostics.length) && !!out.output,
+    };
+    return out;
+  };
+  conv.inspect = function (prevDecl, src, position) {
+    return inspect.call(this, decl(prevDecl), src, position);
+  };
+  conv.complete = function (prevDecl, src, position) {
+    return complete.call(this, decl(prevDecl), src, position);
+  };
+  return conv;
+}
+
+function wrapCreateConverter(converterModule) {
+  const original = converterModule.createConverter;
+  if (original.__flowMatchingWrapped) return;
+  const createConverter = (options) => wrapConverter(original(options));
+  createConverter.__flowMatchingWrapped = true;
+  converterModule.createConverter = createConverter;
+}
+
+/**
+ * The cells' view of earlier cells' variables (`exports.x` in tslab's compiled code), watched:
+ * per cell, how often each name is assigned (tslab's code first sets every name the cell declares
+ * to undefined, then each one when its declaration runs), and which names a failed cell declared
+ * but never reached: reading one of those is an error that says so.
+ */
+function watchCellVariables(tslabGlobals) {
+  const inner = tslabGlobals.exports;
+  const assigned = new Map();
+  const unreached = new Map(); // name -> execution count of the failed cell
+  const proxy = new Proxy(inner, {
+    get(target, name, receiver) {
+      if (unreached.has(name)) {
+        const cell = unreached.get(name);
+        throw new ReferenceError(
+          `${String(name)} is not defined: cell [${cell}] declares it but failed before ` +
+            "reaching that line; " +
+            `run cell [${cell}] again once it is fixed`,
+        );
+      }
+      return Reflect.get(target, name, receiver === proxy ? target : receiver);
+    },
+    set(target, name, value) {
+      assigned.set(name, (assigned.get(name) || 0) + 1);
+      unreached.delete(name);
+      return Reflect.set(target, name, value);
+    },
+    defineProperty(target, name, attributes) {
+      unreached.delete(name);
+      return Reflect.defineProperty(target, name, attributes);
+    },
+  });
+  tslabGlobals.exports = proxy;
+  return {
+    startCell() {
+      assigned.clear();
+    },
+    /**
+     * After a failed cell that ran: the names it declared (assigned once, to undefined) but never
+     * set.
+     */
+    failedCell(cell) {
+      for (const [name, times] of assigned) if (times < 2) unreached.set(name, cell);
+      assigned.clear();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The strict cell: wraps tslab's per-cell method.
+
 /**
  * Wraps tslab's per-cell method. It throws tslab's ExecutionCount object to mark a cell failed
  * (its caller then replies status "error"); we throw the same object.
  */
-function makeStrict(proto) {
+function makeStrict(proto, variables = null) {
   const original = proto.handleExecuteImpl;
   if (typeof original !== "function" || original.__flowMatchingStrict) return;
 
@@ -151,6 +680,8 @@ function makeStrict(proto) {
     }
 
     runningCell = this.execCount + 1;
+    lastConversion = null;
+    if (variables) variables.startCell();
     let count = null;
     let failure = null;
     try {
@@ -170,6 +701,13 @@ function makeStrict(proto) {
       console.error(during.map((e) => describe(e)).join("\n"));
       if (failure === null) failure = count;
     }
+    const conversion = lastConversion;
+    if (failure === null) {
+      carriedDecl = null; // tslab now holds this cell's declarations itself
+    } else if (conversion && conversion.ran) {
+      carriedDecl = conversion.declOutput || "";
+      if (variables) variables.failedCell(this.execCount);
+    }
     if (failure !== null) throw failure;
     return count;
   }
@@ -177,36 +715,179 @@ function makeStrict(proto) {
   proto.handleExecuteImpl = handleExecuteImpl;
 }
 
-function main() {
-  const i = process.argv.indexOf("--config-path");
-  const configPath = i >= 0 ? process.argv[i + 1] : undefined;
+// ---------------------------------------------------------------------------------------------
+// Starting: the course kernel, or a kernel that explains why it cannot run the course.
+
+/** Starts tslab on this copy of the course (OWN_ROOT), with everything above. */
+function startCourseKernel(configPath) {
+  process.chdir(OWN_ROOT);
+  ownProcessErrors();
+  process.on("rejectionHandled", onRejectionHandled);
+  recordCompiledSources();
+  noErrorExcerpts();
+  const { JupyterHandlerImpl, ZmqServer } = require("tslab/dist/jupyter");
+  const { startKernel } = require("tslab/dist/main");
+  wrapCreateConverter(require("tslab/dist/converter"));
+  queueServerSends(ZmqServer);
+  trimStderr(JupyterHandlerImpl.prototype);
+  startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: "" });
+  // startKernel created the executor, which put the cells' globals on globalThis.__tslab__.
+  makeStrict(JupyterHandlerImpl.prototype, watchCellVariables(globalThis.__tslab__));
+}
+
+/**
+ * A kernel handler (tslab's interface) that answers every cell with `message` on stderr and an
+ * error.
+ */
+function explainingHandler(message) {
+  let count = 0;
+  return {
+    handleKernel: () => ({
+      protocol_version: "5.3",
+      implementation: "flow-matching",
+      implementation_version: "1.0.0",
+      language_info: {
+        name: "typescript",
+        version: "",
+        mimetype: "text/typescript",
+        file_extension: ".ts",
+      },
+      banner: message,
+    }),
+    async handleExecute(req, writeStream) {
+      count += 1;
+      writeStream("stderr", `${message}\n`);
+      return {
+        status: "error",
+        execution_count: count,
+        ename: "CourseNotFound",
+        evalue: message,
+        traceback: [message],
+      };
+    },
+    handleIsComplete: () => ({ status: "complete" }),
+    handleInspect: () => ({ status: "ok", found: false, data: {}, metadata: {} }),
+    handleComplete: (req) => ({
+      cursor_start: req.cursor_pos,
+      cursor_end: req.cursor_pos,
+      matches: [],
+      metadata: {},
+      status: "ok",
+    }),
+    handleShutdown: () => ({ restart: false }),
+    close() {},
+  };
+}
+
+/**
+ * Course copies this launcher can borrow tslab from: its own, then those install-kernel.mjs listed.
+ */
+function knownCopies() {
+  const copies = [];
+  if (isCourseRoot(OWN_ROOT)) copies.push(OWN_ROOT);
+  try {
+    const listed = JSON.parse(fs.readFileSync(path.join(__dirname, KNOWN_COPIES_FILE), "utf8"));
+    for (const dir of Array.isArray(listed) ? listed : [])
+      if (typeof dir === "string") copies.push(dir);
+  } catch {
+    // no list: this file runs inside a course copy
+  }
+  return copies.filter((dir) => isCourseRoot(dir) && isInstalled(dir));
+}
+
+/** Serves `message` as the answer to every cell, with the tslab of a known course copy. */
+function startExplainingKernel(configPath, message) {
+  log(message);
+  const copy = knownCopies()[0];
+  if (!copy) {
+    log("no installed copy of the course is known here to run even this message: exiting");
+    process.exit(1);
+  }
+  const { ZmqServer } = require(path.join(copy, "node_modules", "tslab", "dist", "jupyter"));
+  queueServerSends(ZmqServer);
+  process.on("SIGINT", () => {}); // Interrupt: nothing runs
+  new ZmqServer(explainingHandler(message), configPath).init();
+}
+
+/** Why a notebook in `start` cannot run the course here, or null when it can (with the root). */
+function courseFor(start) {
+  const root = findCourseRoot(start);
+  if (!root) {
+    const copies = knownCopies();
+    const where = copies.length ? ` (for example ${path.join(copies[0], "notebooks")})` : "";
+    return {
+      root: null,
+      problem:
+        `This notebook is not inside a copy of the flow matching course: no folder at or ` +
+        `above ${path.resolve(start)} holds one (a package.json named "${PACKAGE_NAME}" next to ` +
+        "src/index.ts). The course kernel runs the library of the course folder a notebook sits " +
+        `in. Move or copy the notebook into a course's notebooks/ folder${where}, open it from ` +
+        "there and restart the kernel.",
+    };
+  }
+  if (!isInstalled(root)) {
+    return {
+      root,
+      problem:
+        `The course copy at ${root} is not installed yet (no node_modules/tslab). ` +
+        `Run \`npm install\` in ${root}, then restart the kernel.`,
+    };
+  }
+  return { root, problem: null };
+}
+
+function main(argv = process.argv) {
+  const i = argv.indexOf("--config-path");
+  const configPath = i >= 0 ? argv[i + 1] : undefined;
   if (!configPath) {
-    console.error("usage: node scripts/kernel.js --config-path <connection file>  (Jupyter starts this for you)");
+    console.error(
+      "usage: node scripts/kernel.js --config-path <connection file>  (Jupyter starts it)",
+    );
     process.exit(2);
   }
-  process.chdir(findCourseRoot(process.cwd()) || OWN_ROOT);
-
-  const { JupyterHandlerImpl } = require("tslab/dist/jupyter");
-  const { startKernel } = require("tslab/dist/main");
-  makeStrict(JupyterHandlerImpl.prototype);
-  trimStderr(JupyterHandlerImpl.prototype);
-
-  // startKernel adds its own handlers, which only log; replace them with ours.
-  const before = {
-    unhandledRejection: process.listeners("unhandledRejection"),
-    uncaughtException: process.listeners("uncaughtException"),
-  };
-  startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: "" });
-  for (const event of Object.keys(before)) {
-    for (const listener of process.listeners(event)) {
-      if (!before[event].includes(listener)) process.removeListener(event, listener);
-    }
+  const { root, problem } = courseFor(process.cwd());
+  if (problem) return startExplainingKernel(configPath, problem);
+  const launcher = path.join(root, "scripts", "kernel.js");
+  if (fs.existsSync(launcher) && fs.realpathSync(launcher) === fs.realpathSync(__filename))
+    return startCourseKernel(configPath);
+  let theirs;
+  try {
+    theirs = require(launcher);
+  } catch (err) {
+    const why = err && err.message ? err.message.split("\n")[0] : String(err);
+    return startExplainingKernel(
+      configPath,
+      `The course copy at ${root} has no working kernel launcher (scripts/kernel.js: ${why}).`,
+    );
   }
-  process.on("unhandledRejection", onRejection);
-  process.on("rejectionHandled", onRejectionHandled);
-  process.on("uncaughtException", onException);
+  if (typeof theirs.startCourseKernel === "function") return theirs.startCourseKernel(configPath);
+  return runOlderLauncher(launcher, root, argv.slice(2));
+}
+
+/** A course copy made before this launcher existed: its own kernel.js, as a child process. */
+function runOlderLauncher(launcher, root, args) {
+  const { spawn } = require("child_process");
+  const child = spawn(process.execPath, [launcher, ...args], { cwd: root, stdio: "inherit" });
+  // Jupyter interrupts the kernel's process group: the child gets SIGINT itself.
+  process.on("SIGINT", () => {});
+  process.on("SIGTERM", () => child.kill("SIGTERM"));
+  child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
 if (require.main === module) main();
 
-module.exports = { findCourseRoot, makeStrict, trimStderr, dropInternalFrames };
+module.exports = {
+  PACKAGE_NAME,
+  KNOWN_COPIES_FILE,
+  findCourseRoot,
+  courseFor,
+  startCourseKernel,
+  makeStrict,
+  trimStderr,
+  dropInternalFrames,
+  tidyErrorText,
+  decodeMappings,
+  expandShorthands,
+  unexpand,
+  queueSends,
+};

@@ -14,7 +14,11 @@ launcher moves to the course root) and stops at the first problem:
     runs last and gives it 500 ms to surface),
   - the notebook's time limit (kernel start included), or the kernel dying.
 The result (JSON, in --result) says what happened: ok, seconds, backend, and on failure the cell
-number (1-based among code cells), its first line and the error text the kernel printed.
+number (1-based among code cells), its first line and the error text the kernel printed. When the
+kernel gives no text (an error reply with nothing printed, or a kernel that died), the message says
+what the runner knows instead: the time spent in the cell and in the notebook, the kernel's state
+(running, exited with code N, killed by signal N) and the last lines the kernel wrote on its own
+stderr (kept in a temporary file).
 On success the executed notebook and, with --html, its HTML page (nbconvert) are written
 atomically; on failure the partly executed notebook goes to --failed when given.
 
@@ -88,8 +92,64 @@ def judge(cell, reply):
     if not parts and reply:
         content = reply["content"]
         parts.append(("%s: %s" % (content.get("ename", ""), content.get("evalue", ""))).strip(": "))
-    message = "\n".join(p for p in parts if p) or "the kernel reported an error without any text"
+    # None: the kernel said nothing (see explain).
+    message = "\n".join(p for p in parts if p) or None
     return ("error" if status == "error" or errors else "stderr", message)
+
+
+class KernelLog:
+    """The kernel's own stderr (Node's fatal errors, the launcher's notes), kept in a temporary file
+    so that a failure the kernel says nothing about can quote its last lines."""
+
+    def __init__(self):
+        import tempfile
+
+        self.file = tempfile.TemporaryFile(mode="w+b")
+
+    def tail(self, lines=20):
+        try:
+            self.file.flush()
+            self.file.seek(0)
+            text = self.file.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+        return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+async def kernel_state(client):
+    """'running', 'exited with code N' or 'killed by signal N' (or 'unknown')."""
+    from nbclient.util import ensure_async
+
+    km = getattr(client, "km", None)
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    code = process.poll() if process is not None else None
+    if code is None:
+        try:
+            alive = await ensure_async(km.is_alive()) if km is not None else None
+        except Exception:  # noqa: BLE001 - a broken manager is "unknown"
+            alive = None
+        return "running" if alive else "unknown" if alive is None else "dead"
+    return "killed by signal %d" % -code if code < 0 else "exited with code %d" % code
+
+
+async def kernel_report(client, log, cell_seconds, total_seconds):
+    """What the runner knows when the kernel gives no reason: times, kernel state, its stderr."""
+    state = await kernel_state(client)
+    tail = log.tail()
+    text = "after %.1f s in this cell (%.1f s into the notebook); kernel state: %s" % (
+        cell_seconds, total_seconds, state)
+    if not tail:
+        return text + "\nthe kernel wrote nothing on stderr"
+    return text + "\nthe kernel's last lines on stderr:\n" + tail
+
+
+async def explain(problem, client, log, cell_started, started):
+    """Fills in the message of a problem the kernel gave no text for (see judge)."""
+    if problem is None or problem[1] is not None:
+        return problem
+    now = time.monotonic()
+    report = await kernel_report(client, log, now - cell_started, now - started)
+    return (problem[0], "the kernel reported an error without any text, " + report)
 
 
 def new_client(args, nb, raise_on_late_output):
@@ -161,8 +221,9 @@ async def run(args, nb):
     info = {"backend": None, "cells": 0}
     code_number = 0
     current = {"cell": None, "first": None, "index": None}
+    log = KernelLog()
     try:
-        async with client.async_setup_kernel(cwd=args.cwd):
+        async with client.async_setup_kernel(cwd=args.cwd, stderr=log.file):
             await read_language_info(client, nb, deadline)
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
@@ -177,8 +238,14 @@ async def run(args, nb):
                 if remaining <= 0:
                     raise CellTimeoutError("time limit reached before this cell started")
                 client.timeout = max(1, int(remaining + 0.999))
+                cell_started = time.monotonic()
                 try:
                     await client.async_execute_cell(cell, index, execution_count=code_number)
+                except DeadKernelError as e:
+                    now = time.monotonic()
+                    report = await kernel_report(client, log, now - cell_started, now - started)
+                    why = "the kernel died (%s), %s" % (e, report)
+                    raise Failure("dead-kernel", why, code_number, first, index)
                 except CellTimeoutError:
                     elapsed = time.monotonic() - started
                     # Stop the kernel at once (a polite shutdown waits for the busy cell).
@@ -194,6 +261,7 @@ async def run(args, nb):
                 info["cells"] = code_number
                 note_backend(info, cell)
                 problem = judge(cell, replies.get(index))
+                problem = await explain(problem, client, log, cell_started, started)
                 if problem:
                     raise Failure(problem[0], problem[1], code_number, first, index)
 
@@ -206,8 +274,10 @@ async def run(args, nb):
                 nb.cells.append(probe)
                 try:
                     client.timeout = max(1, int(deadline - time.monotonic() + 0.999))
+                    probe_started = time.monotonic()
                     await client.async_execute_cell(probe, len(nb.cells) - 1, store_history=False)
                     problem = judge(probe, replies.get(len(nb.cells) - 1))
+                    problem = await explain(problem, client, log, probe_started, started)
                 finally:
                     nb.cells.pop()
                 if problem:
@@ -256,6 +326,8 @@ async def run_keep_going(args, nb):
     info = {"backend": None, "cells": 0, "outcomes": []}
     outcomes = info["outcomes"]
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    log = KernelLog()
+    died = {}  # what the runner knew when the kernel died: filled in inside the kernel's context
 
     def first_line(cell):
         return next((line.strip() for line in text_of(cell.source).splitlines() if line.strip()), "")
@@ -291,7 +363,7 @@ async def run_keep_going(args, nb):
             nb.cells.pop()
 
     try:
-        async with client.async_setup_kernel(cwd=args.cwd):
+        async with client.async_setup_kernel(cwd=args.cwd, stderr=log.file):
             await read_language_info(client, nb, deadline)
             position = 0
             while position < len(code_cells):
@@ -315,6 +387,10 @@ async def run_keep_going(args, nb):
                     except CellTimeoutError:
                         status = "timeout"
                         break
+                    except DeadKernelError:
+                        now = time.monotonic()
+                        died["report"] = await kernel_report(client, log, now - t0, now - started)
+                        raise
                     reply = replies.get(index)
                     if reply and reply["content"].get("status") == "abort" and attempt < 2:
                         await asyncio.sleep(0.3)  # sent inside tslab's 200 ms abort window: send again
@@ -334,7 +410,7 @@ async def run_keep_going(args, nb):
                         break
                     continue
                 note_backend(info, cell)
-                problem = judge(cell, replies.get(index))
+                problem = await explain(judge(cell, replies.get(index)), client, log, t0, started)
                 if problem:
                     record(index, number, cell, problem[0], problem[1], seconds)
                     await asyncio.sleep(0.3)  # tslab aborts requests arriving within 200 ms of a failed cell
@@ -344,7 +420,12 @@ async def run_keep_going(args, nb):
         done = {o["index"] for o in outcomes}
         rest = [(n, i, c) for n, (i, c) in enumerate(code_cells, start=1) if i not in done]
         for k, (n, i, c) in enumerate(rest):
-            record(i, n, c, "error" if k == 0 else "not-run", "the kernel died: %s" % e if k == 0 else "the kernel died earlier")
+            if k > 0:
+                record(i, n, c, "not-run", "the kernel died earlier")
+            elif "report" in died:
+                record(i, n, c, "error", "the kernel died (%s), %s" % (e, died["report"]))
+            else:
+                record(i, n, c, "error", "the kernel died: %s" % e)
     except (RuntimeError, TimeoutError, asyncio.TimeoutError) as e:
         if outcomes:
             raise
@@ -399,6 +480,36 @@ def mark_appendix(nb):
     return marked
 
 
+PLOTLY_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                             "node_modules", "plotly.js-dist-min", "plotly.min.js")
+FIGURE_MARK = 'class="fm-figure"'
+
+
+def with_plotly(nb):
+    """A copy of the notebook whose first figure's HTML starts with plotly.js itself: the page then
+    draws every figure offline. (In Jupyter, figures load plotly.js from the server instead, so that
+    saved notebooks stay small; see src/notebook/display.ts.)"""
+    import copy
+
+    page = copy.deepcopy(nb)
+    for cell in page.cells:
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html")
+            if html is None or FIGURE_MARK not in text_of(html):
+                continue
+            with open(PLOTLY_BUNDLE, encoding="utf-8") as f:
+                bundle = f.read()
+            if re.search(r"</script", bundle, re.IGNORECASE):
+                raise RuntimeError("the plotly.js bundle contains </script> and cannot be inlined")
+            version = re.search(r"plotly\.js v(\S+)", bundle[:300])
+            comment = "/* plotly.js %s, embedded once per notebook */" % (
+                version.group(1) if version else "")
+            tag = '<script type="text/javascript">%s\n%s\n</script>\n' % (comment, bundle)
+            output["data"]["text/html"] = tag + text_of(html)
+            return page
+    return page
+
+
 def export_html(nb, path):
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
@@ -414,7 +525,7 @@ def export_html(nb, path):
     exporter = HTMLExporter(
         config=config, extra_loaders=[DictLoader({"course.html.j2": PAGE_TEMPLATE})], template_file="course.html.j2"
     )
-    body, _ = exporter.from_notebook_node(mark_appendix(nb))
+    body, _ = exporter.from_notebook_node(mark_appendix(with_plotly(nb)))
     write_atomic(path, body)
 
 

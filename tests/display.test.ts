@@ -1,13 +1,17 @@
 // show() and progress(): the display bundle outside a kernel, and the messages sent inside one
 // (a stand-in for tslab's display writer, installed where tslab keeps it).
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { readFileSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { pathToFileURL } from "url";
 import {
   DisplayBundle,
   PLOTLY_MIME,
   figureBundle,
   inKernel,
   plotlyBundle,
+  plotlyJupyterPath,
   plotlyVersion,
   scriptJson,
   show,
@@ -60,6 +64,24 @@ describe("the display bundle", () => {
     expect(without.length).toBeLessThan(5000);
     expect(without).toContain("window.Plotly.newPlot");
   });
+  it("loads plotly.js from where the kernel's installer puts it for Jupyter", async () => {
+    const installer = pathToFileURL(join(__dirname, "..", "scripts", "install-kernel.mjs")).href;
+    const { installPlotly } = await import(installer);
+    const dataDir = mkdtempSync(join(tmpdir(), "fm-jupyter-"));
+    // Served at <base>/kernelspecs/<name>/<file> from <data dir>/kernels/<name>/<file>.
+    const [prefix, kernel, file] = plotlyJupyterPath().split("/");
+    expect(prefix).toBe("kernelspecs");
+    const onDisk = join(dataDir, "kernels", kernel, file);
+    try {
+      // The control: nothing there before.
+      expect(existsSync(onDisk)).toBe(false);
+      expect(installPlotly(dataDir)).toBe(true);
+      expect(readFileSync(onDisk, "utf8")).toBe(plotlyBundle());
+      expect(installPlotly(dataDir)).toBe(false); // already there: left alone
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
   it("keeps the figure's JSON from closing the script tag", () => {
     const evil = plotPoints([[0, 0]], { title: "</script><script>alert(1)</script>" });
     const html = figureBundle(evil).data["text/html"] as string;
@@ -85,7 +107,7 @@ describe("show outside a kernel", () => {
 });
 
 describe("show inside a kernel", () => {
-  it("sends one display_data per figure, with plotly.js in the first only, and unique plot ids", () => {
+  it("sends one small display_data per figure (no plotly.js in it), with unique plot ids", () => {
     const sent = fakeKernel();
     expect(inKernel()).toBe(true);
     show(fig, { export: "a" });
@@ -93,9 +115,11 @@ describe("show inside a kernel", () => {
     show(fig);
     expect(sent.map((s) => s.update)).toEqual([false, false, false]);
     const html = sent.map((s) => s.content.data["text/html"] as string);
-    expect(html[0].length).toBeGreaterThan(plotlyBundle().length);
-    expect(html[1].length).toBeLessThan(5000);
-    expect(html[2].length).toBeLessThan(5000);
+    for (const h of html) {
+      expect(h.length).toBeLessThan(5000);
+      // Loaded from the Jupyter server when the page lacks it.
+      expect(h).toContain(JSON.stringify(plotlyJupyterPath()));
+    }
     const ids = html.map((h) => /<div id="([^"]+)"/.exec(h)?.[1]);
     expect(new Set(ids).size).toBe(3);
     expect(sent[0].content.metadata).toEqual({ "flow-matching": { export: "a" } });

@@ -6,16 +6,19 @@
  * - `application/vnd.plotly.v1+json`: the figure itself. Jupyter Lab (with plotly's renderer
  *   extension) and VS Code draw it natively.
  * - `text/html`: a `<div>` and a script calling `Plotly.newPlot`, for classic Notebook, Lab without
- *   the extension, and the HTML pages of the course build (nbconvert). plotly.js (the minified
- *   bundle, about 4.8 MB) is embedded in the first figure's HTML of each kernel session only; later
- *   figures use the `window.Plotly` it defines.
+ *   the extension, and the HTML pages of the course build (nbconvert). The script draws with the
+ *   page's `window.Plotly`; inside Jupyter, the first figure of a page without it loads plotly.js
+ *   (the minified bundle, about 4.8 MB) once, from the copy `npm install` puts beside the
+ *   kernelspec, which Jupyter serves (`/kernelspecs/flow-matching/plotly-<version>.min.js`, see
+ *   scripts/install-kernel.mjs). So the bundle is never saved inside a notebook; the course's HTML
+ *   pages embed it once each (scripts/run_notebook.py), and work offline.
  * - `text/plain`: a one-line summary, for terminals and plain viewers.
  *
  * Outside a Jupyter kernel (vitest, plain node) nothing is displayed: `show` prints the one-line
  * summary and returns the same bundle, so scripts and tests can inspect it.
  */
 import { randomBytes } from "crypto";
-import { readFileSync } from "fs";
+import { closeSync, openSync, readFileSync, readSync } from "fs";
 import { Figure, isFigure } from "../figures/figure";
 
 /** Plotly's MIME type (what Lab and VS Code render natively). */
@@ -71,18 +74,17 @@ export function newDisplayId(): string {
   return randomBytes(8).toString("hex");
 }
 
-// Per kernel process: has plotly.js been sent yet, and a session tag that keeps plot ids unique
-// even when a restarted kernel writes into the same page. Kept on globalThis so that a re-imported
-// copy of this module (tslab may compile it again) shares them.
+// Per kernel process: a session tag that keeps plot ids unique even when a restarted kernel writes
+// into the same page. Kept on globalThis so that a re-imported copy of this module (tslab may
+// compile it again) shares it.
 interface SessionState {
-  plotlyEmbedded: boolean;
   session: string;
   count: number;
 }
 const STATE_KEY = "__flowMatchingDisplay";
 function state(): SessionState {
   const g = globalThis as unknown as Record<string, SessionState | undefined>;
-  if (!g[STATE_KEY]) g[STATE_KEY] = { plotlyEmbedded: false, session: randomBytes(4).toString("hex"), count: 0 };
+  if (!g[STATE_KEY]) g[STATE_KEY] = { session: randomBytes(4).toString("hex"), count: 0 };
   return g[STATE_KEY] as SessionState;
 }
 
@@ -94,10 +96,31 @@ export function plotlyBundle(): string {
   return bundleSource;
 }
 
-/** The plotly.js version shipped with the course (from the bundle's header). */
+let version: string | null = null;
+
+/** The plotly.js version shipped with the course (from the bundle's header only). */
 export function plotlyVersion(): string {
-  const m = /plotly\.js v([0-9][^\s*]*)/.exec(plotlyBundle().slice(0, 300));
-  return m ? m[1] : "unknown";
+  if (version === null) {
+    const head = Buffer.alloc(300);
+    const fd = openSync(require.resolve("plotly.js-dist-min"), "r");
+    try {
+      readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    const m = /plotly\.js v([0-9][^\s*]*)/.exec(head.toString("utf8"));
+    version = m ? m[1] : "unknown";
+  }
+  return version;
+}
+
+/**
+ * Where Jupyter serves the course's copy of plotly.js, relative to the server's base URL: a
+ * resource of the kernelspec (scripts/install-kernel.mjs writes it into
+ * `<Jupyter data dir>/kernels/flow-matching/`; classic Notebook and Jupyter Server serve it).
+ */
+export function plotlyJupyterPath(): string {
+  return `kernelspecs/flow-matching/plotly-${plotlyVersion()}.min.js`;
 }
 
 /** JSON that is safe inside an HTML `<script>` (no `</script>`, no `<!--`, no line separators). */
@@ -117,24 +140,67 @@ export function plotlyScriptTag(): string {
   return `<script type="text/javascript">/* plotly.js ${plotlyVersion()}, embedded once per notebook */\n${src}\n</script>\n`;
 }
 
+/**
+ * The script that makes `window.Plotly` exist, once per page, and calls back: at once when the
+ * page has it (the course's HTML pages embed it), else, inside Jupyter, by loading the course's
+ * copy from the server (one request per page, shared by all figures). `done(problem)` gets a
+ * message on failure.
+ */
+function plotlyLoader(): string {
+  const path = scriptJson(plotlyJupyterPath());
+  const notFound = scriptJson(
+    "plotly.js could not be loaded from this Jupyter server. Register the course kernel again " +
+      "(node scripts/install-kernel.mjs in the course folder, which installs plotly.js for " +
+      "Jupyter), then reload the page.",
+  );
+  const noJupyter = scriptJson("plotly.js is not on this page, so the figure cannot be drawn.");
+  return (
+    `function withPlotly(done) {\n` +
+    `    if (window.Plotly) return done(null);\n` +
+    `    var config = document.getElementById("jupyter-config-data");\n` +
+    `    var base = document.body && document.body.getAttribute("data-base-url");\n` +
+    `    if (base === null && config) {\n` +
+    `      try { base = JSON.parse(config.textContent).baseUrl; } catch (e) { base = null; }\n` +
+    `    }\n` +
+    `    if (base === null || base === undefined) {\n` +
+    `      var tries = 0, timer = setInterval(function () {\n` +
+    `        if (window.Plotly) { clearInterval(timer); done(null); }\n` +
+    `        else if (++tries > 100) { clearInterval(timer); done(${noJupyter}); }\n` +
+    `      }, 100);\n` +
+    `      return;\n` +
+    `    }\n` +
+    `    if (!window.__flowMatchingPlotly) {\n` +
+    `      window.__flowMatchingPlotly = new Promise(function (resolve, reject) {\n` +
+    `        var s = document.createElement("script");\n` +
+    `        s.src = base.replace(/\\/?$/, "/") + ${path};\n` +
+    `        s.onload = function () { window.Plotly ? resolve() : reject(); };\n` +
+    `        s.onerror = function () { window.__flowMatchingPlotly = null; reject(); };\n` +
+    `        document.head.appendChild(s);\n` +
+    `      });\n` +
+    `    }\n` +
+    `    window.__flowMatchingPlotly.then(\n` +
+    `      function () { done(null); },\n` +
+    `      function () { done(${notFound}); }\n` +
+    `    );\n` +
+    `  }\n`
+  );
+}
+
 /** The HTML of one figure: a div and a script that draws into it once `window.Plotly` exists. */
 export function figureHtml(figure: Figure, divId: string, embedPlotly: boolean): string {
   const height = typeof figure.layout.height === "number" ? `${figure.layout.height}px` : "450px";
   const width = typeof figure.layout.width === "number" ? `${figure.layout.width}px` : "100%";
-  const missing =
-    "plotly.js is not loaded on this page: the output that embedded it was cleared. " +
-    "Restart the kernel and run the notebook from the top.";
   return (
     (embedPlotly ? plotlyScriptTag() : "") +
     `<div id="${divId}" class="fm-figure" style="width:${width};max-width:100%;height:${height}"></div>\n` +
     `<script type="text/javascript">\n(function () {\n` +
     `  var id = ${scriptJson(divId)}, figure = ${scriptJson(figure)};\n` +
-    `  function draw() { var el = document.getElementById(id); if (el) window.Plotly.newPlot(el, figure); }\n` +
-    `  if (window.Plotly) { draw(); return; }\n` +
-    `  var tries = 0, timer = setInterval(function () {\n` +
-    `    if (window.Plotly) { clearInterval(timer); draw(); }\n` +
-    `    else if (++tries > 100) { clearInterval(timer); var el = document.getElementById(id); if (el) el.textContent = ${scriptJson(missing)}; }\n` +
-    `  }, 100);\n})();\n</script>`
+    `  ${plotlyLoader()}` +
+    `  withPlotly(function (problem) {\n` +
+    `    var el = document.getElementById(id);\n` +
+    `    if (!el) return;\n` +
+    `    if (problem) el.textContent = problem; else window.Plotly.newPlot(el, figure);\n` +
+    `  });\n})();\n</script>`
   );
 }
 
@@ -200,15 +266,10 @@ export function figureBundle(
 export function show(figure: Figure, options: ShowOptions = {}): void {
   const write = kernelDisplayWriter();
   const s = state();
-  const embed = write !== null && !s.plotlyEmbedded;
   s.count += 1;
-  const bundle = figureBundle(figure, { ...options, embedPlotly: embed, divId: `fm-figure-${s.session}-${s.count}` });
-  if (write) {
-    write(bundle, false);
-    if (embed) s.plotlyEmbedded = true;
-  } else {
-    console.log(bundle.data["text/plain"]);
-  }
+  const bundle = figureBundle(figure, { ...options, divId: `fm-figure-${s.session}-${s.count}` });
+  if (write) write(bundle, false);
+  else console.log(bundle.data["text/plain"]);
 }
 
 /** Shows Markdown (rendered in every front end; printed as text outside a kernel). */
