@@ -105,3 +105,6 @@ export * from "./metrics/path-energy";
 
 // --- Notebook 06 (training and sampling): empirical order of convergence (log-log slope) ---
 export * from "./metrics/convergence";
+
+// --- Interrupts (issue 13): Kernel > Interrupt stops the library's loops (src/core/interrupt.ts) ---
+export { InterruptedError, requestInterrupt } from "./core/interrupt";
