@@ -106,5 +106,5 @@ export * from "./metrics/path-energy";
 // --- Notebook 06 (training and sampling): empirical order of convergence (log-log slope) ---
 export * from "./metrics/convergence";
 
-// --- Interrupts (issue 13): Kernel > Interrupt stops the library's loops (src/core/interrupt.ts) ---
+// --- Interrupts (issue 13): Kernel > Interrupt stops the library's loops (core/interrupt.ts) ---
 export { InterruptedError, requestInterrupt } from "./core/interrupt";

@@ -40,11 +40,16 @@ export function conversionCoefficients(path: AffineProbPath, t: number, from: Pr
 
 /**
  * A thread that interrupts the library's running operations as the kernel's signal thread does (it
- * adds to the shared counters from outside the main thread, so even a synchronous call sees it): every
- * `everyMs` milliseconds, or once after `everyMs` with `once`. Also the hang guard of tests whose
- * failure would be a call that never returns (a vitest time-out cannot stop a blocked thread).
+ * adds to the shared counters from outside the main thread, so even a synchronous call sees it):
+ * every `everyMs` milliseconds, or once after `everyMs` with `once`. Also the hang guard of tests
+ * whose failure would be a call that never returns (a vitest time-out cannot stop a blocked
+ * thread).
  */
-export function interrupter(counters: Int32Array, everyMs: number, once = false): { stop: () => Promise<void> } {
+export function interrupter(
+  counters: Int32Array,
+  everyMs: number,
+  once = false,
+): { stop: () => Promise<void> } {
   const stopFlag = new Int32Array(new SharedArrayBuffer(4));
   const source = `
     const { workerData } = require("worker_threads");
@@ -54,7 +59,8 @@ export function interrupter(counters: Int32Array, everyMs: number, once = false)
       if (once) break;
     }
   `;
-  const worker = new Worker(source, { eval: true, workerData: { counters, stopFlag, everyMs, once } });
+  const workerData = { counters, stopFlag, everyMs, once };
+  const worker = new Worker(source, { eval: true, workerData });
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   return {
     stop: async () => {

@@ -125,7 +125,7 @@ describe("threads", () => {
 });
 
 describe("more threads than cores", () => {
-  it("caps FM_THREADS and setThreads at the core count, with one warning each that says why", () => {
+  it("caps FM_THREADS and setThreads at the core count, with one warning each saying why", () => {
     if (!onHelperBackend()) return;
     const cores = availableParallelism();
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
@@ -138,8 +138,10 @@ describe("more threads than cores", () => {
       setThreads(cores + 1);
       expect(threadCount()).toBe(cores);
       expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([
-        expect.stringMatching(new RegExp(`^FM_THREADS=${cores + 62} asks for more threads than this machine has cores \\(${cores}\\); using ${cores}`)),
-        expect.stringMatching(new RegExp(`^setThreads\\(${cores + 1}\\) asks for more threads than this machine has cores`)),
+        expect.stringMatching(
+          new RegExp(`^FM_THREADS=${cores + 62} asks for more threads than this machine has cores \\(${cores}\\); using ${cores}`),
+        ),
+        expect.stringMatching(new RegExp(`^setThreads\\(${cores + 1}\\) asks for more threads than`)),
       ]);
       // Negative control: at or below the core count nothing is capped and nothing is said.
       setThreads(cores);
@@ -154,11 +156,12 @@ describe("more threads than cores", () => {
   });
 });
 
-// A helper that dies (terminated, crashed, out of memory) must never leave a call waiting for it: the
-// call fails with the cause, or the library replaces the helper; either way the next call works.
-// Each case has a generous hang guard: before the manager thread, these calls waited forever (and a
-// vitest time-out cannot stop a thread blocked in a synchronous call), so `waitFor` lets an interrupt
-// from another thread end the wait after 30 s: the test then fails with that message instead of hanging.
+// A helper that dies (terminated, crashed, out of memory) must never leave a call waiting for it:
+// the call fails with the cause, or the library replaces the helper; either way the next call
+// works. Each case has a generous hang guard: before the manager thread, these calls waited forever
+// (and a vitest time-out cannot stop a thread blocked in a synchronous call), so `waitFor` lets an
+// interrupt from another thread end the wait after 30 s: the test then fails with that message
+// instead of hanging.
 describe.runIf(availableParallelism() >= 2)("helper threads that die", () => {
   const DYING = join(__dirname, "fixtures", "dying-jobs.ts");
   beforeEach((ctx) => {
@@ -200,18 +203,22 @@ describe.runIf(availableParallelism() >= 2)("helper threads that die", () => {
     expect(receive(h)).toBe("pong");
   }
 
-  it("terminated while working: the waiting call fails at once, naming the cause, and the next call gets a new helper", async () => {
+  it("terminated while working: the waiting call fails at once, naming the cause; the next works", async () => {
     const h = await dyingHelper();
     send(h, "busy", 60_000);
     terminateHelper(h);
-    expect(await waitFor(h)).toThrow(/a helper thread stopped while working on "busy": it was terminated \(from outside the library\)/);
+    expect(await waitFor(h)).toThrow(
+      /a helper thread stopped while working on "busy": it was terminated \(from outside the library\)/,
+    );
     await nextOneWorks(h);
   }, 60_000);
 
   it("crashed (its thread exited in the middle of a job): the call fails naming the exit code", async () => {
     const h = await dyingHelper();
     send(h, "exit", null);
-    expect(await waitFor(h)).toThrow(/stopped while working on "exit": its thread ended with exit code 7/);
+    expect(await waitFor(h)).toThrow(
+      /stopped while working on "exit": its thread ended with exit code 7/,
+    );
     await nextOneWorks(h);
   }, 60_000);
 
@@ -229,15 +236,17 @@ describe.runIf(availableParallelism() >= 2)("helper threads that die", () => {
     }
   }, 120_000);
 
-  it("a failed allocation retires the helper (its TensorFlow.js may be unusable), names the error, and the next call works", async () => {
+  it("a failed allocation retires the helper, names the error, and the next call works", async () => {
     const h = await dyingHelper();
     send(h, "alloc", null);
-    expect(await waitFor(h)).toThrow(/a helper thread failed working on "alloc": RangeError: Array buffer allocation failed/);
+    expect(await waitFor(h)).toThrow(
+      /a helper thread failed working on "alloc": RangeError: Array buffer allocation failed/,
+    );
     expect(helpers(1, DYING).map((x) => x.id)).not.toContain(h.id);
     await nextOneWorks(h);
   }, 60_000);
 
-  it("terminated while idle: sampling replaces it with a warning naming the cause, and its samples are those of one thread", async () => {
+  it("terminated while idle: replaced with a warning naming the cause; samples stay exact", async () => {
     stopThreads();
     setThreads(2);
     seed(21);
@@ -250,7 +259,10 @@ describe.runIf(availableParallelism() >= 2)("helper threads that die", () => {
     const [h] = helpers(1, HELPER_JOBS);
     terminateHelper(h);
     const deadline = Date.now() + 30_000;
-    while (runningHelpers() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20)); // the end is seen
+    // Until the main thread has seen the end.
+    while (runningHelpers() > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     expect(runningHelpers()).toBe(0);
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const guard = interrupter(interruptCounters(), 30_000, true); // the hang guard (see above)
@@ -258,7 +270,9 @@ describe.runIf(availableParallelism() >= 2)("helper threads that die", () => {
     try {
       two = sampleFlow(model, { x0, steps: 4 });
       expect(warn).toHaveBeenCalledTimes(1);
-      expect(String(warn.mock.calls[0][0])).toMatch(/^a helper thread had stopped: it was terminated \(from outside the library\)\. A new one is starting/);
+      expect(String(warn.mock.calls[0][0])).toMatch(
+        /^a helper thread had stopped: it was terminated \(from outside the library\)\. A new one is starting/,
+      );
     } finally {
       warn.mockRestore();
       await guard.stop();

@@ -1,8 +1,8 @@
-// The manager thread of the helper threads (see threads.ts): starts each helper for the main thread and
-// watches it. When a helper's thread ends for any reason (terminated, crashed, out of memory), the
-// manager posts why on the status port and marks the helper's counters at once (ctrl[3] = 1, waking
-// whoever sleeps on them), so that a main thread blocked waiting for that helper learns of it without
-// its event loop. Plain JavaScript; it loads nothing else and does no work of its own.
+// The manager thread of the helper threads (see threads.ts): starts each helper for the main thread
+// and watches it. When a helper's thread ends for any reason (terminated, crashed, out of memory),
+// the manager posts why on the status port and marks the helper's counters at once (ctrl[3] = 1,
+// waking whoever sleeps on them), so that a main thread blocked waiting for that helper learns of
+// it without its event loop. Plain JavaScript; it loads nothing else and does no work of its own.
 "use strict";
 const { Worker, parentPort, workerData } = require("node:worker_threads");
 
@@ -24,7 +24,10 @@ function ended(id, code) {
   const entry = helpers.get(id);
   if (entry === undefined) return;
   helpers.delete(id);
-  const cause = entry.error ?? entry.reason ?? (code === 0 ? "its thread ended" : `its thread ended with exit code ${code}`);
+  const cause =
+    entry.error ??
+    entry.reason ??
+    (code === 0 ? "its thread ended" : `its thread ended with exit code ${code}`);
   status.postMessage({ id, cause });
   Atomics.store(entry.ctrl, EXITED, 1);
   for (let slot = 0; slot < entry.ctrl.length; slot++) Atomics.notify(entry.ctrl, slot);
@@ -34,7 +37,11 @@ function startHelper({ id, script, resourceLimits, workerData: data }) {
   const entry = { worker: null, ctrl: data.ctrl, error: null, reason: null };
   helpers.set(id, entry);
   try {
-    entry.worker = new Worker(script, { workerData: data, transferList: [data.port], resourceLimits });
+    entry.worker = new Worker(script, {
+      workerData: data,
+      transferList: [data.port],
+      resourceLimits,
+    });
   } catch (err) {
     entry.error = `it could not be started: ${err instanceof Error ? err.message : String(err)}`;
     ended(id, 1);

@@ -4,17 +4,18 @@
  * after the last completed step.
  *
  * How an interrupt arrives. Jupyter interrupts a kernel with SIGINT. A signal handler written in
- * JavaScript only runs when the event loop is free, so it can never stop a synchronous loop (a solver,
- * training without a progress bar) and it could only abandon an awaiting cell while its loop went on
- * in the background. The course kernel (scripts/kernel.js) therefore counts signals on a thread of its
- * own, in shared memory that it publishes as `globalThis[Symbol.for("flow-matching.interrupt")]`
- * (layout below). The library's loops read that counter once per step (`checkInterrupt`: two atomic
- * loads) and throw an `InterruptedError` at a point where nothing is half done; `finally` blocks
- * and `tf.tidy` free what the step held, as for any other error.
+ * JavaScript only runs when the event loop is free, so it can never stop a synchronous loop (a
+ * solver, training without a progress bar) and it could only abandon an awaiting cell while its
+ * loop went on in the background. The course kernel (scripts/kernel.js) therefore counts signals on
+ * a thread of its own, in shared memory that it publishes as
+ * `globalThis[Symbol.for("flow-matching.interrupt")]` (layout below). The library's loops read that
+ * counter once per step (`checkInterrupt`: two atomic loads) and throw an `InterruptedError` at a
+ * point where nothing is half done; `finally` blocks and `tf.tidy` free what the step held, as for
+ * any other error.
  *
  * What counts as interrupted: in the course kernel, any signal since the running cell began (so a
- * cell that calls the library many times stops at the next call, too). Elsewhere (scripts, tests) no
- * signal is counted; `requestInterrupt()` stops the operations running at the time, which is how
+ * cell that calls the library many times stops at the next call, too). Elsewhere (scripts, tests)
+ * no signal is counted; `requestInterrupt()` stops the operations running at the time, which is how
  * the tests interrupt at a known step. Helper threads get the same counter and the caller's base
  * with each job, so their share of a sampling run stops at the same time.
  */
@@ -37,8 +38,8 @@ export const INTERRUPT_SLOTS = 8;
 const KEY = Symbol.for("flow-matching.interrupt");
 
 /**
- * Thrown by a loop that stopped because of an interrupt. `partial` holds what the loop had finished,
- * where that is worth keeping (training: the losses of the completed steps).
+ * Thrown by a loop that stopped because of an interrupt. `partial` holds what the loop had
+ * finished, where that is worth keeping (training: the losses of the completed steps).
  */
 export class InterruptedError<T = unknown> extends Error {
   readonly partial?: T;
@@ -54,11 +55,17 @@ let counters: Int32Array;
 let kernelOwned = false;
 {
   const published = (globalThis as Record<symbol, unknown>)[KEY];
-  if (published instanceof Int32Array && published.buffer instanceof SharedArrayBuffer && published.length >= INTERRUPT_SLOTS) {
+  if (
+    published instanceof Int32Array &&
+    published.buffer instanceof SharedArrayBuffer &&
+    published.length >= INTERRUPT_SLOTS
+  ) {
     counters = published;
     kernelOwned = true;
   } else {
-    counters = new Int32Array(new SharedArrayBuffer(INTERRUPT_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+    counters = new Int32Array(
+      new SharedArrayBuffer(INTERRUPT_SLOTS * Int32Array.BYTES_PER_ELEMENT),
+    );
   }
 }
 
@@ -67,7 +74,7 @@ let depth = 0;
 let operationBase = 0;
 /** True in a helper thread (it reads the main thread's counters and never writes them). */
 let helperThread = false;
-/** In a helper thread: the base of the job being run (null outside a job: nothing interrupts then). */
+/** In a helper thread: the base of the job being run (null outside a job: nothing stops). */
 let jobBase: number | null = null;
 
 /** The shared counters (handed to helper threads so that they see the same interrupts). */
@@ -80,8 +87,14 @@ export function interruptCounters(): Int32Array {
  * when the helper starts.
  */
 export function useInterruptCounters(shared: Int32Array): void {
-  if (!(shared instanceof Int32Array) || !(shared.buffer instanceof SharedArrayBuffer) || shared.length < INTERRUPT_SLOTS) {
-    throw new Error("useInterruptCounters: expected the main thread's shared Int32Array of interrupt counters");
+  if (
+    !(shared instanceof Int32Array) ||
+    !(shared.buffer instanceof SharedArrayBuffer) ||
+    shared.length < INTERRUPT_SLOTS
+  ) {
+    throw new Error(
+      "useInterruptCounters: expected the main thread's shared Int32Array of interrupt counters",
+    );
   }
   counters = shared;
   helperThread = true;
@@ -139,7 +152,7 @@ export function interruptible<T>(body: () => T): T {
   }
 }
 
-/** `interruptible` for an operation that awaits between its steps (training with a progress bar). */
+/** `interruptible` for an operation that awaits between steps (training with a progress bar). */
 export async function interruptibleAsync<T>(body: () => Promise<T>): Promise<T> {
   enter();
   try {

@@ -1,8 +1,8 @@
-// The entry of a helper thread (see threads.ts). Plain JavaScript, because a worker cannot start from
-// TypeScript: it teaches Node to load .ts files (TypeScript's transpileModule, the same translation
-// the notebooks' kernel makes), loads the job handlers it was given, starts its own TensorFlow.js on
-// the main thread's backend, then answers requests until it is stopped. The manager thread
-// (helper-manager.cjs) starts it and reports its end.
+// The entry of a helper thread (see threads.ts). Plain JavaScript, because a worker cannot start
+// from TypeScript: it teaches Node to load .ts files (TypeScript's transpileModule, the same
+// translation the notebooks' kernel makes), loads the job handlers it was given, starts its own
+// TensorFlow.js on the main thread's backend, then answers requests until it is stopped. The
+// manager thread (helper-manager.cjs) starts it and reports its end.
 //
 // Protocol (ctrl is an Int32Array over shared memory): the main thread posts a request
 // { id, job, args, base } on `port` and increments ctrl[0]; the helper sleeps on ctrl[0], takes the
@@ -31,11 +31,15 @@ function reply(message, transfer) {
 }
 
 /**
- * A failure after which this thread's TensorFlow.js may be unusable: a failed allocation (JavaScript
- * or WebAssembly memory) or a WebAssembly trap. The main thread then replaces the helper.
+ * A failure after which this thread's TensorFlow.js may be unusable: a failed allocation
+ * (JavaScript or WebAssembly memory) or a WebAssembly trap. The main thread then replaces the
+ * helper.
  */
 function isFatal(err) {
-  return (err instanceof RangeError && /alloc|memory/i.test(err.message)) || err instanceof WebAssembly.RuntimeError;
+  return (
+    (err instanceof RangeError && /alloc|memory/i.test(err.message)) ||
+    err instanceof WebAssembly.RuntimeError
+  );
 }
 
 // One request, answered. (Kept apart from the waiting loop so that V8 optimises it as a normal
@@ -44,15 +48,18 @@ function handle(handlers) {
   const request = receiveMessageOnPort(port);
   const id = request?.message?.id;
   try {
-    if (request === undefined) throw new Error("a request arrived without a message (internal error)");
+    if (request === undefined)
+      throw new Error("a request arrived without a message (internal error)");
     const { job, args, base } = request.message;
     const handler = handlers[job];
-    if (typeof handler !== "function") throw new Error(`a helper thread has no job called ${JSON.stringify(job)}`);
+    if (typeof handler !== "function")
+      throw new Error(`a helper thread has no job called ${JSON.stringify(job)}`);
     const { result, transfer } = interrupt.asJob(base, () => handler(args));
     reply({ id, result }, transfer ?? []);
   } catch (err) {
     const fatal = isFatal(err);
-    const error = err instanceof Error ? (fatal ? `${err.name}: ${err.message}` : err.message) : String(err);
+    const error =
+      err instanceof Error ? (fatal ? `${err.name}: ${err.message}` : err.message) : String(err);
     reply({ id, error, interrupted: err instanceof interrupt.InterruptedError, fatal }, []);
   }
 }

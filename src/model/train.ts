@@ -251,14 +251,17 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
       for (let step = 1; step <= steps; step++) {
         checkInterrupt();
         const batch = drawCfmBatch(path, x1Rows, batchSize, x0Rows, timeRange);
-        // L = (1/n) sum_i |u_theta(x_t,i, t_i) - target_i|^2 and its gradient 2/n sum_i (...), by back-propagation.
-        const { loss, grad } = shardedLossAndGradient(model, networkInput(model, batch), batch.target, batch.n, shards);
+        // L = (1/n) sum_i |u_theta(x_t,i, t_i) - target_i|^2 and its gradient 2/n sum_i (...), by
+        // back-propagation.
+        const input = networkInput(model, batch);
+        const { loss, grad } = shardedLossAndGradient(model, input, batch.target, batch.n, shards);
         if (!Number.isFinite(loss)) {
           if (step > 1) model.setTheta(previous);
           if (bar) await bar.done();
           throw new Error(
-            `training stopped at step ${step} of ${steps}: the loss is ${loss}. The model keeps the parameters of step ${step - 1}. ` +
-              `Usual causes: a learning rate too large (${baseRate}), data with huge values, or a path with an infinite slope.`,
+            `training stopped at step ${step} of ${steps}: the loss is ${loss}. The model keeps ` +
+              `the parameters of step ${step - 1}. Usual causes: a learning rate too large ` +
+              `(${baseRate}), data with huge values, or a path with an infinite slope.`,
           );
         }
         if (options.clipNorm !== undefined) clipGradientNorm(grad, options.clipNorm);
@@ -277,8 +280,8 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
     const done = losses.length;
     if (bar) await bar.stop(`interrupted after step ${done}`);
     throw new InterruptedError(
-      `Interrupted: training stopped after step ${done} of ${steps}; the model keeps the parameters of step ${done} ` +
-        `(the error's "partial" holds the losses of those steps)`,
+      `Interrupted: training stopped after step ${done} of ${steps}; the model keeps the ` +
+        `parameters of step ${done} (the error's "partial" holds the losses of those steps)`,
       summary(losses, learningRates, (Date.now() - start) / 1000),
     );
   }

@@ -7,8 +7,8 @@
  * every update that is sent is followed by a yield to the event loop. The final state is always
  * sent: by `done()`, and by the update whose step reaches `total`.
  *
- * Kernel > Interrupt: `update` throws an `InterruptedError` once the cell has been interrupted, so a
- * loop that reports its progress stops there (instead of running on in the background after the
+ * Kernel > Interrupt: `update` throws an `InterruptedError` once the cell has been interrupted, so
+ * a loop that reports its progress stops there (instead of running on in the background after the
  * cell was abandoned); `stop(reason)` then shows where it stopped.
  *
  * The curve is a small inline SVG (no script): it renders the same in every front end and in the
@@ -70,7 +70,7 @@ export interface Progress {
   update(step: number, values?: ProgressValues): Promise<void>;
   /** Sends the final state (always) and returns a summary. */
   done(values?: ProgressValues): Promise<ProgressSummary>;
-  /** Sends the final state marked as stopped early, with the reason ("interrupted after step 120"). */
+  /** Sends the final state, marked as stopped early for `reason` ("interrupted after step 120"). */
   stop(reason: string): Promise<ProgressSummary>;
   /** Every reported step and loss, for `plotLoss` afterwards. */
   readonly history: { step: number[]; loss: number[] };
@@ -195,20 +195,25 @@ export function progress(options: ProgressOptions): Progress {
     const line = `${step}/${total} (${(100 * fraction).toFixed(1)}%) · ${timing} · ${rate.toFixed(1)} steps/s`;
     const bars = Math.round(30 * fraction);
     const ending = final ? ` · ${stopped ?? "done"}` : "";
-    const text = `${title} [${"#".repeat(bars)}${".".repeat(30 - bars)}] ${line}${extras.length ? ` · ${extras.join(" · ")}` : ""}${ending}`;
+    const bar = `[${"#".repeat(bars)}${".".repeat(30 - bars)}]`;
+    const shown = extras.length ? ` · ${extras.join(" · ")}` : "";
+    const text = `${title} ${bar} ${line}${shown}${ending}`;
     const colour = !final ? "#0072B2" : stopped ? "#D55E00" : "#009E73";
     const html =
       `<div class="fm-progress" style="font-family:Helvetica,Arial,sans-serif;font-size:13px;line-height:1.5">` +
       `<div><b>${escapeHtml(title)}</b> ${escapeHtml(line + ending)}</div>` +
       `<div style="width:420px;height:10px;background:#e6e6e6;border-radius:3px;overflow:hidden">` +
-      `<div style="width:${(100 * fraction).toFixed(1)}%;height:100%;background:${colour}"></div></div>` +
+      `<div style="width:${(100 * fraction).toFixed(1)}%;height:100%;background:${colour}">` +
+      `</div></div>` +
       (extras.length ? `<div>${escapeHtml(extras.join(" · "))}</div>` : "") +
       (history.loss.length ? lossSparkline(history.step, history.loss, total, logY) : "") +
       `</div>`;
     return {
       data: { "text/html": html, "text/plain": text },
       metadata: {
-        [METADATA_KEY]: { progress: { step, total, updates: updates + 1, done: final, ...(stopped ? { stopped } : {}) } },
+        [METADATA_KEY]: {
+          progress: { step, total, updates: updates + 1, done: final, ...(stopped && { stopped }) },
+        },
       },
       transient: { display_id: displayId },
     };
@@ -248,7 +253,8 @@ export function progress(options: ProgressOptions): Progress {
       await send(true);
     }
     const last = history.loss.length ? history.loss[history.loss.length - 1] : NaN;
-    const summary: ProgressSummary = { step, total, seconds: (Date.now() - start) / 1000, updates, loss: last };
+    const seconds = (Date.now() - start) / 1000;
+    const summary: ProgressSummary = { step, total, seconds, updates, loss: last };
     if (stopped) summary.stopped = stopped;
     return summary;
   };

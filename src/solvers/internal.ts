@@ -72,8 +72,8 @@ export function nodeIndex(mesh: number[], s: number, tiny: number): number {
  * Runs a fixed-grid scheme: from `x0` at mesh[0], `x = step(x, i)` takes mesh[i] to mesh[i + 1] (called
  * inside `tf.tidy`; it may read `x` but must not dispose it). Records the state at each save time (each
  * must be a mesh node). Holds only the current state and the saved ones; `x0` is not consumed.
- * An interrupt (src/core/interrupt.ts) stops it between two steps with an `InterruptedError`, freeing
- * what it holds.
+ * An interrupt (src/core/interrupt.ts) stops it between two steps with an `InterruptedError`,
+ * freeing what it holds.
  * @returns the final state (a copy of x0 for an empty mesh) and, with `saveAt`, the states `[k, n, d]`
  */
 export function runGrid(

@@ -393,7 +393,7 @@ function solveDopri5(
     }
     let facMax = FAC_MAX;
     while (dir * (t1 - t) > 0) {
-      checkInterrupt(() => `the solver (dopri5) stopped at t = ${t} after ${accepted} accepted steps`);
+      checkInterrupt(() => `the solver (dopri5) stopped at t = ${t} after ${accepted} steps`);
       if (accepted + rejected >= maxSteps) {
         throw new Error(
           `solveOde (dopri5): reached maxSteps = ${maxSteps} at t = ${t} before t1 = ${t1}; ` +
