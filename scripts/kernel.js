@@ -20,14 +20,14 @@
 //    One raised later, by code still running in the background, is printed when it happens and
 //    fails the next cell you run (without running that cell), saying where it came from.
 //
-// 3. Interrupt (Kernel > Interrupt, and the grader's cell time limit). Jupyter interrupts with SIGINT.
-//    Plain tslab stops a cell's synchronous start (vm's breakOnSigint cuts it wherever it is, even half
-//    way through a library call), and otherwise only abandons an awaiting cell: its loop goes on in the
-//    background. Here a thread of the launcher's own receives SIGINT and counts it in shared memory
-//    that the library reads between the steps of its loops (src/core/interrupt.ts): training and
-//    sampling stop cleanly at the next step, even inside a synchronous call. When no library loop is
-//    running (or one does not stop within 3 s), the signal goes on to tslab as before. See
-//    installInterrupt below.
+// 3. Interrupt (Kernel > Interrupt, and the grader's cell time limit). Jupyter interrupts with
+//    SIGINT. Plain tslab stops a cell's synchronous start (vm's breakOnSigint cuts it wherever it
+//    is, even half way through a library call), and otherwise only abandons an awaiting cell: its
+//    loop goes on in the background. Here a thread of the launcher's own receives SIGINT and counts
+//    it in shared memory that the library reads between the steps of its loops
+//    (src/core/interrupt.ts): training and sampling stop cleanly at the next step, even inside a
+//    synchronous call. When no library loop is running (or one does not stop within 3 s), the
+//    signal goes on to tslab as before. See installInterrupt below.
 //
 // Tested against tslab's real behaviour in tests/kernel.test.ts; tslab is pinned (1.0.22) because
 // this wraps one of its internal methods (JupyterHandlerImpl.prototype.handleExecuteImpl).
@@ -191,27 +191,28 @@ function makeStrict(proto) {
 // ---------------------------------------------------------------------------------------------
 // Interrupt (point 3 of the header; tested in tests/interrupt-kernel.test.ts).
 //
-// Who gets a SIGINT: while vm code runs with breakOnSigint, Node hands the signal to the most recently
-// started such run (and to nobody else); otherwise to process.on("SIGINT") listeners. A thread of ours
-// (the sentinel) keeps such a run going at all times, waiting, and starts it afresh at the beginning of
-// every cell (after tslab has started its own run of the cell: `arm` below), so that it, not the cell,
-// receives the signal. The sentinel then
-//   1. counts it in shared memory (SIGNALS); the library compares that count with BASE (the count when
-//      the running cell began) between the steps of its loops and stops with an InterruptedError;
-//   2. if the cell is still running once the library is idle (BUSY = 0 for 0.2 s), or 3 s after the
-//      signal, passes the signal on: it steps aside and raises SIGINT again, which then reaches tslab's
-//      run of the cell (plain tslab's behaviour: a synchronous loop of the student's own is cut), and
-//      it asks the main thread to run tslab's own SIGINT listener (an awaiting cell is abandoned with
-//      "Interrupted asynchronously").
-// The process keeps no SIGINT listener of its own: libuv's handler would replace Node's, and removing
-// a listener would reset SIGINT to "terminate the process".
+// Who gets a SIGINT: while vm code runs with breakOnSigint, Node hands the signal to the most
+// recently started such run (and to nobody else); otherwise to process.on("SIGINT") listeners. A
+// thread of ours (the sentinel) keeps such a run going at all times, waiting, and starts it afresh
+// at the beginning of every cell (after tslab has started its own run of the cell: `arm` below), so
+// that it, not the cell, receives the signal. The sentinel then
+//   1. counts it in shared memory (SIGNALS); the library compares that count with BASE (the count
+//      when the running cell began) between the steps of its loops and stops with an
+//      InterruptedError;
+//   2. if the cell is still running once the library is idle (BUSY = 0 for 0.2 s), or 3 s after
+//      the signal, passes the signal on: it steps aside and raises SIGINT again, which then reaches
+//      tslab's run of the cell (plain tslab's behaviour: a synchronous loop of the student's own is
+//      cut), and it asks the main thread to run tslab's own SIGINT listener (an awaiting cell is
+//      abandoned with "Interrupted asynchronously").
+// The process keeps no SIGINT listener of its own: libuv's handler would replace Node's, and
+// removing a listener would reset SIGINT to "terminate the process".
 
 /** Slots of the shared counters. 0-3 are read by the library (src/core/interrupt.ts SLOT). */
 const INTERRUPT = { SIGNALS: 0, BASE: 1, CELL: 2, BUSY: 3, ARM: 8, ARMED: 9, READY: 10, SLOTS: 16 };
 const INTERRUPT_KEY = Symbol.for("flow-matching.interrupt");
 const ARM_KEY = Symbol.for("flow-matching.arm");
 const SENTINEL_ROLE = "flow-matching interrupt sentinel";
-/** The library's loops check between steps: give them this long after going idle, at most this long. */
+/** The library's loops check between steps: this long after going idle, at most this long. */
 const IDLE_GRACE_MS = 200;
 const STOP_WITHIN_MS = 3000;
 
@@ -221,7 +222,8 @@ const STOP_WITHIN_MS = 3000;
  * tslab's own handling in place) when the sentinel thread cannot start.
  */
 function installInterrupt(proto, tslabListeners) {
-  const counters = new Int32Array(new SharedArrayBuffer(INTERRUPT.SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  const bytes = INTERRUPT.SLOTS * Int32Array.BYTES_PER_ELEMENT;
+  const counters = new Int32Array(new SharedArrayBuffer(bytes));
   for (const listener of tslabListeners) process.removeListener("SIGINT", listener);
   let sentinel;
   try {
@@ -232,19 +234,25 @@ function installInterrupt(proto, tslabListeners) {
   sentinel.unref();
   // Ready before the first cell can run (the kernel answers nobody until this returns).
   const deadline = Date.now() + 10_000;
-  while (Atomics.load(counters, INTERRUPT.READY) === 0 && Date.now() < deadline) Atomics.wait(counters, INTERRUPT.READY, 0, 50);
+  while (Atomics.load(counters, INTERRUPT.READY) === 0 && Date.now() < deadline) {
+    Atomics.wait(counters, INTERRUPT.READY, 0, 50);
+  }
   if (Atomics.load(counters, INTERRUPT.READY) === 0) {
     void sentinel.terminate();
-    return restoreTslabInterrupt(tslabListeners, new Error("the interrupt thread did not start within 10 s"));
+    const late = new Error("the interrupt thread did not start within 10 s");
+    return restoreTslabInterrupt(tslabListeners, late);
   }
   globalThis[INTERRUPT_KEY] = counters;
   sentinel.on("message", (message) => {
-    // The signal is passed on: abandon the cell if it still awaits (tslab's own listener does that).
+    // The signal is passed on: abandon the cell if it still awaits (tslab's listener does that).
     if (message.type === "pass-on" && Atomics.load(counters, INTERRUPT.CELL) === message.cell) {
       for (const listener of tslabListeners) listener("SIGINT");
     }
   });
-  sentinel.on("error", (err) => console.error(`the kernel's interrupt thread failed: ${err.message}; Interrupt now works as in plain tslab`));
+  sentinel.on("error", (err) => {
+    const what = `the kernel's interrupt thread failed: ${err.message}`;
+    console.error(`${what}; Interrupt works as in plain tslab`);
+  });
   sentinel.on("exit", () => {
     delete globalThis[INTERRUPT_KEY];
     restoreTslabInterrupt(tslabListeners, null);
@@ -260,25 +268,30 @@ function installInterrupt(proto, tslabListeners) {
     try {
       return await original.apply(this, args);
     } finally {
-      if (Atomics.load(counters, INTERRUPT.CELL) === cell) Atomics.store(counters, INTERRUPT.CELL, 0);
+      if (Atomics.load(counters, INTERRUPT.CELL) === cell) {
+        Atomics.store(counters, INTERRUPT.CELL, 0);
+      }
       Atomics.notify(counters, INTERRUPT.CELL);
     }
   };
 
-  // tslab runs each cell with vm.runInThisContext(code, { breakOnSigint: true }); the first thing that
-  // code now does is ask the sentinel to start its waiting run afresh (so that it is the later one).
+  // tslab runs each cell with vm.runInThisContext(code, { breakOnSigint: true }); the first thing
+  // that code now does is ask the sentinel to start its waiting run afresh (to be the later one).
   // (Acknowledged within a millisecond or so; the limit only matters if the sentinel is stuck.)
   globalThis[ARM_KEY] = function arm() {
     const want = Atomics.add(counters, INTERRUPT.ARM, 1) + 1;
     Atomics.notify(counters, INTERRUPT.ARM);
     const until = Date.now() + 2000;
-    for (let armed; (armed = Atomics.load(counters, INTERRUPT.ARMED)) < want && Date.now() < until; ) {
+    for (;;) {
+      const armed = Atomics.load(counters, INTERRUPT.ARMED);
+      if (armed >= want || Date.now() >= until) break;
       Atomics.wait(counters, INTERRUPT.ARMED, armed, 10);
     }
   };
   const runInThisContext = vm.runInThisContext;
   vm.runInThisContext = function (code, options) {
-    if (options && options.breakOnSigint === true && typeof code === "string" && globalThis[INTERRUPT_KEY]) {
+    const cell = options && options.breakOnSigint === true && typeof code === "string";
+    if (cell && globalThis[INTERRUPT_KEY]) {
       code = `globalThis[Symbol.for("flow-matching.arm")](); ${code}`;
     }
     return runInThisContext.call(this, code, options);
@@ -329,8 +342,8 @@ function runSentinel(counters) {
     }
   };
 
-  // The outer run: keeps Node's signal thread registered while the waiting run restarts (so SIGINT is
-  // never left to its default, "terminate"), and receives the signal itself when nothing later runs.
+  // The outer run: keeps Node's signal thread registered while the waiting run restarts (so SIGINT
+  // is never left to its default, "terminate"), and receives the signal when nothing later runs.
   globalThis.__sentinelLoop = function loop() {
     Atomics.store(counters, S.READY, 1);
     Atomics.notify(counters, S.READY);
@@ -386,7 +399,8 @@ function main() {
   };
   const sigintBefore = process.listeners("SIGINT");
   startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: "" });
-  installInterrupt(JupyterHandlerImpl.prototype, process.listeners("SIGINT").filter((l) => !sigintBefore.includes(l)));
+  const tslabSigint = process.listeners("SIGINT").filter((l) => !sigintBefore.includes(l));
+  installInterrupt(JupyterHandlerImpl.prototype, tslabSigint);
   for (const event of Object.keys(before)) {
     for (const listener of process.listeners(event)) {
       if (!before[event].includes(listener)) process.removeListener(event, listener);
@@ -397,7 +411,10 @@ function main() {
   process.on("uncaughtException", onException);
 }
 
-if (!isMainThread && workerData && workerData.role === SENTINEL_ROLE) runSentinel(workerData.counters);
-else if (require.main === module) main();
+if (!isMainThread && workerData && workerData.role === SENTINEL_ROLE) {
+  runSentinel(workerData.counters);
+} else if (require.main === module) {
+  main();
+}
 
 module.exports = { findCourseRoot, makeStrict, trimStderr, dropInternalFrames };
