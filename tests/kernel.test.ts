@@ -51,7 +51,7 @@ function session(kernel: string, steps: Step[], startDir = ROOT): CellResult[] {
   const r = spawnSync(PYTHON, [join(ROOT, "tests", "fixtures", "kernel_session.py"), kernel, startDir, stepsPath], {
     encoding: "utf8",
     env: { ...process.env, JUPYTER_PATH: join(dir, "jupyter") },
-    timeout: 120_000,
+    timeout: 600_000, // a hang guard for a loaded machine, not a speed limit
   });
   if (r.status !== 0) throw new Error(`kernel session failed (exit ${r.status}):\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop() as string);
