@@ -238,5 +238,5 @@ describe.runIf(THREADS >= 2)("interrupting sampling on several threads", () => {
     expect(differing(one.x.dataSync(), two.x.dataSync())).toBe(0);
     tf.dispose([one, two, x0]);
     model.dispose();
-  }, 120_000);
+  }, 600_000);
 });
