@@ -42,12 +42,23 @@
 //    variables, except in an object shorthand: ReferenceError). Shorthands are written out as
 //    `{ data: data }` before tslab compiles the cell.
 //
-// Tested against tslab's real behaviour in tests/kernel*.test.ts; tslab is pinned (1.0.22)
-// because this wraps some of its internal methods.
+// 7. Interrupt (Kernel > Interrupt, and the grader's cell time limit). Jupyter interrupts with
+//    SIGINT. Plain tslab stops a cell's synchronous start (vm's breakOnSigint cuts it wherever it
+//    is, even half way through a library call), and otherwise only abandons an awaiting cell: its
+//    loop goes on in the background. Here a thread of the launcher's own receives SIGINT and counts
+//    it in shared memory that the library reads between the steps of its loops
+//    (src/core/interrupt.ts): training and sampling stop cleanly at the next step, even inside a
+//    synchronous call. When no library loop is running (or one does not stop within 3 s), the
+//    signal goes on to tslab as before. See installInterrupt below.
+//
+// Tested against tslab's real behaviour in tests/kernel*.test.ts and tests/interrupt*.test.ts;
+// tslab is pinned (1.0.22) because this wraps some of its internal methods.
 "use strict";
 const fs = require("fs");
 const path = require("path");
 const util = require("util");
+const vm = require("vm");
+const { Worker, isMainThread, parentPort, workerData } = require("worker_threads");
 
 const PACKAGE_NAME = "flow-matching-course";
 const OWN_ROOT = path.resolve(__dirname, "..");
@@ -716,6 +727,196 @@ function makeStrict(proto, variables = null) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Interrupt (point 7 of the header; tested in tests/interrupt-kernel.test.ts).
+//
+// Who gets a SIGINT: while vm code runs with breakOnSigint, Node hands the signal to the most
+// recently started such run (and to nobody else); otherwise to process.on("SIGINT") listeners. A
+// thread of ours (the sentinel) keeps such a run going at all times, waiting, and starts it afresh
+// at the beginning of every cell (after tslab has started its own run of the cell: `arm` below), so
+// that it, not the cell, receives the signal. The sentinel then
+//   1. counts it in shared memory (SIGNALS); the library compares that count with BASE (the count
+//      when the running cell began) between the steps of its loops and stops with an
+//      InterruptedError;
+//   2. if the cell is still running once the library is idle (BUSY = 0 for 0.2 s), or 3 s after
+//      the signal, passes the signal on: it steps aside and raises SIGINT again, which then reaches
+//      tslab's run of the cell (plain tslab's behaviour: a synchronous loop of the student's own is
+//      cut), and it asks the main thread to run tslab's own SIGINT listener (an awaiting cell is
+//      abandoned with "Interrupted asynchronously").
+// The process keeps no SIGINT listener of its own: libuv's handler would replace Node's, and
+// removing a listener would reset SIGINT to "terminate the process".
+
+/** Slots of the shared counters. 0-3 are read by the library (src/core/interrupt.ts SLOT). */
+const INTERRUPT = { SIGNALS: 0, BASE: 1, CELL: 2, BUSY: 3, ARM: 8, ARMED: 9, READY: 10, SLOTS: 16 };
+const INTERRUPT_KEY = Symbol.for("flow-matching.interrupt");
+const ARM_KEY = Symbol.for("flow-matching.arm");
+const SENTINEL_ROLE = "flow-matching interrupt sentinel";
+/** The library's loops check between steps: this long after going idle, at most this long. */
+const IDLE_GRACE_MS = 200;
+const STOP_WITHIN_MS = 3000;
+
+/**
+ * Sets up the interrupt path for the kernel: call after startKernel (it takes over the SIGINT
+ * listener tslab added there) with tslab's JupyterHandlerImpl.prototype. Returns false (and leaves
+ * tslab's own handling in place) when the sentinel thread cannot start.
+ */
+function installInterrupt(proto, tslabListeners) {
+  const bytes = INTERRUPT.SLOTS * Int32Array.BYTES_PER_ELEMENT;
+  const counters = new Int32Array(new SharedArrayBuffer(bytes));
+  for (const listener of tslabListeners) process.removeListener("SIGINT", listener);
+  let sentinel;
+  try {
+    sentinel = new Worker(__filename, { workerData: { role: SENTINEL_ROLE, counters } });
+  } catch (err) {
+    return restoreTslabInterrupt(tslabListeners, err);
+  }
+  sentinel.unref();
+  // Ready before the first cell can run (the kernel answers nobody until this returns).
+  const deadline = Date.now() + 10_000;
+  while (Atomics.load(counters, INTERRUPT.READY) === 0 && Date.now() < deadline) {
+    Atomics.wait(counters, INTERRUPT.READY, 0, 50);
+  }
+  if (Atomics.load(counters, INTERRUPT.READY) === 0) {
+    void sentinel.terminate();
+    const late = new Error("the interrupt thread did not start within 10 s");
+    return restoreTslabInterrupt(tslabListeners, late);
+  }
+  globalThis[INTERRUPT_KEY] = counters;
+  sentinel.on("message", (message) => {
+    // The signal is passed on: abandon the cell if it still awaits (tslab's listener does that).
+    if (message.type === "pass-on" && Atomics.load(counters, INTERRUPT.CELL) === message.cell) {
+      for (const listener of tslabListeners) listener("SIGINT");
+    }
+  });
+  sentinel.on("error", (err) => {
+    const what = `the kernel's interrupt thread failed: ${err.message}`;
+    console.error(`${what}; Interrupt works as in plain tslab`);
+  });
+  sentinel.on("exit", () => {
+    delete globalThis[INTERRUPT_KEY];
+    restoreTslabInterrupt(tslabListeners, null);
+  });
+
+  // The cell now running, and the signal count when it began.
+  let cells = 0;
+  const original = proto.handleExecuteImpl;
+  proto.handleExecuteImpl = async function handleExecuteImpl(...args) {
+    const cell = ++cells;
+    Atomics.store(counters, INTERRUPT.BASE, Atomics.load(counters, INTERRUPT.SIGNALS));
+    Atomics.store(counters, INTERRUPT.CELL, cell);
+    try {
+      return await original.apply(this, args);
+    } finally {
+      if (Atomics.load(counters, INTERRUPT.CELL) === cell) {
+        Atomics.store(counters, INTERRUPT.CELL, 0);
+      }
+      Atomics.notify(counters, INTERRUPT.CELL);
+    }
+  };
+
+  // tslab runs each cell with vm.runInThisContext(code, { breakOnSigint: true }); the first thing
+  // that code now does is ask the sentinel to start its waiting run afresh (to be the later one).
+  // (Acknowledged within a millisecond or so; the limit only matters if the sentinel is stuck.)
+  globalThis[ARM_KEY] = function arm() {
+    const want = Atomics.add(counters, INTERRUPT.ARM, 1) + 1;
+    Atomics.notify(counters, INTERRUPT.ARM);
+    const until = Date.now() + 2000;
+    for (;;) {
+      const armed = Atomics.load(counters, INTERRUPT.ARMED);
+      if (armed >= want || Date.now() >= until) break;
+      Atomics.wait(counters, INTERRUPT.ARMED, armed, 10);
+    }
+  };
+  const runInThisContext = vm.runInThisContext;
+  vm.runInThisContext = function (code, options) {
+    const cell = options && options.breakOnSigint === true && typeof code === "string";
+    if (cell && globalThis[INTERRUPT_KEY]) {
+      code = `globalThis[Symbol.for("flow-matching.arm")](); ${code}`;
+    }
+    return runInThisContext.call(this, code, options);
+  };
+  return true;
+}
+
+function restoreTslabInterrupt(tslabListeners, err) {
+  if (err) console.error(`Interrupt works as in plain tslab only: ${err.message}`);
+  for (const listener of tslabListeners) {
+    if (!process.listeners("SIGINT").includes(listener)) process.on("SIGINT", listener);
+  }
+  return false;
+}
+
+/** The sentinel thread (see the comment above installInterrupt). */
+function runSentinel(counters) {
+  const S = INTERRUPT;
+  /** The signal being handled: the cell it arrived in, when, and since when the library is idle. */
+  let pending = null;
+  /** We raised SIGINT ourselves until then: the run that catches it only sees our own signal. */
+  let echoUntil = 0;
+  const interrupted = (err) => err && err.code === "ERR_SCRIPT_EXECUTION_INTERRUPTED";
+
+  function onSignal() {
+    Atomics.add(counters, S.SIGNALS, 1);
+    Atomics.notify(counters, S.SIGNALS);
+    const cell = Atomics.load(counters, S.CELL);
+    const now = Date.now();
+    pending = cell === 0 ? null : { cell, at: now, idleSince: now };
+  }
+
+  // The waiting run: acknowledges the arm request it was started for, then waits for the next one.
+  // Returns "arm" (start afresh) or "pass-on"; a SIGINT ends it with an exception instead.
+  globalThis.__sentinelWatch = function watch() {
+    Atomics.store(counters, S.ARMED, Atomics.load(counters, S.ARM));
+    Atomics.notify(counters, S.ARMED);
+    for (;;) {
+      const arm = Atomics.load(counters, S.ARM);
+      Atomics.wait(counters, S.ARM, arm, 50);
+      if (Atomics.load(counters, S.ARM) !== arm) return "arm";
+      if (pending === null) continue;
+      const now = Date.now();
+      if (Atomics.load(counters, S.CELL) !== pending.cell) pending = null;
+      else if (Atomics.load(counters, S.BUSY) > 0) pending.idleSince = now;
+      else if (now - pending.idleSince >= IDLE_GRACE_MS) return "pass-on";
+      if (pending !== null && now - pending.at >= STOP_WITHIN_MS) return "pass-on";
+    }
+  };
+
+  // The outer run: keeps Node's signal thread registered while the waiting run restarts (so SIGINT
+  // is never left to its default, "terminate"), and receives the signal when nothing later runs.
+  globalThis.__sentinelLoop = function loop() {
+    Atomics.store(counters, S.READY, 1);
+    Atomics.notify(counters, S.READY);
+    for (;;) {
+      let outcome;
+      try {
+        outcome = vm.runInThisContext("globalThis.__sentinelWatch()", { breakOnSigint: true });
+      } catch (err) {
+        if (!interrupted(err)) throw err;
+        onSignal();
+        continue;
+      }
+      if (outcome === "pass-on") {
+        const { cell } = pending;
+        pending = null;
+        echoUntil = Date.now() + 1000;
+        parentPort.postMessage({ type: "pass-on", cell });
+        process.kill(process.pid, "SIGINT");
+        Atomics.wait(counters, S.SLOTS - 1, 0, 50); // let it land before waiting again
+      }
+    }
+  };
+
+  for (;;) {
+    try {
+      vm.runInThisContext("globalThis.__sentinelLoop()", { breakOnSigint: true });
+    } catch (err) {
+      if (!interrupted(err)) throw err;
+      if (Date.now() < echoUntil) echoUntil = 0; // our own signal, passed on with nobody to take it
+      else onSignal();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Starting: the course kernel, or a kernel that explains why it cannot run the course.
 
 /** Starts tslab on this copy of the course (OWN_ROOT), with everything above. */
@@ -730,9 +931,13 @@ function startCourseKernel(configPath) {
   wrapCreateConverter(require("tslab/dist/converter"));
   queueServerSends(ZmqServer);
   trimStderr(JupyterHandlerImpl.prototype);
+  const sigintBefore = process.listeners("SIGINT");
   startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: "" });
   // startKernel created the executor, which put the cells' globals on globalThis.__tslab__.
   makeStrict(JupyterHandlerImpl.prototype, watchCellVariables(globalThis.__tslab__));
+  // Interrupt wraps after makeStrict; it takes over the SIGINT listener startKernel added.
+  const tslabSigint = process.listeners("SIGINT").filter((l) => !sigintBefore.includes(l));
+  installInterrupt(JupyterHandlerImpl.prototype, tslabSigint);
 }
 
 /**
@@ -874,7 +1079,12 @@ function runOlderLauncher(launcher, root, args) {
   child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
-if (require.main === module) main();
+// The interrupt sentinel runs this file as a worker thread (installInterrupt).
+if (!isMainThread && workerData && workerData.role === SENTINEL_ROLE) {
+  runSentinel(workerData.counters);
+} else if (require.main === module) {
+  main();
+}
 
 module.exports = {
   PACKAGE_NAME,

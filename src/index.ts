@@ -120,3 +120,6 @@ export * from "./figures/marginal";
 export * from "./model/coupling";
 export * from "./model/cnf-ml";
 export * from "./model/shipped";
+
+// --- Interrupts (issue 13): Kernel > Interrupt stops the library's loops (core/interrupt.ts) ---
+export { InterruptedError, requestInterrupt } from "./core/interrupt";

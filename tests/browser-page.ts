@@ -40,7 +40,7 @@ export async function inspectPage(
   browser: Browser,
   url: string,
   expectedPlots: number,
-  timeoutMs = 30_000,
+  timeoutMs = 120_000,
   expectMath = false,
 ): Promise<PageReport> {
   const page = await browser.newPage();

@@ -60,7 +60,7 @@ describe("the page checker", () => {
     const html = [figureBundle(fig, { divId: "a" }).data["text/html"] as string];
     const report = await inspectPage(browser, page(html), 1, 2_000);
     expect(report.plots).toBe(0);
-  }, 30_000);
+  }, 300_000);
   it("reports script errors and remote requests, and tolerates missing local files (negative controls)", async () => {
     const report = await inspectPage(
       browser,
@@ -85,12 +85,12 @@ describe("the math check", () => {
     const mathjax =
       '<script src="file:///usr/share/javascript/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"></script>' +
       "<script>MathJax.Hub.Config({ tex2jax: { inlineMath: [['$', '$']] } });</script>";
-    const withMath = await inspectPage(browser, page([mathjax, "<p>the path $x_t = t x_1 + (1 - t) x_0$</p>"]), 0, 15_000, true);
+    const withMath = await inspectPage(browser, page([mathjax, "<p>the path $x_t = t x_1 + (1 - t) x_0$</p>"]), 0, 120_000, true);
     expect(withMath.math).toBeGreaterThan(0);
     expect(withMath.missingLocal).toEqual([]);
     const without = await inspectPage(browser, page(["<p>the path $x_t = t x_1 + (1 - t) x_0$</p>"]), 0, 2_000, true);
     expect(without.math).toBe(0);
-  }, 60_000);
+  }, 300_000);
 });
 
 describe("the course's HTML pages", () => {
@@ -100,7 +100,7 @@ describe("the course's HTML pages", () => {
     for (const b of builds) {
       const expected = plotlyOutputs(b.executedPath);
       const hasMath = notebookHasMath(b.executedPath);
-      const report = await inspectPage(browser, pathToFileURL(b.htmlPath).href, expected, 30_000, hasMath);
+      const report = await inspectPage(browser, pathToFileURL(b.htmlPath).href, expected, 120_000, hasMath);
       expect({ notebook: b.stem, plots: report.plots, drawn: report.drawn, errors: report.errors }).toEqual({
         notebook: b.stem,
         plots: expected,
@@ -114,5 +114,5 @@ describe("the course's HTML pages", () => {
         if (hasMath) expect({ notebook: b.stem, typeset: report.math > 0 }).toEqual({ notebook: b.stem, typeset: true });
       }
     }
-  }, 300_000);
+  }, 1_800_000);
 });

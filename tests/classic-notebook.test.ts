@@ -148,7 +148,7 @@ async function figures(page: Page): Promise<{ drawn: number; notes: string[] }> 
     .catch(() => undefined);
   return page.evaluate(() => ({
     drawn: document.querySelectorAll(".fm-figure.js-plotly-plot").length,
-    notes: [...document.querySelectorAll(".fm-figure:not(.js-plotly-plot)")].map(
+    notes: Array.from(document.querySelectorAll(".fm-figure:not(.js-plotly-plot)")).map(
       (d) => d.textContent ?? "",
     ),
   }));

@@ -39,7 +39,7 @@ function notebook(figures: { figure: Figure; name?: string }[]): unknown {
 function runExport(executed: string, out: string): string {
   return execFileSync("node", [join(ROOT, "scripts/figures.mjs"), "--executed", executed, "--stem", "demo", "--out", out], {
     encoding: "utf8",
-    timeout: 60_000,
+    timeout: 300_000, // a hang guard for a loaded machine
   });
 }
 

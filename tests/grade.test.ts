@@ -108,20 +108,23 @@ describe.concurrent("grading variants of notebook 00", () => {
     const dir = mkdtempSync(join(tmpdir(), "fm-grade-hang-"));
     try {
       const hang = variant(dir, 1, "// Solution to exercise 1\nwhile (true) {}");
-      const t0 = Date.now();
-      // The cell limit must exceed what an honest cell needs on a loaded CI machine: the setup cell compiles the
-      // whole library (5-10 s when two notebooks share the machine), so 6 s timed it out too (seen in CI).
-      const r = await grade(hang, { cellTimeout: 30 });
-      const seconds = (Date.now() - t0) / 1000;
+      // The cell limit must exceed what an honest cell needs on a loaded machine: the setup cell
+      // compiles the whole library (5-10 s when two notebooks share the machine; 6 s timed it out
+      // in CI, and 30 s did with a CPU burner on a busy 2-core machine, where it took about 40 s).
+      const r = await grade(hang, { cellTimeout: 120 });
       const [nb] = r.notebooks;
       expect(statuses(nb), JSON.stringify(nb.exercises.map((e) => e.message))).toEqual({ 1: "timeout", 2: "passed" });
-      expect(nb.exercises[0].message).toMatch(/stopped after \d+(\.\d)? s: the cell time limit is 30 s/);
+      const limitMessage = /stopped after \d+(\.\d)? s: the cell time limit is 120 s/;
+      expect(nb.exercises[0].message).toMatch(limitMessage);
+      // Not stopped before its limit. (Which limit applied is in the message above; how soon after
+      // it the cell ended is a wall time, not asserted.)
+      const stoppedAfter = Number(/stopped after ([\d.]+) s/.exec(nb.exercises[0].message)?.[1]);
+      expect(stoppedAfter).toBeGreaterThanOrEqual(120);
       expect([r.score, r.maxScore]).toEqual([1, 2]);
-      expect(seconds).toBeLessThan(150); // not the 180 s default
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 300_000);
+  }, 900_000);
 
   it("an exercise whose own cell throws does not stop the others", async ({ expect }) => {
     const dir = mkdtempSync(join(tmpdir(), "fm-grade-throw-"));

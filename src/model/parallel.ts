@@ -17,6 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
+import { interruptible } from "../core/interrupt";
 import { alongside, awaitHelpers, helpers, send, threadCount } from "../core/threads";
 import { solveOde, type OdeSolution, type SolveOdeOptions } from "../solvers/ode";
 import { gradientSumsOfRows, lossFromSums, type GradientSums, type LossAndGradient } from "./backprop";
@@ -110,9 +111,18 @@ export function shardedLossAndGradient(
  * Integrates a model's field from `x0` with a fixed-step solver, the rows split among the threads
  * (module comment), or returns null when one thread is all there is or worth using (few rows, an
  * adaptive solver, a native backend). Same result as `solveOde(model.field, x0, options)`, bit for bit.
- * `x0` is not disposed.
+ * `x0` is not disposed. An interrupt stops every thread's share at its next step (an
+ * `InterruptedError`).
  */
 export function parallelSolve(model: VelocityModel, x0: tf.Tensor2D, options: SolveOdeOptions): OdeSolution | null {
+  return interruptible(() => splitSolve(model, x0, options));
+}
+
+function splitSolve(
+  model: VelocityModel,
+  x0: tf.Tensor2D,
+  options: SolveOdeOptions,
+): OdeSolution | null {
   const n = x0.shape[0];
   if ((options.method ?? "euler") === "dopri5") return null;
   const parts = Math.min(threadCount(), Math.floor(n / MIN_ROWS_PER_THREAD));

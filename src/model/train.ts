@@ -18,6 +18,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertCount, assertFits, MAX_TRAINING_STEPS } from "../core/checks";
+import { InterruptedError, checkInterrupt, interruptibleAsync } from "../core/interrupt";
 import { normal, randint, uniform } from "../core/random";
 import { AffineProbPath, condOTPath } from "../path/affine";
 import { progress as startProgress, type Progress } from "../notebook/progress";
@@ -310,38 +311,67 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
   const learningRates: number[] = [];
   const previous = new Float32Array(model.numParameters);
   const start = Date.now();
-  for (let step = 1; step <= steps; step++) {
-    const batch = drawCfmBatch(path, x1Rows, batchSize, x0Rows, timeRange, coupler);
-    // L = (1/n) sum_i |u_theta(x_t,i, t_i) - target_i|^2 and its gradient 2/n sum_i (...), by back-propagation.
-    const { loss, grad } = shardedLossAndGradient(model, networkInput(model, batch), batch.target, batch.n, shards);
-    if (!Number.isFinite(loss)) {
-      if (step > 1) model.setTheta(previous);
-      if (bar) await bar.done();
-      throw new Error(
-        `training stopped at step ${step} of ${steps}: the loss is ${loss}. The model keeps the parameters of step ${step - 1}. ` +
-          `Usual causes: a learning rate too large (${baseRate}), data with huge values, or a path with an infinite slope.`,
-      );
-    }
-    if (options.clipNorm !== undefined) clipGradientNorm(grad, options.clipNorm);
-    const rate = baseRate * learningRateFactor(schedule, step, steps, warmup);
-    previous.set(model.theta);
-    adam.update(model.theta, grad, rate);
-    model.invalidate();
-    losses.push(loss);
-    learningRates.push(rate);
-    options.onStep?.(step, loss);
-    if (bar) await bar.update(step, { loss });
+  // An interrupt (Kernel > Interrupt, src/core/interrupt.ts) stops the loop between two steps: the
+  // model keeps the parameters of the last completed step, exactly as a run of that many steps.
+  try {
+    await interruptibleAsync(async () => {
+      for (let step = 1; step <= steps; step++) {
+        checkInterrupt();
+        const batch = drawCfmBatch(path, x1Rows, batchSize, x0Rows, timeRange, coupler);
+        // L = (1/n) sum_i |u_theta(x_t,i, t_i) - target_i|^2 and its gradient 2/n sum_i (...), by
+        // back-propagation.
+        const input = networkInput(model, batch);
+        const { loss, grad } = shardedLossAndGradient(model, input, batch.target, batch.n, shards);
+        if (!Number.isFinite(loss)) {
+          if (step > 1) model.setTheta(previous);
+          if (bar) await bar.done();
+          throw new Error(
+            `training stopped at step ${step} of ${steps}: the loss is ${loss}. The model keeps ` +
+              `the parameters of step ${step - 1}. Usual causes: a learning rate too large ` +
+              `(${baseRate}), data with huge values, or a path with an infinite slope.`,
+          );
+        }
+        if (options.clipNorm !== undefined) clipGradientNorm(grad, options.clipNorm);
+        const rate = baseRate * learningRateFactor(schedule, step, steps, warmup);
+        previous.set(model.theta);
+        adam.update(model.theta, grad, rate);
+        model.invalidate();
+        losses.push(loss);
+        learningRates.push(rate);
+        options.onStep?.(step, loss);
+        if (bar) await bar.update(step, { loss });
+      }
+    });
+  } catch (err) {
+    if (!(err instanceof InterruptedError)) throw err;
+    const done = losses.length;
+    if (bar) await bar.stop(`interrupted after step ${done}`);
+    throw new InterruptedError(
+      `Interrupted: training stopped after step ${done} of ${steps}; the model keeps the ` +
+        `parameters of step ${done} (the error's "partial" holds the losses of those steps)`,
+      summary(losses, learningRates, (Date.now() - start) / 1000, coupler),
+    );
   }
   const seconds = (Date.now() - start) / 1000;
   if (bar) await bar.done();
+  return summary(losses, learningRates, seconds, coupler);
+}
+
+/** The `TrainResult` of the steps taken. */
+function summary(
+  losses: number[],
+  learningRates: number[],
+  seconds: number,
+  coupler: BatchCoupler | null,
+): TrainResult {
   const tail = losses.slice(Math.floor(0.9 * losses.length));
   return {
     losses,
     learningRates,
-    steps,
+    steps: losses.length,
     seconds,
-    stepsPerSecond: steps / Math.max(seconds, 1e-9),
-    finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
+    stepsPerSecond: losses.length / Math.max(seconds, 1e-9),
+    finalLoss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN,
     couplingSeconds: coupler ? coupler.seconds : 0,
   };
 }

@@ -7,6 +7,10 @@
  * every update that is sent is followed by a yield to the event loop. The final state is always
  * sent: by `done()`, and by the update whose step reaches `total`.
  *
+ * Kernel > Interrupt: `update` throws an `InterruptedError` once the cell has been interrupted, so
+ * a loop that reports its progress stops there (instead of running on in the background after the
+ * cell was abandoned); `stop(reason)` then shows where it stopped.
+ *
  * The curve is a small inline SVG (no script): it renders the same in every front end and in the
  * HTML pages, and costs a few kilobytes per update. For an interactive curve afterwards:
  * `fm.show(fm.plotLoss(p.history.loss))`.
@@ -19,6 +23,7 @@
  * }
  * await p.done();
  */
+import { checkInterrupt } from "../core/interrupt";
 import { DisplayBundle, METADATA_KEY, kernelDisplayWriter, newDisplayId } from "./display";
 
 /** Options of `progress`. */
@@ -52,14 +57,21 @@ export interface ProgressSummary {
   updates: number;
   /** Last reported loss (NaN if none). */
   loss: number;
+  /** Why the loop stopped early (`stop`), if it did. */
+  stopped?: string;
 }
 
 /** A live progress display. */
 export interface Progress {
-  /** Reports step `step` (1..total) and its values; sends an update when due. Await it. */
+  /**
+   * Reports step `step` (1..total) and its values; sends an update when due. Await it. Throws an
+   * `InterruptedError` when the loop was interrupted (Kernel > Interrupt).
+   */
   update(step: number, values?: ProgressValues): Promise<void>;
   /** Sends the final state (always) and returns a summary. */
   done(values?: ProgressValues): Promise<ProgressSummary>;
+  /** Sends the final state, marked as stopped early for `reason` ("interrupted after step 120"). */
+  stop(reason: string): Promise<ProgressSummary>;
   /** Every reported step and loss, for `plotLoss` afterwards. */
   readonly history: { step: number[]; loss: number[] };
   /** Display messages sent so far. */
@@ -167,6 +179,7 @@ export function progress(options: ProgressOptions): Progress {
   let lastSent = -Infinity;
   let lastPrintedDecile = -1;
   let finished = false;
+  let stopped: string | undefined;
 
   const render = (final: boolean): DisplayBundle => {
     const seconds = (Date.now() - start) / 1000;
@@ -181,18 +194,27 @@ export function progress(options: ProgressOptions): Progress {
       : `${formatSeconds(seconds)} elapsed, ~${formatSeconds(eta)} left`;
     const line = `${step}/${total} (${(100 * fraction).toFixed(1)}%) · ${timing} · ${rate.toFixed(1)} steps/s`;
     const bars = Math.round(30 * fraction);
-    const text = `${title} [${"#".repeat(bars)}${".".repeat(30 - bars)}] ${line}${extras.length ? ` · ${extras.join(" · ")}` : ""}${final ? " · done" : ""}`;
+    const ending = final ? ` · ${stopped ?? "done"}` : "";
+    const bar = `[${"#".repeat(bars)}${".".repeat(30 - bars)}]`;
+    const shown = extras.length ? ` · ${extras.join(" · ")}` : "";
+    const text = `${title} ${bar} ${line}${shown}${ending}`;
+    const colour = !final ? "#0072B2" : stopped ? "#D55E00" : "#009E73";
     const html =
       `<div class="fm-progress" style="font-family:Helvetica,Arial,sans-serif;font-size:13px;line-height:1.5">` +
-      `<div><b>${escapeHtml(title)}</b> ${escapeHtml(line)}${final ? " · done" : ""}</div>` +
+      `<div><b>${escapeHtml(title)}</b> ${escapeHtml(line + ending)}</div>` +
       `<div style="width:420px;height:10px;background:#e6e6e6;border-radius:3px;overflow:hidden">` +
-      `<div style="width:${(100 * fraction).toFixed(1)}%;height:100%;background:${final ? "#009E73" : "#0072B2"}"></div></div>` +
+      `<div style="width:${(100 * fraction).toFixed(1)}%;height:100%;background:${colour}">` +
+      `</div></div>` +
       (extras.length ? `<div>${escapeHtml(extras.join(" · "))}</div>` : "") +
       (history.loss.length ? lossSparkline(history.step, history.loss, total, logY) : "") +
       `</div>`;
     return {
       data: { "text/html": html, "text/plain": text },
-      metadata: { [METADATA_KEY]: { progress: { step, total, updates: updates + 1, done: final } } },
+      metadata: {
+        [METADATA_KEY]: {
+          progress: { step, total, updates: updates + 1, done: final, ...(stopped && { stopped }) },
+        },
+      },
       transient: { display_id: displayId },
     };
   };
@@ -225,9 +247,22 @@ export function progress(options: ProgressOptions): Progress {
     }
   };
 
+  const finish = async (): Promise<ProgressSummary> => {
+    if (!finished) {
+      finished = true;
+      await send(true);
+    }
+    const last = history.loss.length ? history.loss[history.loss.length - 1] : NaN;
+    const seconds = (Date.now() - start) / 1000;
+    const summary: ProgressSummary = { step, total, seconds, updates, loss: last };
+    if (stopped) summary.stopped = stopped;
+    return summary;
+  };
+
   return {
     async update(s: number, v?: ProgressValues): Promise<void> {
       record(s, v);
+      checkInterrupt(() => `${title} stopped at step ${s} of ${total}`);
       if (finished) return;
       // In a kernel: at most one message per `interval`, and the last step. Outside a kernel, where
       // each message is a printed line: one per tenth of the run (0%, 10%, ..., 90%), then done().
@@ -239,12 +274,11 @@ export function progress(options: ProgressOptions): Progress {
     },
     async done(v?: ProgressValues): Promise<ProgressSummary> {
       if (v) record(step, v);
-      if (!finished) {
-        finished = true;
-        await send(true);
-      }
-      const last = history.loss.length ? history.loss[history.loss.length - 1] : NaN;
-      return { step, total, seconds: (Date.now() - start) / 1000, updates, loss: last };
+      return finish();
+    },
+    async stop(reason: string): Promise<ProgressSummary> {
+      if (!finished) stopped = reason;
+      return finish();
     },
     get history() {
       return history;

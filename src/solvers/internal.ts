@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertCount, assertFinite, assertFits, MAX_STEPS } from "../core/checks";
+import { checkInterrupt, interruptible } from "../core/interrupt";
 import type { VelocityField } from "../core/notation";
 import { AffineProbPath } from "../path/affine";
 
@@ -93,9 +94,20 @@ export function nodeIndex(mesh: number[], s: number, tiny: number): number {
  * Runs a fixed-grid scheme: from `x0` at mesh[0], `x = step(x, i)` takes mesh[i] to mesh[i + 1] (called
  * inside `tf.tidy`; it may read `x` but must not dispose it). Records the state at each save time (each
  * must be a mesh node). Holds only the current state and the saved ones; `x0` is not consumed.
+ * An interrupt (src/core/interrupt.ts) stops it between two steps with an `InterruptedError`,
+ * freeing what it holds.
  * @returns the final state (a copy of x0 for an empty mesh) and, with `saveAt`, the states `[k, n, d]`
  */
 export function runGrid(
+  x0: tf.Tensor2D,
+  mesh: number[],
+  saveAt: number[] | undefined,
+  step: (x: tf.Tensor2D, i: number) => tf.Tensor2D,
+): { x: tf.Tensor2D; trajectory?: tf.Tensor3D } {
+  return interruptible(() => runGridSteps(x0, mesh, saveAt, step));
+}
+
+function runGridSteps(
   x0: tf.Tensor2D,
   mesh: number[],
   saveAt: number[] | undefined,
@@ -109,7 +121,9 @@ export function runGrid(
   let x: tf.Tensor2D = x0;
   try {
     for (let k = 0; k < savesAt[0]; k++) saved.push(tf.clone(x0));
-    for (let i = 0; i + 1 < mesh.length; i++) {
+    const steps = mesh.length - 1;
+    for (let i = 0; i < steps; i++) {
+      checkInterrupt(() => `the solver stopped at t = ${mesh[i]} (step ${i + 1} of ${steps})`);
       const prev = x;
       x = tf.tidy(() => step(prev, i));
       if (prev !== x0) prev.dispose();

@@ -15,6 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertFinite } from "../core/checks";
+import { checkInterrupt, interruptible } from "../core/interrupt";
 import type { VelocityField } from "../core/notation";
 import { checkSaveAt, checkSteps, checkTrajectorySize, countedField } from "./internal";
 import { fixedMesh, runGrid } from "./internal";
@@ -273,6 +274,12 @@ function checkNumber(v: unknown, name: string, test: (v: number) => boolean, wha
  * const { x, trajectory } = solveOde(u, randn([500, 2]) as tf.Tensor2D, { method: "dopri5", saveAt: [0, 0.25, 0.5, 0.75, 1] });
  */
 export function solveOde(field: VelocityField, x0: tf.Tensor2D, options: SolveOdeOptions = {}): OdeSolution {
+  // One interruptible operation from start to end (src/core/interrupt.ts); the step loops check for
+  // interrupts between steps.
+  return interruptible(() => solve(field, x0, options));
+}
+
+function solve(field: VelocityField, x0: tf.Tensor2D, options: SolveOdeOptions): OdeSolution {
   if (typeof field !== "function") throw new Error(`solveOde: field must be a function (x, t) => tensor; got ${typeof field}`);
   assert2D(x0, "solveOde: x0");
   assertFinite(x0, "solveOde: x0");
@@ -455,6 +462,7 @@ function solveDopri5(
     }
     let facMax = FAC_MAX;
     while (dir * (t1 - t) > 0) {
+      checkInterrupt(() => `the solver (dopri5) stopped at t = ${t} after ${accepted} steps`);
       if (accepted + rejected >= maxSteps) {
         if (lastBad) throw new Error(nanMessage(lastBad, `and it reached maxSteps = ${maxSteps}`));
         throw new Error(
