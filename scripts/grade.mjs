@@ -17,14 +17,14 @@
 // Exit code 0 when grading ran (whatever the scores), 2 when it could not.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { createInterface } from "node:readline";
 import { buildAssignment, markdownPlaceholder, MANIFEST_FORMAT, ROOT, runAsCli } from "./exercises.mjs";
 import { checkCell, cleanSetupCell, readAnswers, referenceCells, referenceKey, studentCells } from "./grading/plan.mjs";
-import { gradeLibrary } from "./library-exercises.mjs";
+import { copyWithoutLinks, gradeLibrary } from "./library-exercises.mjs";
 import { findPython } from "./notebooks.mjs";
 import { KERNEL_NAME, kernelSpec, writeKernelSpec } from "./install-kernel.mjs";
 
@@ -104,13 +104,13 @@ export function loadGrading(dir, notebook = null) {
 
 function copyCourse(dest, { src = join(ROOT, "src"), linkModules = false, helpers = false } = {}) {
   mkdirSync(join(dest, "scripts"), { recursive: true });
-  cpSync(src, join(dest, "src"), { recursive: true, dereference: false, filter: (p) => !/[\\/]node_modules$/.test(p) });
+  copyWithoutLinks(src, join(dest, "src"));
   writeFileSync(join(dest, "package.json"), JSON.stringify({ name: "flow-matching-course", private: true }, null, 2) + "\n");
   if (existsSync(join(ROOT, "tsconfig.json"))) cpSync(join(ROOT, "tsconfig.json"), join(dest, "tsconfig.json"));
   cpSync(join(ROOT, "scripts", "kernel.js"), join(dest, "scripts", "kernel.js"));
   if (helpers) {
     mkdirSync(join(dest, ".grading"), { recursive: true });
-    for (const f of ["inside.cjs", "rpc.cjs", "codec.cjs"]) cpSync(join(GRADING, f), join(dest, ".grading", f));
+    for (const f of ["inside.cjs", "rpc.cjs", "codec.cjs", "hooks.cjs"]) cpSync(join(GRADING, f), join(dest, ".grading", f));
   }
   if (linkModules) symlinkSync(join(ROOT, "node_modules"), join(dest, "node_modules"), "dir");
   return dest;
@@ -205,7 +205,8 @@ export class GradingRun {
 
 /** Where a submission keeps a notebook: <folder>/notebooks/<name> or <folder>/<name>; null when missing. */
 function findNotebook(folder, name) {
-  for (const p of [join(folder, "notebooks", name), join(folder, name)]) if (existsSync(p) && statSync(p).isFile()) return p;
+  // lstat: a link the student planted (to a file of the TA's) is never followed; it counts as missing.
+  for (const p of [join(folder, "notebooks", name), join(folder, name)]) if (existsSync(p) && lstatSync(p).isFile()) return p;
   return null;
 }
 
@@ -372,7 +373,7 @@ export async function gradeStudent(run, grading, submission, { student, timeout,
       if (found) files.set(name, found);
     }
   }
-  const src = !isFile && grading.library && existsSync(join(path, "src", "index.ts")) ? join(path, "src") : null;
+  const src = !isFile && grading.library && existsSync(join(path, "src", "index.ts")) && !lstatSync(join(path, "src")).isSymbolicLink() ? join(path, "src") : null;
   const id = student ?? basename(path);
   const t0 = Date.now();
   const { job, context } = planStudent(run, { ...grading, manifests }, id, files, { timeout, cellTimeout, src });
@@ -393,7 +394,7 @@ export async function gradeStudent(run, grading, submission, { student, timeout,
   };
   if (grading.ephemeralSecret && grading.dir) result.notes.push("the grading folder has no secret.key: test inputs were drawn from a new secret (a regrade may draw others)");
   if (grading.library && !isFile) {
-    result.library = await gradeLibrary(run, grading, path, { timeout });
+    result.library = await gradeLibrary(run, grading, path, { timeout, student: id });
     if (!src) result.notes.push("the submission has no src/: its notebooks ran on the course's library, and every library exercise is missing");
   }
   const parts = [...result.notebooks, ...(result.library ? [result.library] : [])];
@@ -419,6 +420,49 @@ export async function grade(submission, options = {}) {
   } finally {
     await run.close();
   }
+}
+
+/**
+ * Grades a notebook and, in the same kernels, variants of its answers (the negative controls of the tests):
+ * each variant is { exercise, label, values } (the exercise's names as plain JSON data) or { exercise, label,
+ * code } (TypeScript that defines every name the exercise declares, run at the end of the notebook in a block
+ * of its own). Resolves to { report (the notebook as submitted), variants: [{ ...variant, status, message }] }.
+ */
+export async function gradeVariants(run, grading, notebookPath, variants) {
+  const name = basename(notebookPath);
+  const manifest = grading.manifests.get(name);
+  if (!manifest) throw new GradingSetupError(`${name}: no manifest for it`);
+  const read = readSubmitted(notebookPath);
+  if (!read.nb) throw new GradingSetupError(read.error);
+  const { job, context } = planStudent(run, { ...grading, manifests: new Map([[name, manifest]]) }, "variants", new Map([[name, notebookPath]]), {});
+  const nb = job.notebooks[0];
+  variants.forEach((v, k) => {
+    const ex = manifest.exercises.find((e) => e.number === v.exercise);
+    if (!ex || !ex.checks.length) throw new GradingSetupError(`${name}: variant ${JSON.stringify(v.label)} is for exercise ${v.exercise}, which has no hidden check`);
+    const id = `variant-${k}`;
+    const names = Object.keys(ex.values ?? {});
+    if (v.code !== undefined) {
+      const source = `{\n${v.code}\n(globalThis as any).__fmGrading?.captureFrom(${JSON.stringify(id)}, { ${names.map((n) => `${n}: ${n}`).join(", ")} });\n}`;
+      nb.cells.push({ role: "capture", exercise: v.exercise, key: id, source });
+    }
+    nb.checks.push({ ...checkCell(manifest, v.exercise, { secret: grading.secret, student: "variants" }), variant: id, ...(v.values !== undefined ? { values: v.values } : {}) });
+  });
+  const driven = await run.run(job);
+  if (driven.error) throw new Error(`grading failed: ${driven.error}`);
+  const result = driven.notebooks[0];
+  const main = { ...result, checks: result.checks.filter((c) => c.variant == null) };
+  const report = notebookReport(context[0], main, null);
+  const byVariant = new Map(result.checks.filter((c) => c.variant != null).map((c) => [c.variant, c]));
+  const own = (k) => result.outcomes.find((o) => o.role === "capture" && nb.cells[o.index]?.key === `variant-${k}`);
+  return {
+    report,
+    reference: result.reference,
+    variants: variants.map((v, k) => {
+      const cell = own(k);
+      const verdict = checkVerdict(byVariant.get(`variant-${k}`));
+      return { ...v, status: verdict.status, message: verdict.message, ...(cell && cell.status !== "ok" ? { cellError: errorLine(cell.message) } : {}) };
+    }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 const fs = require("fs");
 const { Pipe, Endpoint } = require("./rpc.cjs");
 const { WireError } = require("./codec.cjs");
+const { libraryHooks } = require("./hooks.cjs");
 
 class GradingError extends Error {
   constructor(message) {
@@ -29,35 +30,26 @@ function setup(library) {
  * ({exercise: {name: wire}}), `io` the folder of the pipes to their kernel.
  */
 function begin(valuesFile, io, { callTimeoutMs = 20000 } = {}) {
-  for (const e of session ? session.endpoints.values() : []) if (e.pipe) e.pipe.close();
+  for (const pipe of session ? session.pipes : []) pipe.close();
   const raw = JSON.parse(fs.readFileSync(valuesFile, "utf8"));
   const captures = new Map();
   for (const [k, v] of Object.entries(raw && typeof raw === "object" ? raw : {})) {
     if (/^\d+$/.test(k) && v && typeof v === "object" && !Array.isArray(v)) captures.set(Number(k), v);
   }
-  session = { io, captures, callTimeoutMs, endpoints: new Map() };
+  session = { io, captures, callTimeoutMs, endpoints: new Map(), pipes: [] };
 }
 
 function endpointFor(n) {
   if (!session.endpoints.has(n)) {
     const endpoint = new Endpoint(null, { callTimeoutMs: session.callTimeoutMs });
-    endpoint.tensor = {
-      encode: (v) =>
-        v instanceof fm.tf.Tensor ? { dtype: v.dtype, shape: v.shape.slice(), data: v.isDisposed ? null : v.dataSync(), disposed: v.isDisposed } : null,
-      decode: (spec) => {
-        const t = fm.tf.tensor(spec.data ?? new Float32Array(0), spec.shape, spec.dtype);
-        if (spec.disposed) t.dispose();
-        return t;
-      },
-    };
-    endpoint.model = {
-      encode: (v) => (v instanceof fm.VelocityModel ? { config: v.config, theta: v.theta } : null),
-      decode: (spec) => fm.modelFromJson({ format: fm.MODEL_FORMAT, version: 1, config: spec.config, theta: Buffer.from(spec.theta.buffer, spec.theta.byteOffset, spec.theta.byteLength).toString("base64") }, "the submitted model"),
-    };
+    libraryHooks(endpoint, fm);
     let pipe = null;
     // The pipes open on first use: an exercise whose values are plain data never touches them.
     Object.defineProperty(endpoint, "pipe", {
-      get: () => pipe || (pipe = new Pipe(`${session.io}/rpc-${n}.resp`, `${session.io}/rpc-${n}.req`, { blocking: false })),
+      get: () => {
+        if (!pipe) session.pipes.push((pipe = new Pipe(`${session.io}/rpc-${n}.resp`, `${session.io}/rpc-${n}.req`, { blocking: false })));
+        return pipe;
+      },
       set: (p) => (pipe = p),
     });
     session.endpoints.set(n, endpoint);
@@ -392,4 +384,17 @@ function assertion(message) {
   return e;
 }
 
-module.exports = { setup, begin, exercise, GradingError, misfit, rng };
+/**
+ * For the clean library test run (vitest): the blanked functions' bodies call `call(k, this, arguments)`,
+ * which runs the student's k-th function in their jail (library-server.cjs) and returns its answer.
+ */
+function connectRemote({ io, fm: library, names, callTimeoutMs = 30000 }) {
+  fm = library;
+  const pipe = new Pipe(`${io}/rpc-lib.resp`, `${io}/rpc-lib.req`, { blocking: false });
+  const endpoint = libraryHooks(new Endpoint(pipe, { callTimeoutMs }), library);
+  endpoint.nextId = 1 + Math.floor(Math.random() * 1e9); // a late answer to an earlier test file's call never matches
+  const functions = names.map((name, id) => endpoint.proxy({ id, kind: "function", name }));
+  return { call: (k, self, args) => Reflect.apply(functions[k], self, Array.from(args)) };
+}
+
+module.exports = { setup, begin, exercise, connectRemote, GradingError, misfit, rng };

@@ -122,11 +122,10 @@ def build_root(spec, root):
     os.mkdir(tmp)
     os.chmod(tmp, 0o1777)
     course = os.path.join(root, "course")
-    shutil.copytree(spec["course"], course, symlinks=False)
+    shutil.copytree(spec["course"], course, symlinks=True)  # a link is copied as a link: it resolves inside the jail
     for dirpath, dirnames, filenames in os.walk(course):
-        os.chown(dirpath, spec["uid"], spec["gid"])
-        for f in filenames:
-            os.chown(os.path.join(dirpath, f), spec["uid"], spec["gid"])
+        for name in [dirpath] + [os.path.join(dirpath, f) for f in filenames + dirnames]:
+            os.chown(name, spec["uid"], spec["gid"], follow_symlinks=False)
     if spec.get("node_modules"):
         nm = os.path.join(course, "node_modules")
         if os.path.lexists(nm):

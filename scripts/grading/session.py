@@ -372,48 +372,50 @@ class Session:
             self.references[spec["key"]] = ref
         return ref
 
-    def jail_kernel(self, slot, course, io):
+    def jail_spec(self, slot, course, io, connection, log_name):
+        """Writes the jail's spec (sandbox.py) for one student process; returns its folder and the command prefix."""
         cfg = self.config
         self.counter += 1
         tag = "%d-%d" % (os.getpid(), self.counter)
         spec_dir = os.path.join(self.work, "jail-" + tag)
-        os.makedirs(os.path.join(spec_dir, "kernels", "fm-jail"), exist_ok=True)
+        os.makedirs(spec_dir, exist_ok=True)
         limits = cfg["limits"]
         spec = {
             "uid": slot.user.pw_uid, "gid": slot.user.pw_gid, "user": slot.name,
             "root": os.path.join(spec_dir, "root"), "course": course,
             "node_modules": cfg["node_modules"], "io": io, "node": cfg["node"],
-            "tmpfs_mb": limits.get("disk_mb", 1024), "log": "/run/io/kernel.log",
+            "tmpfs_mb": limits.get("disk_mb", 1024), "log": "/run/io/" + log_name,
             "limits": {"nproc": limits.get("processes", 256), "nofile": 1024, "fsize_mb": limits.get("file_mb", 256),
                        "cpu_s": limits.get("cpu_s", 3600), "memory_mb": limits.get("memory_mb", 4096)},
-            "cgroup": "fm-grader-" + tag, "connection": True, "env": cfg.get("jail_env", {}),
+            "cgroup": "fm-grader-" + tag, "connection": connection, "env": cfg.get("jail_env", {}),
         }
         with open(os.path.join(spec_dir, "spec.json"), "w") as f:
             json.dump(spec, f)
-        argv = [cfg["python"], cfg["sandbox"], "--spec", os.path.join(spec_dir, "spec.json"), "--",
-                cfg["node"], "/course/scripts/kernel.js", "--config-path", "{connection_file}"]
+        return spec_dir, [cfg["python"], cfg["sandbox"], "--spec", os.path.join(spec_dir, "spec.json"), "--"]
+
+    def jail_kernel(self, slot, course, io):
+        cfg = self.config
+        spec_dir, prefix = self.jail_spec(slot, course, io, True, "kernel.log")
+        os.makedirs(os.path.join(spec_dir, "kernels", "fm-jail"), exist_ok=True)
+        argv = prefix + [cfg["node"], "/course/scripts/kernel.js", "--config-path", "{connection_file}"]
         with open(os.path.join(spec_dir, "kernels", "fm-jail", "kernel.json"), "w") as f:
             json.dump({"argv": argv, "display_name": "jail", "language": "typescript", "interrupt_mode": "signal"}, f)
         return Kernel("student", "fm-jail", [os.path.join(spec_dir, "kernels")], course, env=dict(os.environ))
 
-    def open_kernel(self, course):
+    def open_kernel(self, course, io):
         """Without a jail (--no-jail: the grader's own user, for a TA's own notebooks)."""
         cfg = self.config
-        return Kernel("student", cfg["reference_kernel"]["name"], cfg["reference_kernel"]["dirs"], course)
+        return Kernel("student", cfg["reference_kernel"]["name"], cfg["reference_kernel"]["dirs"], course,
+                      env=dict(os.environ, FM_GRADING_IO=io))
 
     async def grade_notebook(self, job, nb, slot):
         limits = nb["limits"]
         result = {"name": nb["name"], "outcomes": [], "captures": {}, "checks": [], "sandbox": {}}
         ref = self.reference(nb["reference"])
         ref.start()
-        io = os.path.join(self.work, "io-%d-%d" % (os.getpid(), self.counter + 1))
-        os.makedirs(io, exist_ok=True)
-        uid = slot.user.pw_uid if slot else os.getuid()
-        gid = slot.user.pw_gid if slot else os.getgid()
-        os.chown(io, uid, gid)
-        os.chmod(io, 0o700)
+        io = self.new_io(slot, sorted({c["exercise"] for c in nb["checks"]}), ["kernel.log"])
         course = nb["course"]
-        student = self.jail_kernel(slot, course, io) if slot else self.open_kernel(course)
+        student = self.jail_kernel(slot, course, io) if slot else self.open_kernel(course, io)
         t0 = time.monotonic()
         try:
             try:
@@ -455,7 +457,7 @@ class Session:
             if capture:
                 lines = [l for l in r.get("out", "").splitlines() if l.startswith(MARK)]
                 if lines:
-                    result["captures"][str(cell["exercise"])] = lines[-1][len(MARK):]
+                    result["captures"][str(cell.get("key", cell["exercise"]))] = lines[-1][len(MARK):]
             if r["status"] == "timeout":
                 which = "cell" if limit >= limits["cell"] - 1e-6 else "notebook"
                 entry["message"] = "stopped after %.1f s: the %s time limit is %g s" % (
@@ -474,27 +476,24 @@ class Session:
             if isinstance(parsed, dict) and isinstance(parsed.get("values"), dict) and str(parsed.get("exercise")) == k:
                 values[k] = parsed["values"]
         values_file = os.path.join(ref.io, "values.json")
-        with open(values_file, "w") as f:
-            json.dump(values, f)
         async with ref.lock:
-            r = await ref.kernel.run("fmGradingClean.begin(%s, %s);" % (json.dumps(values_file), json.dumps(io)), 60)
-            if r["status"] != "ok":
-                for check in nb["checks"]:
-                    result["checks"].append({"exercise": check["exercise"], "status": "error",
-                                             "message": "GradingError: the clean checker failed: %s" % r.get("message")})
-                return
             for check in nb["checks"]:
-                wires = [values.get(str(src), {}).get(name) for name, src in check["binds"].items()]
+                # A test's variant of an answer (the negative controls) replaces that exercise's values.
+                these = dict(values)
+                if check.get("variant") is not None:
+                    these[str(check["exercise"])] = check["values"] if "values" in check else values.get(str(check["variant"]), {})
+                with open(values_file, "w") as f:
+                    json.dump(these, f)
+                r = await ref.kernel.run("fmGradingClean.begin(%s, %s);" % (json.dumps(values_file), json.dumps(io)), 60)
+                if r["status"] != "ok":
+                    result["checks"].append({"exercise": check["exercise"], "variant": check.get("variant"), "status": "error",
+                                             "message": "GradingError: the clean checker failed: %s" % r.get("message")})
+                    continue
+                wires = [these.get(str(src), {}).get(name) for name, src in check["binds"].items()]
                 serve = any('"$": "ref"' in json.dumps(w) for w in wires if w is not None) and not student.dead
-                entry = {"exercise": check["exercise"]}
+                entry = {"exercise": check["exercise"], "variant": check.get("variant")}
                 serving = None
                 if serve:
-                    for end in ("req", "resp"):
-                        path = os.path.join(io, "rpc-%d.%s" % (check["exercise"], end))
-                        if not os.path.exists(path):
-                            os.mkfifo(path, 0o600)
-                        st = os.stat(io)
-                        os.chown(path, st.st_uid, st.st_gid)
                     serving = asyncio.ensure_future(student.run(
                         "(globalThis as any).__fmGrading?.serve(%d);" % check["exercise"], nb["limits"]["check"] + 30))
                 r = await ref.kernel.run(check["source"], nb["limits"]["check"])
@@ -523,10 +522,10 @@ class Session:
 
     @staticmethod
     def tell_done(io, n):
-        path = os.path.join(io, "rpc-%d.req" % n)
+        path = os.path.join(io, "rpc-%s.req" % n)
         body = json.dumps({"op": "done"}).encode()
         try:
-            fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+            fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW)
             try:
                 os.write(fd, len(body).to_bytes(4, "big") + body)
             finally:
@@ -534,7 +533,100 @@ class Session:
         except OSError:
             pass
 
+    def new_io(self, slot, channels, logs):
+        """The folder bound at /run/io in a jail: the pipes to the clean side and the process's log.
+
+        It belongs to root and the student cannot add, remove or replace anything in it: the pipes and the log
+        are made here beforehand (theirs to read and write), so nothing the grader opens there can have been
+        swapped for a link to one of the TA's files.
+        """
+        self.counter += 1
+        io = os.path.join(self.work, "io-%d-%d" % (os.getpid(), self.counter))
+        os.makedirs(io, mode=0o755)
+        os.chmod(io, 0o755)
+        uid = slot.user.pw_uid if slot else os.getuid()
+        gid = slot.user.pw_gid if slot else os.getgid()
+        for name in logs:
+            fd = os.open(os.path.join(io, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+            os.chown(os.path.join(io, name), uid, gid)
+        for channel in channels:
+            for end in ("req", "resp"):
+                path = os.path.join(io, "rpc-%s.%s" % (channel, end))
+                os.mkfifo(path, 0o600)
+                os.chown(path, uid, gid)
+        return io
+
+    async def grade_library(self, job):
+        """The library's hidden tests: a clean vitest run whose blanked functions call the student's, in a jail."""
+        t0 = time.monotonic()
+        out = {"student": job.get("student"), "kind": "library"}
+        slot = Slot(self.config["slots"], self.config["lock_dir"]) if self.config.get("jail", True) else None
+        server = None
+        io = None
+        try:
+            if slot:
+                slot.kill_all()
+            io = self.new_io(slot, ["lib"], ["server.log"])
+            functions = json.dumps(job["functions"])
+            if slot:
+                _, prefix = self.jail_spec(slot, job["course"], io, False, "server.log")
+                argv = prefix + [self.config["node"], "/course/.grading/library-server.cjs", functions]
+                server = await asyncio.create_subprocess_exec(*argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                              stderr=subprocess.PIPE, env=dict(os.environ))
+            else:
+                # Without a jail: the same server as this user, with the course folder in place of /course.
+                argv = [self.config["node"], os.path.join(job["course"], ".grading", "library-server.cjs"), functions]
+                env = dict(os.environ, FM_GRADING_COURSE=job["course"], FM_GRADING_IO=io)
+                server = await asyncio.create_subprocess_exec(*argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                              stderr=subprocess.PIPE, env=env)
+            clean = job["clean"]
+            env = dict(os.environ)
+            env.update(clean.get("env", {}))
+            env["FM_GRADING_IO"] = io
+            proc = await asyncio.create_subprocess_exec(*clean["argv"], cwd=clean["cwd"], env=env,
+                                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                        stderr=subprocess.PIPE)
+            try:
+                _, err = await asyncio.wait_for(proc.communicate(), clean["timeout"])
+                out["exit"] = proc.returncode
+                out["stderr"] = err.decode("utf8", "replace")[-4000:]
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+                out["timeout"] = True
+            self.tell_done(io, "lib")
+        except Exception as e:  # noqa: BLE001
+            out["error"] = "%s: %s" % (e.__class__.__name__, e)
+        finally:
+            if server is not None:
+                if server.returncode is None:
+                    server.kill()
+                try:
+                    _, err = await asyncio.wait_for(server.communicate(), 10)
+                    out["server"] = err.decode("utf8", "replace")[-2000:]
+                except asyncio.TimeoutError:
+                    pass
+            if io is not None:
+                for log_name in ("server.log",):
+                    try:
+                        with open(os.path.join(io, log_name), errors="replace") as f:
+                            out["server_log"] = f.read()[-4000:]
+                    except OSError:
+                        pass
+                shutil.rmtree(io, ignore_errors=True)
+            if slot is not None:
+                try:
+                    slot.kill_all()
+                    out["leftover"] = len(slot.processes())
+                finally:
+                    os.close(slot.fd)
+        out["seconds"] = time.monotonic() - t0
+        return out
+
     async def grade(self, job):
+        if job.get("kind") == "library":
+            return await self.grade_library(job)
         t0 = time.monotonic()
         out = {"student": job.get("student"), "notebooks": []}
         slot = None
