@@ -272,6 +272,14 @@ class Slot:
                 continue
         return found
 
+    def release(self, out):
+        """Kills what is left of the student, gives the slot back; out["leftover"]: processes that survived."""
+        try:
+            self.kill_all()
+            out["leftover"] = len(self.processes())
+        finally:
+            os.close(self.fd)
+
     def kill_all(self):
         """Kills every process of the slot's user (there should be none: the jail's namespace took them)."""
         killed = 0
@@ -616,11 +624,7 @@ class Session:
                         pass
                 shutil.rmtree(io, ignore_errors=True)
             if slot is not None:
-                try:
-                    slot.kill_all()
-                    out["leftover"] = len(slot.processes())
-                finally:
-                    os.close(slot.fd)
+                slot.release(out)
         out["seconds"] = time.monotonic() - t0
         return out
 
@@ -640,11 +644,7 @@ class Session:
             out["error"] = "%s: %s" % (e.__class__.__name__, e)
         finally:
             if slot is not None:
-                try:
-                    slot.kill_all()
-                    out["leftover"] = len(slot.processes())
-                finally:
-                    os.close(slot.fd)
+                slot.release(out)
         out["seconds"] = time.monotonic() - t0
         return out
 
