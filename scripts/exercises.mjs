@@ -621,63 +621,6 @@ export function notebookText(nb) {
   return JSON.stringify(nb, null, 1) + "\n";
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Grading: where the hidden checks go in a submission.
-
-/**
- * The submission with each auto-graded exercise's hidden checks inserted after that exercise's cells
- * (its answer/solution cells and whatever the student added after them, up to the next exercise), and
- * every check cell the submission itself carries removed. Check cells get metadata
- * { grading: { exercise: N, check: k } }.
- * @returns {{ nb: object, placed: { exercise: number, indices: number[], anchor: string }[] }}
- */
-export function injectChecks(submission, manifest) {
-  const cells = submission.cells.filter((c) => !isCheck(c) && !c.metadata?.grading);
-  const exerciseOf = (cell) => {
-    const n = cell.metadata?.exercise;
-    if (Number.isInteger(n) && (isSolution(cell) || (cell.metadata?.tags ?? []).includes("answer"))) return n;
-    const h = headingOf(cell);
-    return h ? h.number : null;
-  };
-  const owner = cells.map(exerciseOf);
-  const out = [];
-  const insertAfter = new Map(); // cell index -> exercise numbers whose checks follow it
-  const atEnd = [];
-  const placed = [];
-  for (const ex of manifest.exercises) {
-    if (!ex.checks.length) continue;
-    const mine = owner.map((o, i) => (o === ex.number ? i : -1)).filter((i) => i >= 0);
-    if (mine.length === 0) {
-      atEnd.push(ex.number);
-      placed.push({ exercise: ex.number, anchor: "end of the notebook (no cell of this exercise found)" });
-      continue;
-    }
-    // From the exercise's last own cell, run on over cells the student added, up to the next exercise.
-    let last = mine[mine.length - 1];
-    while (last + 1 < cells.length && owner[last + 1] === null) last++;
-    insertAfter.set(last, [...(insertAfter.get(last) ?? []), ex.number]);
-    placed.push({ exercise: ex.number, anchor: `after cell ${last + 1}` });
-  }
-  const checkCells = (n) =>
-    manifest.exercises
-      .find((e) => e.number === n)
-      .checks.map((c, k) => ({
-        cell_type: "code",
-        id: `grading-check-${n}-${k + 1}`,
-        metadata: { grading: { exercise: n, check: k + 1 } },
-        source: c.source,
-        outputs: [],
-        execution_count: null,
-      }));
-  cells.forEach((cell, i) => {
-    out.push(stripped(cell));
-    for (const n of insertAfter.get(i) ?? []) out.push(...checkCells(n));
-  });
-  for (const n of atEnd) out.push(...checkCells(n));
-  for (const p of placed) p.indices = out.map((c, i) => (c.metadata?.grading?.exercise === p.exercise ? i : -1)).filter((i) => i >= 0);
-  return { nb: { ...submission, cells: out }, placed };
-}
-
 /**
  * Runs a script's `main(args)` when `metaUrl` is the file Node was started with (and does nothing when
  * the script is imported). `--help` (args.help from `parseArgs`) prints the script's header comment,

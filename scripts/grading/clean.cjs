@@ -68,7 +68,7 @@ function hasNonFinite(v, depth = 0) {
 }
 
 const KIND = (v) =>
-  v === null ? "null" : Array.isArray(v) ? "an array" : fm && v instanceof fm.tf.Tensor ? `a tensor of shape [${v.shape}]` : typeof v === "function" ? "a function" : typeof v === "object" ? "an object" : `a ${typeof v}`;
+  v === undefined ? "undefined (did the cell that defines it fail?)" : v === null ? "null" : Array.isArray(v) ? "an array" : fm && v instanceof fm.tf.Tensor ? `a tensor of shape [${v.shape}]` : typeof v === "function" ? "a function" : typeof v === "object" ? "an object" : `a ${typeof v}`;
 
 /** null when `v` fits the descriptor `d` (see exercises.mjs describeType), else what is wrong. */
 function misfit(v, d, where, depth = 0) {

@@ -3,7 +3,7 @@
 // answer cells in place of the solutions, a capture cell after each exercise), the cells of the clean
 // kernel (the TA's reference notebook) and one check cell per auto-graded exercise for the clean kernel.
 import { createHash, createHmac } from "node:crypto";
-import { headingOf, isCheck, referencedNames, sourceOf } from "../exercises.mjs";
+import { declaredNames, headingOf, isCheck, referencedNames, sourceOf } from "../exercises.mjs";
 
 const tagsOf = (cell) => (Array.isArray(cell?.metadata?.tags) ? cell.metadata.tags : []);
 
@@ -93,9 +93,28 @@ export function studentCells(manifest, answers, { helperPath }) {
   return out;
 }
 
-/** The clean kernel's cells: the reference notebook's code (solutions included, checks left out). */
+/**
+ * The clean kernel's cells: the reference notebook's code, checks left out. A solution runs there only when later
+ * cells (the course's or other solutions) read a name it declares, or when the exercise asks for a function (the
+ * grader compares the student's with it); any other solution is replaced by declarations of its names, so the
+ * clean kernel does not redo the work the student's kernel does at the same time.
+ */
 export function referenceCells(manifest) {
-  return manifest.layout.filter((e) => e.role === "code" || e.role === "solution").map((e) => e.source);
+  const entries = manifest.layout.filter((e) => e.role === "code" || e.role === "solution");
+  return entries.map((e, k) => {
+    if (e.role === "code") return e.source;
+    const ex = manifest.exercises.find((x) => x.number === e.exercise);
+    const values = Object.entries(ex?.values ?? {});
+    if (values.some(([, v]) => v.d?.t === "function")) return e.source;
+    const later = new Set(entries.slice(k + 1).flatMap((x) => [...referencedNames(x.source)]));
+    if (declaredNames(e.source).some((d) => later.has(d.name))) return e.source;
+    const types = declaredNames(e.source).filter((d) => d.kind === "type").map((d) => d.statement.getText());
+    return [
+      `// the reference solution of exercise ${e.exercise} is not needed here: its types and names only`,
+      ...types,
+      ...values.map(([name, v]) => `let ${name}: ${v.type ?? "any"} = undefined as any;`),
+    ].join("\n");
+  });
 }
 
 /** The cell that loads the clean checker into the clean kernel, after the reference notebook. */

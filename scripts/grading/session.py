@@ -366,6 +366,7 @@ class Session:
         self.work = config["work"]
         self.references = {}
         self.counter = 0
+        self.cgroups = []
 
     def reference(self, spec):
         ref = self.references.get(spec["key"])
@@ -399,7 +400,23 @@ class Session:
         }
         with open(os.path.join(spec_dir, "spec.json"), "w") as f:
             json.dump(spec, f)
+        self.cgroups.append(spec["cgroup"])
         return spec_dir, [cfg["python"], cfg["sandbox"], "--spec", os.path.join(spec_dir, "spec.json"), "--"]
+
+    def remove_cgroups(self):
+        """Removes the jails' cgroups (sandbox.py removes its own only when it is not killed first)."""
+        for name in self.cgroups:
+            for base in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
+                path = os.path.join(base, name)
+                for _ in range(20):
+                    try:
+                        os.rmdir(path)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.05)  # the killed processes are still leaving it
+        self.cgroups = []
 
     def jail_kernel(self, slot, course, io):
         cfg = self.config
@@ -458,7 +475,10 @@ class Session:
             if remaining <= 0:
                 entry.update(status="not-run", message="the notebook's time limit of %g s was reached before this cell" % limits["notebook"])
                 continue
-            limit = min(remaining, limits["cell"])
+            # The cell limit is for what runs the student's code (their cells, reading their values); the TA's own
+            # cells only have the notebook's limit, so a busy machine does not fail the course's slow cells.
+            student_code = cell["role"] in ("answer", "added", "capture")
+            limit = min(remaining, limits["cell"]) if student_code else remaining
             capture = cell["role"] == "capture"
             r = await kernel.run(cell["source"], limit, keep_out=(64 << 20) if capture else (256 << 10))
             entry.update(status=r["status"], message=r.get("message", "")[:4000], seconds=round(r.get("seconds", 0), 3))
@@ -625,6 +645,7 @@ class Session:
                 shutil.rmtree(io, ignore_errors=True)
             if slot is not None:
                 slot.release(out)
+            self.remove_cgroups()
         out["seconds"] = time.monotonic() - t0
         return out
 
@@ -645,6 +666,7 @@ class Session:
         finally:
             if slot is not None:
                 slot.release(out)
+            self.remove_cgroups()
         out["seconds"] = time.monotonic() - t0
         return out
 
