@@ -20,7 +20,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { ROOT, ts } from "./exercises.mjs";
 
 /** Test files never used as library checks: they run notebooks, a browser or a kernel (minutes, not seconds). */
-export const HEAVY_TESTS = /(^|\/)(notebooks|browser|kernel|progress-kernel|readme|figures-export|assignments|grade)\.test\.ts$/;
+export const HEAVY_TESTS = /(^|\/)(notebooks|browser|kernel|progress-kernel|readme|figures-export|assignments|grade|grade-\w+|grading-wire)\.test\.ts$/;
 
 function walk(dir, out = []) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -1,8 +1,9 @@
-// Every hidden check of every course notebook, with its negative controls (scripts/grade.mjs gradeVariants):
-// the course notebook itself gets full marks, and for every auto-graded exercise the untouched placeholder of
-// the student version, each trivial answer (zeros, the input echoed back) and each plausible wrong answer
-// listed in tests/fixtures/wrong-answers/<notebook>.json score zero on it. An exercise without at least one
-// trivial and one wrong answer there fails the test, by name. Runs as root (the jail); see README.
+// Every hidden check of every course notebook, with its negative controls (scripts/grade.mjs
+// gradeVariants): the course notebook itself gets full marks, and for every auto-graded exercise
+// the untouched placeholder of the student version, each trivial answer (zeros, the input echoed
+// back) and each plausible wrong answer listed in tests/fixtures/wrong-answers/<notebook>.json
+// score zero on it. An exercise without at least one trivial and one wrong answer there fails the
+// test, by name. Runs as root (the jail); see README.
 import { describe, expect, it } from "vitest";
 import { existsSync, readFileSync, readdirSync } from "fs";
 import { join } from "path";
@@ -27,7 +28,9 @@ interface Manifest {
   exercises: { number: number; checks: unknown[] }[];
 }
 
-const notebooks = readdirSync(join(ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort();
+const notebooks = readdirSync(join(ROOT, "notebooks"))
+  .filter((f) => f.endsWith(".ipynb"))
+  .sort();
 const slot = concurrencyLimit(2); // two notebooks at a time, each with two kernels
 
 /** The negative controls listed for a notebook: exercise number -> controls. */
@@ -43,15 +46,24 @@ async function placeholders(name: string): Promise<Variant[]> {
   const { buildAssignment } = await load("exercises.mjs");
   const { student } = buildAssignment(join(ROOT, "notebooks", name));
   const out: Variant[] = [];
-  for (const cell of student.cells as { cell_type: string; source: string; metadata: { tags?: string[]; exercise?: number } }[]) {
+  for (const cell of student.cells as {
+    cell_type: string;
+    source: string;
+    metadata: { tags?: string[]; exercise?: number };
+  }[]) {
     if (cell.cell_type !== "code" || !cell.metadata.tags?.includes("answer")) continue;
-    out.push({ exercise: cell.metadata.exercise!, kind: "placeholder", label: "the untouched TODO cell", code: cell.source });
+    out.push({
+      exercise: cell.metadata.exercise!,
+      kind: "placeholder",
+      label: "the untouched TODO cell",
+      code: cell.source,
+    });
   }
   return out;
 }
 
-describe("every exercise's hidden check: the solution passes, its negative controls score zero", () => {
-  it("every auto-graded exercise of the course lists a trivial and a plausible wrong answer (and nothing stale)", async () => {
+describe("every exercise's hidden check: the solution passes, its negative controls fail", () => {
+  it("every auto-graded exercise lists a trivial and a wrong answer, nothing stale", async () => {
     const { buildAssignment } = await load("exercises.mjs");
     const lacking: string[] = [];
     const stale: string[] = [];
@@ -65,7 +77,11 @@ describe("every exercise's hidden check: the solution passes, its negative contr
       }
       for (const n of controls.keys()) if (!auto.includes(n)) stale.push(`${name} exercise ${n}`);
     }
-    expect(lacking, `add a "trivial" and a "wrong" answer for these exercises to tests/fixtures/wrong-answers/<notebook>.json`).toEqual([]);
+    expect(
+      lacking,
+      'add a "trivial" and a "wrong" answer for these exercises to ' +
+        "tests/fixtures/wrong-answers/<notebook>.json",
+    ).toEqual([]);
     expect(stale, "controls listed for exercises that have no hidden check (any more)").toEqual([]);
   });
 
@@ -75,7 +91,8 @@ describe("every exercise's hidden check: the solution passes, its negative contr
         const { GradingRun, gradeVariants, loadGrading } = await load("grade.mjs");
         const path = join(ROOT, "notebooks", name);
         const variants: Variant[] = [...(await placeholders(name))];
-        for (const [exercise, controls] of listed(name)) for (const c of controls) variants.push({ ...c, exercise });
+        for (const [exercise, controls] of listed(name))
+          for (const c of controls) variants.push({ ...c, exercise });
         const r = await slot(async () => {
           const run = new GradingRun({});
           try {
@@ -85,13 +102,18 @@ describe("every exercise's hidden check: the solution passes, its negative contr
           }
         });
         // Positive control: the course's own solutions get full marks in the same kernels.
-        expect(r.report.exercises.filter((e: { status: string }) => e.status !== "passed")).toEqual([]);
+        expect(r.report.exercises.filter((e: { status: string }) => e.status !== "passed")).toEqual(
+          [],
+        );
         expect(r.report.score).toBe(r.report.maxScore);
         // Every negative control scores zero on its exercise.
-        const passed = r.variants.filter((v: { status: string }) => v.status === "passed").map((v: Variant) => `exercise ${v.exercise}: ${v.kind} "${v.label}"`);
+        const passed = r.variants
+          .filter((v: { status: string }) => v.status === "passed")
+          .map((v: Variant) => `exercise ${v.exercise}: ${v.kind} "${v.label}"`);
         expect(passed, "negative controls that got the mark").toEqual([]);
         // The placeholder is reported as not attempted, not as a wrong answer.
-        for (const v of r.variants.filter((x: Variant) => x.kind === "placeholder")) expect(v.message, `${name} exercise ${v.exercise}`).toMatch(/^not attempted: TODO/);
+        for (const v of r.variants.filter((x: Variant) => x.kind === "placeholder"))
+          expect(v.message, `${name} exercise ${v.exercise}`).toMatch(/^not attempted: TODO/);
       }, 1_200_000);
     }
   });

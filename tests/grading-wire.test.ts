@@ -1,6 +1,7 @@
-// The autograder's wire format and the clean checker's validation (scripts/grading/codec.cjs, clean.cjs), without
-// kernels: what a student's kernel sends is rebuilt as data only (never run), within limits, and checked against
-// the type the exercise declares; the inputs a function is compared on come from the grader's secret seed.
+// The autograder's wire format and the clean checker's validation (scripts/grading/codec.cjs,
+// clean.cjs), without kernels: what a student's kernel sends is rebuilt as data only (never run),
+// within limits, and checked against the type the exercise declares; the inputs a function is
+// compared on come from the grader's secret seed.
 import { describe, expect, it } from "vitest";
 import { createRequire } from "module";
 import { join } from "path";
@@ -12,10 +13,11 @@ const codec = require(join(GRADING, "codec.cjs"));
 const clean = require(join(GRADING, "clean.cjs"));
 
 const plain = { ref: () => ({ id: 0, kind: "function", name: "" }) };
-const roundTrip = (v: unknown) => codec.decode(JSON.parse(JSON.stringify(codec.encode(v, plain))), {});
+const roundTrip = (v: unknown) =>
+  codec.decode(JSON.parse(JSON.stringify(codec.encode(v, plain))), {});
 
 describe("the wire format", () => {
-  it("carries numbers, strings, arrays, plain objects, non-finite numbers and undefined as data", () => {
+  it("carries numbers, strings, arrays, plain objects, non-finite numbers, undefined", () => {
     const value = { a: [1, 2.5, -3], b: "text", c: true, d: null, e: { f: [[0, 1]] } };
     expect(roundTrip(value)).toEqual(value);
     const odd = roundTrip([NaN, Infinity, -Infinity, undefined]);
@@ -24,15 +26,27 @@ describe("the wire format", () => {
     expect(roundTrip(new Float32Array([1.5, -2]))).toEqual(new Float32Array([1.5, -2]));
   });
 
-  it("never makes a key a prototype, never runs anything, and refuses what it does not know", () => {
-    const polluted = codec.decode({ $: "obj", e: [["__proto__", { $: "obj", e: [["polluted", true]] }], ["constructor", 1]] }, {});
+  it("never makes a key a prototype, never runs anything, refuses the unknown", () => {
+    const polluted = codec.decode(
+      {
+        $: "obj",
+        e: [
+          ["__proto__", { $: "obj", e: [["polluted", true]] }],
+          ["constructor", 1],
+        ],
+      },
+      {},
+    );
     expect(Object.getPrototypeOf(polluted)).toBe(Object.prototype);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.keys(polluted)).toEqual(["__proto__", "constructor"]);
     expect(() => codec.decode({ $: "code", source: "process.exit(1)" }, {})).toThrow(/unknown tag/);
     expect(() => codec.decode({ $: "ref", id: 0, kind: "function" }, {})).toThrow(/only data/);
-    expect(() => codec.decode({ $: "tensor", dtype: "float32", shape: [2], b64: "AAAA" }, {})).toThrow(/where none can be read/);
-    expect(() => codec.decode(1e400, {})).toThrow(); // not JSON-representable anyway: Infinity outside its tag
+    expect(() =>
+      codec.decode({ $: "tensor", dtype: "float32", shape: [2], b64: "AAAA" }, {}),
+    ).toThrow(/where none can be read/);
+    // not JSON-representable anyway: Infinity outside its tag
+    expect(() => codec.decode(1e400, {})).toThrow();
     expect(() => codec.decode({ $: "num", v: "1" }, {})).toThrow(/unknown number/);
   });
 
@@ -42,9 +56,23 @@ describe("the wire format", () => {
     expect(() => codec.decode(deep, {})).toThrow(/deeper than/);
     expect(() => codec.encode(deep, plain)).toThrow(/deeper than/);
     const tensorHooks = { tensor: (spec: { data: Float32Array }) => spec.data };
-    expect(() => codec.decode({ $: "tensor", dtype: "float32", shape: [3], b64: Buffer.from(new Float32Array([1, 2]).buffer).toString("base64") }, tensorHooks)).toThrow(/holds 2 numbers; its shape needs 3/);
-    expect(() => codec.decode({ $: "tensor", dtype: "string", shape: [1], b64: "" }, tensorHooks)).toThrow(/dtype/);
-    expect(() => codec.decode({ $: "tensor", dtype: "float32", shape: [1e9, 1e9], b64: "" }, tensorHooks)).toThrow(/size limit|malformed/);
+    expect(() =>
+      codec.decode(
+        {
+          $: "tensor",
+          dtype: "float32",
+          shape: [3],
+          b64: Buffer.from(new Float32Array([1, 2]).buffer).toString("base64"),
+        },
+        tensorHooks,
+      ),
+    ).toThrow(/holds 2 numbers; its shape needs 3/);
+    expect(() =>
+      codec.decode({ $: "tensor", dtype: "string", shape: [1], b64: "" }, tensorHooks),
+    ).toThrow(/dtype/);
+    expect(() =>
+      codec.decode({ $: "tensor", dtype: "float32", shape: [1e9, 1e9], b64: "" }, tensorHooks),
+    ).toThrow(/size limit|malformed/);
   });
 });
 
@@ -62,10 +90,16 @@ describe("the clean checker's type check", () => {
     expect(clean.misfit("x", maybe, "n")).toBe("n should be number | null; got a string");
     const t = tf.zeros([2, 3]);
     expect(clean.misfit(t, { t: "tensor", rank: 2 }, "u")).toBeNull();
-    expect(clean.misfit(t, { t: "tensor", rank: 1 }, "u")).toBe("u should be a tensor of rank 1; got shape [2,3]");
+    expect(clean.misfit(t, { t: "tensor", rank: 1 }, "u")).toBe(
+      "u should be a tensor of rank 1; got shape [2,3]",
+    );
     t.dispose();
-    expect(clean.misfit(() => 1, { t: "function", params: [], returns: { t: "number" } }, "f")).toBeNull();
-    expect(clean.misfit(1, { t: "function", params: [], returns: { t: "number" } }, "f")).toBe("f should be a function; got a number");
+    expect(
+      clean.misfit(() => 1, { t: "function", params: [], returns: { t: "number" } }, "f"),
+    ).toBeNull();
+    expect(clean.misfit(1, { t: "function", params: [], returns: { t: "number" } }, "f")).toBe(
+      "f should be a function; got a number",
+    );
   });
 
   it("draws the same inputs from the same secret seed, other inputs from another", () => {

@@ -1,6 +1,6 @@
-// How tensors and models travel for the autograder's channels: a library (the course's src/, the clean
-// checker's or the student's) gives its own tf and VelocityModel, and an endpoint sends and rebuilds them
-// as numbers with that library.
+// How tensors and models travel for the autograder's channels: a library (the course's src/, the
+// clean checker's or the student's) gives its own tf and VelocityModel, and an endpoint sends and
+// rebuilds them as numbers with that library.
 "use strict";
 const { WireError } = require("./codec.cjs");
 
@@ -9,7 +9,12 @@ function libraryHooks(endpoint, fm) {
   endpoint.tensor = {
     encode: (v) =>
       fm && v instanceof fm.tf.Tensor
-        ? { dtype: v.dtype, shape: v.shape.slice(), data: v.isDisposed ? null : v.dataSync(), disposed: v.isDisposed }
+        ? {
+            dtype: v.dtype,
+            shape: v.shape.slice(),
+            data: v.isDisposed ? null : v.dataSync(),
+            disposed: v.isDisposed,
+          }
         : null,
     decode: (spec) => {
       const t = fm.tf.tensor(spec.data ?? new Float32Array(0), spec.shape, spec.dtype);
@@ -18,9 +23,13 @@ function libraryHooks(endpoint, fm) {
     },
   };
   endpoint.model = {
-    encode: (v) => (fm && fm.VelocityModel && v instanceof fm.VelocityModel ? { config: v.config, theta: v.theta } : null),
+    encode: (v) =>
+      fm && fm.VelocityModel && v instanceof fm.VelocityModel
+        ? { config: v.config, theta: v.theta }
+        : null,
     decode: (spec) => {
-      if (!spec.theta.every(Number.isFinite)) throw new WireError("a model with parameters that are not finite");
+      if (!spec.theta.every(Number.isFinite))
+        throw new WireError("a model with parameters that are not finite");
       try {
         return new fm.VelocityModel(fm.velocityModelConfig(spec.config), spec.theta);
       } catch (e) {

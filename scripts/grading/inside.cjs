@@ -1,7 +1,8 @@
-// The autograder's helper inside the student's kernel (the jail): it reads the names an exercise asks
-// for and prints them as data (capture), and answers the clean checker's calls on the student's functions
-// and objects (serve). The grader inserts the cells that call it; nothing it prints is trusted: the
-// checker validates every value and runs the hidden checks in a process that never ran student code.
+// The autograder's helper inside the student's kernel (the jail): it reads the names an exercise
+// asks for and prints them as data (capture), and answers the clean checker's calls on the
+// student's functions and objects (serve). The grader inserts the cells that call it; nothing it
+// prints is trusted: the checker validates every value and runs the hidden checks in a process that
+// never ran student code.
 "use strict";
 const { Pipe, Endpoint } = require("./rpc.cjs");
 const { libraryHooks } = require("./hooks.cjs");
@@ -33,13 +34,19 @@ function capture(n, names) {
   const values = {};
   for (const name of names) {
     if (!locals || !Object.prototype.hasOwnProperty.call(locals, name)) {
-      values[name] = { $: "missing", message: `${name} is not defined (define it in the TODO cell of exercise ${n})` };
+      values[name] = {
+        $: "missing",
+        message: `${name} is not defined (define it in the TODO cell of exercise ${n})`,
+      };
       continue;
     }
     try {
       values[name] = endpoint.encode(locals[name]);
     } catch (e) {
-      values[name] = { $: "unreadable", message: `${name} could not be read: ${e && e.message ? e.message : e}` };
+      values[name] = {
+        $: "unreadable",
+        message: `${name} could not be read: ${e && e.message ? e.message : e}`,
+      };
     }
   }
   console.log(MARK + JSON.stringify({ exercise: n, values }));
@@ -52,7 +59,10 @@ function captureFrom(id, named) {
     try {
       values[name] = endpoint.encode(named[name]);
     } catch (e) {
-      values[name] = { $: "unreadable", message: `${name} could not be read: ${e && e.message ? e.message : e}` };
+      values[name] = {
+        $: "unreadable",
+        message: `${name} could not be read: ${e && e.message ? e.message : e}`,
+      };
     }
   }
   console.log(MARK + JSON.stringify({ exercise: id, values }));

@@ -1,11 +1,13 @@
-// Calls between the clean checker and a student's process over two named pipes (FIFOs), synchronous on
-// both ends: a hidden check that calls a student's function gets its answer as a return value, and a
-// student's function that calls back (a field the check passed in) is answered while the call waits.
+// Calls between the clean checker and a student's process over two named pipes (FIFOs), synchronous
+// on both ends: a hidden check that calls a student's function gets its answer as a return value,
+// and a student's function that calls back (a field the check passed in) is answered while the call
+// waits.
 //
-// The student's side ("server", in the jail) blocks on its reads; the checker's side ("client") polls
-// with a deadline, so a student's function that never answers costs a bounded time and marks the channel
-// broken. Whatever arrives is decoded by codec.cjs, which runs no code from the other side: functions and
-// objects that cannot travel as data stay where they are and are reached through proxies (`ref`).
+// The student's side ("server", in the jail) blocks on its reads; the checker's side ("client")
+// polls with a deadline, so a student's function that never answers costs a bounded time and marks
+// the channel broken. Whatever arrives is decoded by codec.cjs, which runs no code from the other
+// side: functions and objects that cannot travel as data stay where they are and are reached
+// through proxies (`ref`).
 "use strict";
 const fs = require("fs");
 const { encode, decode, frame, LIMITS, WireError } = require("./codec.cjs");
@@ -20,7 +22,7 @@ class ChannelClosed extends Error {
   }
 }
 
-/** Reads and writes framed messages on a pair of FIFOs. `blocking`: the server side; else poll with deadlines. */
+/** Framed messages on a pair of FIFOs. `blocking`: the server side; else polls with deadlines. */
 class Pipe {
   constructor(readPath, writePath, { blocking }) {
     const flags = fs.constants.O_RDWR | (blocking ? 0 : fs.constants.O_NONBLOCK);
@@ -56,7 +58,8 @@ class Pipe {
   receive(deadline, what) {
     const head = this.readExactly(4, deadline, what);
     const length = head.readUInt32BE(0);
-    if (length > LIMITS.messageBytes) throw new WireError(`a message of ${length} bytes (limit ${LIMITS.messageBytes})`);
+    if (length > LIMITS.messageBytes)
+      throw new WireError(`a message of ${length} bytes (limit ${LIMITS.messageBytes})`);
     const body = this.readExactly(length, deadline, what);
     let message;
     try {
@@ -64,7 +67,8 @@ class Pipe {
     } catch {
       throw new WireError("a message that is not JSON");
     }
-    if (!message || typeof message !== "object" || Array.isArray(message)) throw new WireError("a message that is not an object");
+    if (!message || typeof message !== "object" || Array.isArray(message))
+      throw new WireError("a message that is not an object");
     return message;
   }
 
@@ -80,7 +84,8 @@ class Pipe {
       }
       off += k;
       if (off < bytes.length && k === 0) {
-        if (deadline !== null && Date.now() > deadline) throw new ChannelClosed("the other side stopped reading");
+        if (deadline !== null && Date.now() > deadline)
+          throw new ChannelClosed("the other side stopped reading");
         sleep(1);
       }
     }
@@ -98,8 +103,8 @@ class Pipe {
 }
 
 /**
- * One end of a call channel. `codecHooks(endpoint)` -> { encode: hooks, decode: hooks } for this side
- * (tensors and models as this side's library makes them; references through `endpoint`).
+ * One end of a call channel. `codecHooks(endpoint)` -> { encode: hooks, decode: hooks } for this
+ * side (tensors and models as this side's library makes them; references through `endpoint`).
  */
 class Endpoint {
   constructor(pipe, { callTimeoutMs = null, describe = (id) => `#${id}` } = {}) {
@@ -135,8 +140,18 @@ class Endpoint {
         return todo ? { $: "todo", message: todo } : null;
       },
       ref: (v) => {
-        const kind = typeof v === "function" ? (/^class[\s{]/.test(Function.prototype.toString.call(v)) ? "class" : "function") : "object";
-        const name = typeof v === "function" ? v.name : v && v.constructor && typeof v.constructor.name === "string" ? v.constructor.name : "";
+        const kind =
+          typeof v === "function"
+            ? /^class[\s{]/.test(Function.prototype.toString.call(v))
+              ? "class"
+              : "function"
+            : "object";
+        const name =
+          typeof v === "function"
+            ? v.name
+            : v && v.constructor && typeof v.constructor.name === "string"
+              ? v.constructor.name
+              : "";
         return { id: this.handle(v), kind, name };
       },
     };
@@ -160,11 +175,12 @@ class Endpoint {
     return decode(wire, this.decodeHooks(extra));
   }
 
-  /** A stand-in for a function or object the other side holds: every use becomes a call on the channel. */
+  /** A stand-in for what the other side holds: every use becomes a call on the channel. */
   proxy(ref) {
     const endpoint = this;
     if (ref.kind === "own") {
-      if (!(ref.id < this.local.length)) throw new WireError("a reference to something this side never sent");
+      if (!(ref.id < this.local.length))
+        throw new WireError("a reference to something this side never sent");
       return this.local[ref.id];
     }
     const target = ref.kind === "object" ? {} : function remote() {};
@@ -172,7 +188,10 @@ class Endpoint {
       get(_t, key) {
         if (typeof key === "symbol") return undefined;
         if (key === "then") return undefined; // never a thenable: `await value` gives the value
-        return endpoint.request({ op: "get", target: ref.id, key: String(key) }, `reading .${String(key)} of ${ref.name || "your value"}`);
+        return endpoint.request(
+          { op: "get", target: ref.id, key: String(key) },
+          `reading .${String(key)} of ${ref.name || "your value"}`,
+        );
       },
       has() {
         return false;
@@ -182,12 +201,20 @@ class Endpoint {
       },
       apply(_t, self, args) {
         return endpoint.request(
-          { op: "call", target: ref.id, self: self === undefined ? { $: "undef" } : endpoint.encode(self), args: endpoint.encode(args) },
+          {
+            op: "call",
+            target: ref.id,
+            self: self === undefined ? { $: "undef" } : endpoint.encode(self),
+            args: endpoint.encode(args),
+          },
           `calling ${ref.name || "your function"}`,
         );
       },
       construct(_t, args) {
-        return endpoint.request({ op: "construct", target: ref.id, args: endpoint.encode(args) }, `constructing ${ref.name || "your class"}`);
+        return endpoint.request(
+          { op: "construct", target: ref.id, args: endpoint.encode(args) },
+          `constructing ${ref.name || "your class"}`,
+        );
       },
     });
     this.proxies.set(proxy, ref.id);
@@ -205,16 +232,22 @@ class Endpoint {
         const reply = this.pipe.receive(deadline, `${what} within ${this.callTimeoutMs / 1000} s`);
         if ((reply.op === "return" || reply.op === "throw") && reply.id === id) {
           if (reply.op === "return") return this.decode(reply.value);
-          const err = new Error(typeof reply.message === "string" ? reply.message.slice(0, 4000) : "an error without a message");
+          const err = new Error(
+            typeof reply.message === "string"
+              ? reply.message.slice(0, 4000)
+              : "an error without a message",
+          );
           if (reply.name === "TodoError") err.name = "TodoError";
           throw err;
         }
-        if (reply.op === "call" || reply.op === "get" || reply.op === "construct") this.answer(reply, deadline);
+        if (reply.op === "call" || reply.op === "get" || reply.op === "construct")
+          this.answer(reply, deadline);
         // anything else is a late answer to an abandoned call: dropped
       }
     } catch (e) {
       if (e instanceof ChannelClosed || e instanceof WireError) {
-        this.broken = e instanceof WireError ? `an unreadable answer while ${what}: ${e.message}` : e.message;
+        this.broken =
+          e instanceof WireError ? `an unreadable answer while ${what}: ${e.message}` : e.message;
         const err = new Error(this.broken);
         err.name = "GradingError";
         throw err;
@@ -228,10 +261,12 @@ class Endpoint {
     let reply;
     try {
       const value = this.local[message.target];
-      if (!Number.isInteger(message.target) || message.target >= this.local.length) throw new WireError("a call on something this side never sent");
+      if (!Number.isInteger(message.target) || message.target >= this.local.length)
+        throw new WireError("a call on something this side never sent");
       let result;
       if (message.op === "get") {
-        if (typeof message.key !== "string") throw new WireError("a property name that is not text");
+        if (typeof message.key !== "string")
+          throw new WireError("a property name that is not text");
         result = value[message.key];
       } else if (message.op === "construct") {
         result = Reflect.construct(value, this.decode(message.args));
@@ -242,7 +277,12 @@ class Endpoint {
       reply = { op: "return", id: message.id, value: this.encode(result) };
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      reply = { op: "throw", id: message.id, message: String(err.message).slice(0, 4000), name: String(err.name).slice(0, 100) };
+      reply = {
+        op: "throw",
+        id: message.id,
+        message: String(err.message).slice(0, 4000),
+        name: String(err.name).slice(0, 100),
+      };
     }
     this.pipe.send(reply, deadline);
   }
@@ -252,7 +292,8 @@ class Endpoint {
     for (;;) {
       const message = this.pipe.receive(null, "");
       if (message.op === "done") return;
-      if (message.op === "call" || message.op === "get" || message.op === "construct") this.answer(message, null);
+      if (message.op === "call" || message.op === "get" || message.op === "construct")
+        this.answer(message, null);
     }
   }
 }

@@ -6,27 +6,29 @@ Used by the autograder (scripts/grading/session.py, scripts/grade.mjs); not mean
 
 The spec (JSON, written by the grader into its own private folder):
     uid, gid, user        the unprivileged account the command runs as (fm-grader-N, one per slot)
-    course                a host folder copied into the jail as /course (the student's copy of the course)
-    node_modules          a host folder bound read-only at /course/node_modules (the library's packages)
-    io                    a host folder bound read-write at /run/io (pipes to the clean checker, logs)
-    tmpfs_mb              size of the jail's own file system (/course, /tmp): what the student can write
+    course                a host folder copied into the jail as /course (the student's course)
+    node_modules          a host folder bound read-only at /course/node_modules (the packages)
+    io                    a host folder bound at /run/io (pipes to the clean checker, logs)
+    tmpfs_mb              size of the jail's own file system (/course, /tmp): all it can write
     limits                {nproc, nofile, fsize_mb, cpu_s, memory_mb}
     cgroup                name of the cgroup to create (memory and process count), or null
-    connection            true when the command's {connection_file} argument must be copied into the jail
+    connection            true: copy the command's {connection_file} argument into the jail
     env                   extra environment variables (FM_BACKEND, FM_THREADS, ...)
 
-What the command sees: a new mount namespace whose root is a size-limited tmpfs holding /usr (read-only),
-a minimal /etc, /dev/{null,zero,full,random,urandom}, its own /proc, /tmp, /course and /run/io, and
-nothing else: not the course folder it was copied from, not the grading folder, not /root, /home, /work or
-the host's /tmp. A new PID namespace: it sees only its own processes, and when it ends every process it
-started ends with it, detached or not (the namespace's init is this script, which exits when the command
-does). It runs as `uid`, with no supplementary groups, no new privileges, and limits on processes, open
-files, file size, CPU time and (through a cgroup when the machine has one, else RLIMIT_DATA) memory.
+What the command sees: a new mount namespace whose root is a size-limited tmpfs holding /usr
+(read-only), a minimal /etc, /dev/{null,zero,full,random,urandom}, its own /proc, /tmp, /course
+and /run/io, and nothing else: not the course folder it was copied from, not the grading folder,
+not /root, /home, /work or the host's /tmp. A new PID namespace: it sees only its own processes,
+and when it ends every process it started ends with it, detached or not (the namespace's init is
+this script, which exits when the command does). It runs as `uid`, with no supplementary groups,
+no new privileges, and limits on processes, open files, file size, CPU time and (through a cgroup
+when the machine has one, else RLIMIT_DATA) memory.
 
-The host-side process (the one Jupyter starts and signals) forwards SIGINT/SIGTERM/SIGHUP to the jail; if it
-is killed, the jail's init gets SIGKILL (PR_SET_PDEATHSIG) and the whole namespace goes with it.
+The host-side process (the one Jupyter starts and signals) forwards SIGINT/SIGTERM/SIGHUP to the
+jail; if it is killed, the jail's init gets SIGKILL (PR_SET_PDEATHSIG): the namespace goes too.
 Exit codes: the command's, 125 when the jail could not be built (the reason on stderr).
 """
+
 import ctypes
 import json
 import os
@@ -51,7 +53,13 @@ PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 
 libc = ctypes.CDLL(None, use_errno=True)
-libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+libc.mount.argtypes = [
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_ulong,
+    ctypes.c_char_p,
+]
 
 
 def check(result, what):
@@ -62,7 +70,10 @@ def check(result, what):
 
 def mount(source, target, fstype, flags, data=None):
     enc = lambda s: s.encode() if isinstance(s, str) else s  # noqa: E731
-    check(libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), "mount %s on %s" % (source, target))
+    check(
+        libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
+        "mount %s on %s" % (source, target),
+    )
 
 
 def bind(source, target, read_only):
@@ -76,14 +87,28 @@ def prctl(option, value):
 
 
 SYSTEM_DIRS = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"]
-ETC_FILES = ["ld.so.cache", "ld.so.conf", "nsswitch.conf", "localtime", "hosts", "os-release", "mime.types"]
+ETC_FILES = [
+    "ld.so.cache",
+    "ld.so.conf",
+    "nsswitch.conf",
+    "localtime",
+    "hosts",
+    "os-release",
+    "mime.types",
+]
 DEVICES = ["null", "zero", "full", "random", "urandom"]
 
 
 def build_root(spec, root):
-    """The jail's file system, in this (new) mount namespace; `root` is the mount point (a host folder)."""
+    """The jail's file system, in this (new) mount namespace; `root`: its mount point (host)."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)
-    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=755" % int(spec.get("tmpfs_mb", 1024)))
+    mount(
+        "tmpfs",
+        root,
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        "size=%dm,mode=755" % int(spec.get("tmpfs_mb", 1024)),
+    )
     for d in SYSTEM_DIRS:
         host = "/" + d
         if os.path.islink(host):
@@ -91,7 +116,8 @@ def build_root(spec, root):
         elif os.path.isdir(host):
             os.mkdir(os.path.join(root, d))
             bind(host, os.path.join(root, d), True)
-    # Node itself, when it is not under /usr (nvm, a tarball in /opt): its folder, read-only, same path.
+    # Node itself, when it is not under /usr (nvm, a tarball in /opt): its folder, read-only, same
+    # path.
     node_dir = os.path.dirname(os.path.dirname(os.path.realpath(spec.get("node", "/usr/bin/node"))))
     if not any(node_dir == "/" + d or node_dir.startswith("/" + d + "/") for d in SYSTEM_DIRS):
         target = root + node_dir
@@ -106,7 +132,10 @@ def build_root(spec, root):
         shutil.copytree("/etc/ld.so.conf.d", os.path.join(etc, "ld.so.conf.d"))
     with open(os.path.join(etc, "passwd"), "w") as f:
         f.write("root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n")
-        f.write("%s:x:%d:%d:autograder:/tmp:/usr/sbin/nologin\n" % (spec["user"], spec["uid"], spec["gid"]))
+        f.write(
+            "%s:x:%d:%d:autograder:/tmp:/usr/sbin/nologin\n"
+            % (spec["user"], spec["uid"], spec["gid"])
+        )
     with open(os.path.join(etc, "group"), "w") as f:
         f.write("root:x:0:\n%s:x:%d:\n" % (spec["user"], spec["gid"]))
     dev = os.path.join(root, "dev")
@@ -122,7 +151,9 @@ def build_root(spec, root):
     os.mkdir(tmp)
     os.chmod(tmp, 0o1777)
     course = os.path.join(root, "course")
-    shutil.copytree(spec["course"], course, symlinks=True)  # a link is copied as a link: it resolves inside the jail
+    shutil.copytree(
+        spec["course"], course, symlinks=True
+    )  # a link is copied as a link: it resolves inside the jail
     for dirpath, dirnames, filenames in os.walk(course):
         for name in [dirpath] + [os.path.join(dirpath, f) for f in filenames + dirnames]:
             os.chown(name, spec["uid"], spec["gid"], follow_symlinks=False)
@@ -140,13 +171,17 @@ def build_root(spec, root):
 
 
 def cgroup_paths(name):
-    """(memory, pids) cgroup folders for `name` (v1 controllers, else the unified v2 tree), or []."""
+    """(memory, pids) cgroup folders for `name` (v1 controllers, else the unified v2 tree) or []."""
     out = []
     for controller in ("memory", "pids"):
         base = "/sys/fs/cgroup/%s" % controller
         if os.path.isdir(base) and os.access(base, os.W_OK):
             out.append((controller, os.path.join(base, name)))
-    if not out and os.path.isfile("/sys/fs/cgroup/cgroup.controllers") and os.access("/sys/fs/cgroup", os.W_OK):
+    if (
+        not out
+        and os.path.isfile("/sys/fs/cgroup/cgroup.controllers")
+        and os.access("/sys/fs/cgroup", os.W_OK)
+    ):
         out.append(("unified", os.path.join("/sys/fs/cgroup", name)))
     return out
 
@@ -161,7 +196,9 @@ def setup_cgroups(spec, pid):
                 name = "memory.limit_in_bytes" if kind == "memory" else "memory.max"
                 with open(os.path.join(path, name), "w") as f:
                     f.write(str(int(limits["memory_mb"]) * 1024 * 1024))
-                if kind == "memory" and os.path.exists(os.path.join(path, "memory.memsw.limit_in_bytes")):
+                if kind == "memory" and os.path.exists(
+                    os.path.join(path, "memory.memsw.limit_in_bytes")
+                ):
                     with open(os.path.join(path, "memory.memsw.limit_in_bytes"), "w") as f:
                         f.write(str(int(limits["memory_mb"]) * 1024 * 1024))
                 if kind == "unified" and os.path.exists(os.path.join(path, "memory.swap.max")):
@@ -213,14 +250,20 @@ def drop_and_exec(spec, command, cgroups_made):
     log = os.open(spec.get("log", "/dev/null"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-           "USER": spec["user"], "LOGNAME": spec["user"]}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "USER": spec["user"],
+        "LOGNAME": spec["user"],
+    }
     env.update({k: str(v) for k, v in (spec.get("env") or {}).items()})
     os.execve(command[0], command, env)
 
 
 def forward_signals(pid):
-    """Passes Jupyter's interrupt (SIGINT) and stop requests on to `pid`, the next process inwards."""
+    """Passes Jupyter's interrupt (SIGINT) and stop requests on to `pid`, the next one inwards."""
 
     def forward(signum, _frame):
         try:
@@ -233,8 +276,10 @@ def forward_signals(pid):
 
 
 def jail_init(spec, command, ready_w):
-    """PID 1 of the new namespaces: build the jail, start the command, reap, forward signals, exit with it."""
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # (getppid() is 0 here: the parent is outside the namespace)
+    """PID 1 of the new namespaces: builds the jail, starts the command, reaps, forwards signals."""
+    prctl(
+        PR_SET_PDEATHSIG, signal.SIGKILL
+    )  # (getppid() is 0 here: the parent is outside the namespace)
     try:
         build_root(spec, spec["root"])
         if spec.get("connection_src"):
@@ -249,7 +294,8 @@ def jail_init(spec, command, ready_w):
     if child == 0:
         try:
             made = setup_cgroups(spec, os.getpid()) if spec.get("cgroup") else []
-            # ready_w is closed by exec (Python's pipes are close-on-exec): EOF tells the host it started.
+            # ready_w is closed by exec (Python's pipes are close-on-exec): EOF tells the host it
+            # started.
             drop_and_exec(spec, command, made)
         except Exception as e:  # noqa: BLE001
             try:
@@ -281,14 +327,17 @@ def main():
         return 2
     with open(argv[1]) as f:
         spec = json.load(f)
-    command = argv[argv.index("--") + 1:]
+    command = argv[argv.index("--") + 1 :]
     if spec.get("connection"):
         # Jupyter passes the connection file's host path: the jail gets a copy at /run/kernel.json.
         index = next(i for i, a in enumerate(command) if a.endswith(".json") and os.path.isfile(a))
         spec["connection_src"] = command[index]
         command[index] = "/run/kernel.json"
     if os.geteuid() != 0:
-        print("jail: the sandbox needs root (it creates namespaces and drops to %s)" % spec["user"], file=sys.stderr)
+        print(
+            "jail: the sandbox needs root (it creates namespaces and drops to %s)" % spec["user"],
+            file=sys.stderr,
+        )
         return 125
     os.makedirs(spec["root"], exist_ok=True)
     ready_r, ready_w = os.pipe()

@@ -2,25 +2,27 @@
 
 Started by scripts/grade.mjs (not meant to be run by hand):
 
-    session.py --config <config.json>      jobs on stdin, one JSON per line; results on stdout, one per line
+    session.py --config <config.json>    jobs on stdin, a JSON per line; results on stdout, likewise
 
 For each notebook of a job (one student):
-  - the *student kernel* runs in a jail (sandbox.py) as an unprivileged user: the TA's cells of the notebook
-    with the student's answer cells in place of the solutions; after each exercise a capture cell prints the
-    names the exercise asks for as data;
-  - the *clean kernel* runs the TA's reference notebook (its own solutions, no checks) in a throwaway copy of
-    the course, and never runs a line of student code; it is kept for the next student with the same notebook;
-  - the hidden checks run in the clean kernel on the captured values; a function the student wrote is called
-    in their jail through a pipe (the student kernel answers while a check runs);
-  - at the end the student kernel is killed with everything it started (the jail's PID namespace), and the
-    grader waits until no process of the jail's user is left before it answers.
-Each cell has a time limit (interrupted when passed; a kernel that does not come back is stopped), each
-notebook too; what a cell prints is kept up to a limit and the rest dropped.
+  - the *student kernel* runs in a jail (sandbox.py) as an unprivileged user: the TA's cells of
+    the notebook with the student's answer cells in place of the solutions; after each exercise a
+    capture cell prints the names the exercise asks for as data;
+  - the *clean kernel* runs the TA's reference notebook (no checks) in a throwaway copy of the
+    course and never runs a line of student code; it is kept for the next student of the notebook;
+  - the hidden checks run in the clean kernel on the captured values; a function the student wrote
+    is called in their jail through a pipe (the student kernel answers while a check runs);
+  - at the end the student kernel is killed with everything it started (the jail's PID namespace),
+    and the driver waits until no process of the jail's user is left before it answers.
+The student's cells have a time limit (interrupted when passed; a kernel that does not come back is
+stopped), each notebook too; what a cell prints is kept up to a limit and the rest dropped.
 
-Config: {"slots": [user names], "jail": true|false, "course_for_reference": dir, "reference_kernel": {"name",
-"dirs"}, "sandbox": path of sandbox.py, "node": path, "clean_module": path, "python": path, "limits": {...},
-"work": private folder of this session (root only)}.
+Config: {"slots": [user names], "lock_dir", "jail": true|false, "course_for_reference": dir,
+"reference_kernel": {"name", "dirs"}, "sandbox": path of sandbox.py, "python", "node",
+"node_modules", "limits": {...}, "jail_env", "work": private folder of this session (root only),
+"keep_references": clean kernels kept at once}.
 """
+
 import asyncio
 import fcntl
 import json
@@ -44,7 +46,7 @@ def text_of(value):
     return "".join(value) if isinstance(value, list) else (value or "")
 
 
-# ---------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # One kernel, driven cell by cell.
 
 
@@ -53,7 +55,7 @@ class Outcome(dict):
 
 
 class Kernel:
-    """A Jupyter kernel driven directly through jupyter_client (outputs kept as text, up to a limit)."""
+    """A Jupyter kernel driven through jupyter_client (outputs kept as text, up to a limit)."""
 
     def __init__(self, label, kernel_name, kernel_dirs, cwd, env=None, max_message=96 << 20):
         import zmq
@@ -63,8 +65,12 @@ class Kernel:
 
         self.label = label
         self.ctx = zmq.asyncio.Context()
-        self.ctx.setsockopt(zmq.MAXMSGSIZE, max_message)  # a student printing gigabytes cannot fill our memory
-        self.km = AsyncKernelManager(kernel_name=kernel_name, kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs))
+        self.ctx.setsockopt(
+            zmq.MAXMSGSIZE, max_message
+        )  # a student printing gigabytes cannot fill our memory
+        self.km = AsyncKernelManager(
+            kernel_name=kernel_name, kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs)
+        )
         self.cwd = cwd
         self.env = env
         self.kc = None
@@ -141,10 +147,18 @@ class Kernel:
                 else:
                     keep(out, "out", text_of(content.get("text")), keep_out)
             elif kind == "error":
-                errors.append(("%s: %s" % (content.get("ename", ""), content.get("evalue", ""))).strip(": "))
+                errors.append(
+                    ("%s: %s" % (content.get("ename", ""), content.get("evalue", ""))).strip(": ")
+                )
         status = reply["content"].get("status") if reply else "ok"
-        return Outcome(status=status, out="".join(out), err="".join(err), errors=errors,
-                       reply=reply["content"] if reply else {}, dropped=sizes["dropped"])
+        return Outcome(
+            status=status,
+            out="".join(out),
+            err="".join(err),
+            errors=errors,
+            reply=reply["content"] if reply else {},
+            dropped=sizes["dropped"],
+        )
 
     async def run(self, code, timeout, keep_out=256 << 10, keep_err=64 << 10):
         """Runs one cell: {status: ok | error | timeout | dead, message, out, seconds}."""
@@ -154,7 +168,9 @@ class Kernel:
         for attempt in range(3):
             r = await self._run_once(code, timeout - (time.monotonic() - t0), keep_out, keep_err)
             if r["status"] == "abort" and attempt < 2:
-                await asyncio.sleep(0.3)  # tslab aborts what arrives within 200 ms of a failed cell: send again
+                await asyncio.sleep(
+                    0.3
+                )  # tslab aborts what arrives within 200 ms of a failed cell: send again
                 continue
             break
         r["seconds"] = time.monotonic() - t0
@@ -174,11 +190,16 @@ class Kernel:
         parts.extend(r["errors"])
         if r["status"] == "error" and not parts:
             content = r["reply"]
-            parts.append(("%s: %s" % (content.get("ename", ""), content.get("evalue", ""))).strip(": ") or "failed")
+            parts.append(
+                ("%s: %s" % (content.get("ename", ""), content.get("evalue", ""))).strip(": ")
+                or "failed"
+            )
         failed = r["status"] == "error" or r["errors"]
         r["message"] = "\n".join(parts)
         if r["dropped"]:
-            r["message"] = (r["message"] + "\n" if r["message"] else "") + "(%d characters of output were dropped)" % r["dropped"]
+            r["message"] = (
+                r["message"] + "\n" if r["message"] else ""
+            ) + "(%d characters of output were dropped)" % r["dropped"]
         r["status"] = "error" if failed else ("stderr" if r["err"].strip() else "ok")
         if failed:
             await asyncio.sleep(0.3)  # tslab's abort window after a failed cell
@@ -202,7 +223,7 @@ class Kernel:
         return False
 
     async def stop(self):
-        """Stops the kernel at once (SIGKILL to its process; a jail takes everything it started with it)."""
+        """Stops the kernel at once (SIGKILL to its process; a jail takes all it started along)."""
         try:
             if self.kc is not None:
                 self.kc.stop_channels()
@@ -223,7 +244,7 @@ class Kernel:
             pass
 
 
-# ---------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # The jail's user: one per slot, created when missing, held with a lock while a student is graded.
 
 
@@ -232,9 +253,22 @@ def ensure_user(name):
         return pwd.getpwnam(name)
     except KeyError:
         pass
-    subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                    "--shell", "/usr/sbin/nologin", "--user-group", name],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            "--user-group",
+            name,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     return pwd.getpwnam(name)
 
 
@@ -253,7 +287,9 @@ class Slot:
             self.name = name
             self.user = ensure_user(name)
             return
-        raise RuntimeError("every grading slot (%s) is in use by another grading run" % ", ".join(names))
+        raise RuntimeError(
+            "every grading slot (%s) is in use by another grading run" % ", ".join(names)
+        )
 
     def processes(self):
         uid = self.user.pw_uid
@@ -273,7 +309,7 @@ class Slot:
         return found
 
     def release(self, out):
-        """Kills what is left of the student, gives the slot back; out["leftover"]: processes that survived."""
+        """Kills what is left of the student, gives the slot back; out["leftover"]: survivors."""
         try:
             self.kill_all()
             out["leftover"] = len(self.processes())
@@ -281,7 +317,7 @@ class Slot:
             os.close(self.fd)
 
     def kill_all(self):
-        """Kills every process of the slot's user (there should be none: the jail's namespace took them)."""
+        """Kills every process of the slot's user (there should be none: the namespace took all)."""
         killed = 0
         for _ in range(100):
             pids = self.processes()
@@ -300,7 +336,7 @@ class Slot:
         return killed
 
 
-# ---------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Reference kernels (clean), kept per notebook for the whole session.
 
 
@@ -322,7 +358,9 @@ class Reference:
         if not os.path.isdir(folder):
             shutil.copytree(cfg["course_for_reference"], folder, symlinks=True)
         self.io = folder
-        self.kernel = Kernel("clean", cfg["reference_kernel"]["name"], cfg["reference_kernel"]["dirs"], folder)
+        self.kernel = Kernel(
+            "clean", cfg["reference_kernel"]["name"], cfg["reference_kernel"]["dirs"], folder
+        )
         limit = self.spec["limits"]["notebook"]
         try:
             await self.kernel.start(timeout=min(limit, 120))
@@ -334,7 +372,10 @@ class Reference:
             r = await self.kernel.run(source, max(1, deadline - time.monotonic()))
             if r["status"] not in ("ok", "stderr"):
                 first = (r.get("message") or r["status"]).strip().splitlines() or [r["status"]]
-                self.error = "the reference notebook failed at its code cell %d: %s" % (k + 1, first[0][:300])
+                self.error = "the reference notebook failed at its code cell %d: %s" % (
+                    k + 1,
+                    first[0][:300],
+                )
                 return
         r = await self.kernel.run(self.spec["clean"], 60)
         if r["status"] != "ok":
@@ -356,7 +397,7 @@ class Reference:
         await self.start()
 
 
-# ---------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # One student's notebook.
 
 
@@ -382,7 +423,7 @@ class Session:
         return ref
 
     def jail_spec(self, slot, course, io, connection, log_name):
-        """Writes the jail's spec (sandbox.py) for one student process; returns its folder and the command prefix."""
+        """Writes a jail's spec (sandbox.py) for a student process: returns its folder, argv."""
         cfg = self.config
         self.counter += 1
         tag = "%d-%d" % (os.getpid(), self.counter)
@@ -390,21 +431,40 @@ class Session:
         os.makedirs(spec_dir, exist_ok=True)
         limits = cfg["limits"]
         spec = {
-            "uid": slot.user.pw_uid, "gid": slot.user.pw_gid, "user": slot.name,
-            "root": os.path.join(spec_dir, "root"), "course": course,
-            "node_modules": cfg["node_modules"], "io": io, "node": cfg["node"],
-            "tmpfs_mb": limits.get("disk_mb", 1024), "log": "/run/io/" + log_name,
-            "limits": {"nproc": limits.get("processes", 256), "nofile": 1024, "fsize_mb": limits.get("file_mb", 256),
-                       "cpu_s": limits.get("cpu_s", 3600), "memory_mb": limits.get("memory_mb", 4096)},
-            "cgroup": "fm-grader-" + tag, "connection": connection, "env": cfg.get("jail_env", {}),
+            "uid": slot.user.pw_uid,
+            "gid": slot.user.pw_gid,
+            "user": slot.name,
+            "root": os.path.join(spec_dir, "root"),
+            "course": course,
+            "node_modules": cfg["node_modules"],
+            "io": io,
+            "node": cfg["node"],
+            "tmpfs_mb": limits.get("disk_mb", 1024),
+            "log": "/run/io/" + log_name,
+            "limits": {
+                "nproc": limits.get("processes", 256),
+                "nofile": 1024,
+                "fsize_mb": limits.get("file_mb", 256),
+                "cpu_s": limits.get("cpu_s", 3600),
+                "memory_mb": limits.get("memory_mb", 4096),
+            },
+            "cgroup": "fm-grader-" + tag,
+            "connection": connection,
+            "env": cfg.get("jail_env", {}),
         }
         with open(os.path.join(spec_dir, "spec.json"), "w") as f:
             json.dump(spec, f)
         self.cgroups.append(spec["cgroup"])
-        return spec_dir, [cfg["python"], cfg["sandbox"], "--spec", os.path.join(spec_dir, "spec.json"), "--"]
+        return spec_dir, [
+            cfg["python"],
+            cfg["sandbox"],
+            "--spec",
+            os.path.join(spec_dir, "spec.json"),
+            "--",
+        ]
 
     def remove_cgroups(self):
-        """Removes the jails' cgroups (sandbox.py removes its own only when it is not killed first)."""
+        """Removes the jails' cgroups (sandbox.py removes its own only when not killed first)."""
         for name in self.cgroups:
             for base in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
                 path = os.path.join(base, name)
@@ -422,16 +482,36 @@ class Session:
         cfg = self.config
         spec_dir, prefix = self.jail_spec(slot, course, io, True, "kernel.log")
         os.makedirs(os.path.join(spec_dir, "kernels", "fm-jail"), exist_ok=True)
-        argv = prefix + [cfg["node"], "/course/scripts/kernel.js", "--config-path", "{connection_file}"]
+        argv = prefix + [
+            cfg["node"],
+            "/course/scripts/kernel.js",
+            "--config-path",
+            "{connection_file}",
+        ]
         with open(os.path.join(spec_dir, "kernels", "fm-jail", "kernel.json"), "w") as f:
-            json.dump({"argv": argv, "display_name": "jail", "language": "typescript", "interrupt_mode": "signal"}, f)
-        return Kernel("student", "fm-jail", [os.path.join(spec_dir, "kernels")], course, env=dict(os.environ))
+            json.dump(
+                {
+                    "argv": argv,
+                    "display_name": "jail",
+                    "language": "typescript",
+                    "interrupt_mode": "signal",
+                },
+                f,
+            )
+        return Kernel(
+            "student", "fm-jail", [os.path.join(spec_dir, "kernels")], course, env=dict(os.environ)
+        )
 
     def open_kernel(self, course, io):
         """Without a jail (--no-jail: the grader's own user, for a TA's own notebooks)."""
         cfg = self.config
-        return Kernel("student", cfg["reference_kernel"]["name"], cfg["reference_kernel"]["dirs"], course,
-                      env=dict(os.environ, FM_GRADING_IO=io))
+        return Kernel(
+            "student",
+            cfg["reference_kernel"]["name"],
+            cfg["reference_kernel"]["dirs"],
+            course,
+            env=dict(os.environ, FM_GRADING_IO=io),
+        )
 
     async def grade_notebook(self, job, nb, slot):
         limits = nb["limits"]
@@ -473,23 +553,39 @@ class Session:
                 entry.update(status="not-run", message="the kernel had stopped")
                 continue
             if remaining <= 0:
-                entry.update(status="not-run", message="the notebook's time limit of %g s was reached before this cell" % limits["notebook"])
+                entry.update(
+                    status="not-run",
+                    message="the notebook's time limit of %g s was reached before this cell"
+                    % limits["notebook"],
+                )
                 continue
-            # The cell limit is for what runs the student's code (their cells, reading their values); the TA's own
-            # cells only have the notebook's limit, so a busy machine does not fail the course's slow cells.
+            # The cell limit is for what runs the student's code (their cells, reading their
+            # values); the TA's own cells only have the notebook's limit, so a busy machine does not
+            # fail the course's slow cells.
             student_code = cell["role"] in ("answer", "added", "capture")
             limit = min(remaining, limits["cell"]) if student_code else remaining
             capture = cell["role"] == "capture"
-            r = await kernel.run(cell["source"], limit, keep_out=(64 << 20) if capture else (256 << 10))
-            entry.update(status=r["status"], message=r.get("message", "")[:4000], seconds=round(r.get("seconds", 0), 3))
+            r = await kernel.run(
+                cell["source"], limit, keep_out=(64 << 20) if capture else (256 << 10)
+            )
+            entry.update(
+                status=r["status"],
+                message=r.get("message", "")[:4000],
+                seconds=round(r.get("seconds", 0), 3),
+            )
             if capture:
                 lines = [l for l in r.get("out", "").splitlines() if l.startswith(MARK)]
                 if lines:
-                    result["captures"][str(cell.get("key", cell["exercise"]))] = lines[-1][len(MARK):]
+                    result["captures"][str(cell.get("key", cell["exercise"]))] = lines[-1][
+                        len(MARK) :
+                    ]
             if r["status"] == "timeout":
                 which = "cell" if limit >= limits["cell"] - 1e-6 else "notebook"
                 entry["message"] = "stopped after %.1f s: the %s time limit is %g s" % (
-                    r["seconds"], which, limits["cell"] if which == "cell" else limits["notebook"])
+                    r["seconds"],
+                    which,
+                    limits["cell"] if which == "cell" else limits["notebook"],
+                )
                 await kernel.interrupt()
                 if not await kernel.responsive():
                     await kernel.stop()
@@ -501,40 +597,76 @@ class Session:
                 parsed = json.loads(text)
             except ValueError:
                 continue
-            if isinstance(parsed, dict) and isinstance(parsed.get("values"), dict) and str(parsed.get("exercise")) == k:
+            if (
+                isinstance(parsed, dict)
+                and isinstance(parsed.get("values"), dict)
+                and str(parsed.get("exercise")) == k
+            ):
                 values[k] = parsed["values"]
         values_file = os.path.join(ref.io, "values.json")
         async with ref.lock:
             for check in nb["checks"]:
-                # A test's variant of an answer (the negative controls) replaces that exercise's values.
+                # A test's variant of an answer (the negative controls) replaces that exercise's
+                # values.
                 these = dict(values)
                 if check.get("variant") is not None:
-                    these[str(check["exercise"])] = check["values"] if "values" in check else values.get(str(check["variant"]), {})
+                    these[str(check["exercise"])] = (
+                        check["values"]
+                        if "values" in check
+                        else values.get(str(check["variant"]), {})
+                    )
                 with open(values_file, "w") as f:
                     json.dump(these, f)
-                r = await ref.kernel.run("fmGradingClean.begin(%s, %s);" % (json.dumps(values_file), json.dumps(io)), 60)
+                r = await ref.kernel.run(
+                    "fmGradingClean.begin(%s, %s);" % (json.dumps(values_file), json.dumps(io)), 60
+                )
                 if r["status"] != "ok":
-                    result["checks"].append({"exercise": check["exercise"], "variant": check.get("variant"), "status": "error",
-                                             "message": "GradingError: the clean checker failed: %s" % r.get("message")})
+                    result["checks"].append(
+                        {
+                            "exercise": check["exercise"],
+                            "variant": check.get("variant"),
+                            "status": "error",
+                            "message": "GradingError: the clean checker failed: %s"
+                            % r.get("message"),
+                        }
+                    )
                     continue
                 wires = [these.get(str(src), {}).get(name) for name, src in check["binds"].items()]
-                serve = any('"$": "ref"' in json.dumps(w) for w in wires if w is not None) and not student.dead
+                serve = (
+                    any('"$": "ref"' in json.dumps(w) for w in wires if w is not None)
+                    and not student.dead
+                )
                 entry = {"exercise": check["exercise"], "variant": check.get("variant")}
                 serving = None
                 if serve:
-                    serving = asyncio.ensure_future(student.run(
-                        "(globalThis as any).__fmGrading?.serve(%d);" % check["exercise"], nb["limits"]["check"] + 30))
+                    serving = asyncio.ensure_future(
+                        student.run(
+                            "(globalThis as any).__fmGrading?.serve(%d);" % check["exercise"],
+                            nb["limits"]["check"] + 30,
+                        )
+                    )
                 r = await ref.kernel.run(check["source"], nb["limits"]["check"])
-                entry.update(status=r["status"], message=r.get("message", "")[:4000], seconds=round(r.get("seconds", 0), 3))
+                entry.update(
+                    status=r["status"],
+                    message=r.get("message", "")[:4000],
+                    seconds=round(r.get("seconds", 0), 3),
+                )
                 if r["status"] == "timeout":
-                    entry["message"] = "the check did not finish within %g s" % nb["limits"]["check"]
+                    entry["message"] = (
+                        "the check did not finish within %g s" % nb["limits"]["check"]
+                    )
                     await ref.kernel.interrupt()
                     if not await ref.kernel.responsive():
                         result["checks"].append(entry)
                         await ref.restart()  # the next student gets a fresh clean kernel
-                        for rest in nb["checks"][len(result["checks"]):]:
-                            result["checks"].append({"exercise": rest["exercise"], "status": "not-run",
-                                                     "message": "the clean checker had to be restarted"})
+                        for rest in nb["checks"][len(result["checks"]) :]:
+                            result["checks"].append(
+                                {
+                                    "exercise": rest["exercise"],
+                                    "status": "not-run",
+                                    "message": "the clean checker had to be restarted",
+                                }
+                            )
                         return
                 if serving is not None:
                     self.tell_done(io, check["exercise"])
@@ -564,9 +696,9 @@ class Session:
     def new_io(self, slot, channels, logs):
         """The folder bound at /run/io in a jail: the pipes to the clean side and the process's log.
 
-        It belongs to root and the student cannot add, remove or replace anything in it: the pipes and the log
-        are made here beforehand (theirs to read and write), so nothing the grader opens there can have been
-        swapped for a link to one of the TA's files.
+        It belongs to root and the student cannot add, remove or replace anything in it: the pipes
+        and the log are made here beforehand (theirs to read and write), so nothing the grader opens
+        there can have been swapped for a link to one of the TA's files.
         """
         self.counter += 1
         io = os.path.join(self.work, "io-%d-%d" % (os.getpid(), self.counter))
@@ -586,10 +718,14 @@ class Session:
         return io
 
     async def grade_library(self, job):
-        """The library's hidden tests: a clean vitest run whose blanked functions call the student's, in a jail."""
+        """The library's hidden tests: clean vitest, whose blanked functions call the student's."""
         t0 = time.monotonic()
         out = {"student": job.get("student"), "kind": "library"}
-        slot = Slot(self.config["slots"], self.config["lock_dir"]) if self.config.get("jail", True) else None
+        slot = (
+            Slot(self.config["slots"], self.config["lock_dir"])
+            if self.config.get("jail", True)
+            else None
+        )
         server = None
         io = None
         try:
@@ -599,22 +735,46 @@ class Session:
             functions = json.dumps(job["functions"])
             if slot:
                 _, prefix = self.jail_spec(slot, job["course"], io, False, "server.log")
-                argv = prefix + [self.config["node"], "/course/.grading/library-server.cjs", functions]
-                server = await asyncio.create_subprocess_exec(*argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                                              stderr=subprocess.PIPE, env=dict(os.environ))
+                argv = prefix + [
+                    self.config["node"],
+                    "/course/.grading/library-server.cjs",
+                    functions,
+                ]
+                server = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    env=dict(os.environ)
+                )
             else:
-                # Without a jail: the same server as this user, with the course folder in place of /course.
-                argv = [self.config["node"], os.path.join(job["course"], ".grading", "library-server.cjs"), functions]
+                # Without a jail: the same server as this user, with the course folder in place of
+                # /course.
+                argv = [
+                    self.config["node"],
+                    os.path.join(job["course"], ".grading", "library-server.cjs"),
+                    functions,
+                ]
                 env = dict(os.environ, FM_GRADING_COURSE=job["course"], FM_GRADING_IO=io)
-                server = await asyncio.create_subprocess_exec(*argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                                              stderr=subprocess.PIPE, env=env)
+                server = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    env=env
+                )
             clean = job["clean"]
             env = dict(os.environ)
             env.update(clean.get("env", {}))
             env["FM_GRADING_IO"] = io
-            proc = await asyncio.create_subprocess_exec(*clean["argv"], cwd=clean["cwd"], env=env,
-                                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                                        stderr=subprocess.PIPE)
+            proc = await asyncio.create_subprocess_exec(
+                *clean["argv"],
+                cwd=clean["cwd"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE
+            )
             try:
                 _, err = await asyncio.wait_for(proc.communicate(), clean["timeout"])
                 out["exit"] = proc.returncode
