@@ -54,7 +54,8 @@ function studentReadme({ notebooks, blanked }) {
     "  solution. Keep the names (and function signatures) the TODO cell declares: hidden checks read them.",
     "  A placeholder you have not replaced yet fails with a `TODO (exercise N)` error when something uses it.",
     "- Cells that say **Your answer to exercise N** want a written answer (Markdown, LaTeX between `$...$`).",
-    "- Do not rename or delete the TODO cells; add cells after them if you like.",
+    "- Do not rename or delete the TODO cells; add cells right after them if you like. Only these cells are",
+    "  graded: the grader runs the course's own version of every other cell. Keep the notebooks' file names.",
   ];
   if (blanked.length) {
     lines.push(

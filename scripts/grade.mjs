@@ -923,8 +923,10 @@ runAsCli(import.meta.url, { name: "grade", helpEnd: 19, errorCode: 2 }, parseArg
     return;
   }
   const path = resolve(args.submissions[0]);
-  if (args.json && existsSync(path) && statSync(path).isDirectory() && inside(args.json, path))
-    throw new Error("--json must lie outside the submission");
+  const folder = existsSync(path) && statSync(path).isDirectory() ? path : resolve(path, "..");
+  for (const dir of [folder, args.grading && resolve(args.grading)].filter(Boolean)) {
+    if (args.json && inside(args.json, dir)) throw new Error(`--json must lie outside ${dir}`);
+  }
   const result = await grade(args.submissions[0], { ...args, log: (s) => console.error(s) });
   console.log(formatReport(result));
   if (args.json) {

@@ -137,7 +137,7 @@ describe("exercises found from the tags, in every course notebook", () => {
     manifest.exercises[0].values.predictedMid.type = "Map<string, boolean>";
     const bad = notebookTypeErrors([{ key: "bad", nb: clean(manifest) }]).get("bad");
     expect(bad.length).toBeGreaterThan(0);
-  });
+  }, 600_000); // one TypeScript program over 27 notebooks' worth of cells: minutes on a loaded machine
 
   it("placeholders keep a solution's function signature and typed names (notebook 00's exercises)", async () => {
     const { buildAssignment } = await load("exercises.mjs");
