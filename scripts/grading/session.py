@@ -532,6 +532,8 @@ class Session:
             result["seconds"] = time.monotonic() - t0
             result["backend"] = student.backend
             await ref.task
+            if ref.error is None and ref.kernel.dead:
+                await ref.restart()  # it died while checking an earlier student: a fresh one
             result["reference"] = {"error": ref.error, "seconds": ref.seconds}
             if ref.error is None:
                 await self.run_checks(ref, student, nb, io, result)
