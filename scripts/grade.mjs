@@ -225,13 +225,18 @@ export class GradingRun {
     this.exited = new Promise((res) => this.child.on("close", (code) => res(code)));
     const lines = createInterface({ input: this.child.stdout });
     lines.on("line", (line) => {
-      const next = this.pending.shift();
-      if (!next) return;
+      // One answer per line, each a JSON object; anything else on the channel is kept as a log line.
+      let answer = null;
       try {
-        next.resolve(JSON.parse(line));
-      } catch (e) {
-        next.reject(e);
+        answer = JSON.parse(line);
+      } catch {
+        // not an answer
       }
+      if (!answer || typeof answer !== "object" || Array.isArray(answer)) {
+        this.stderr = (this.stderr + line + "\n").slice(-20000);
+        return;
+      }
+      this.pending.shift()?.resolve(answer);
     });
     this.exited.then((code) => {
       for (const p of this.pending.splice(0))

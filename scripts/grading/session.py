@@ -77,8 +77,16 @@ class Kernel:
         self.dead = False
         self.backend = None
 
-    async def start(self, timeout):
-        kwargs = {"cwd": self.cwd}
+    async def start(self, timeout, log_path=os.devnull):
+        # The kernel's own stdout and stderr (a cell's output travels on Jupyter's channels) go to
+        # a log, never to this driver's stdout, which is its answer channel to grade.mjs.
+        self.log = open(log_path, "ab")
+        kwargs = {
+            "cwd": self.cwd,
+            "stdout": self.log,
+            "stderr": self.log,
+            "stdin": subprocess.DEVNULL,
+        }
         if self.env is not None:
             kwargs["env"] = self.env
         await self.km.start_kernel(**kwargs)
@@ -238,6 +246,8 @@ class Kernel:
             except Exception:  # noqa: BLE001
                 pass
         self.dead = True
+        if getattr(self, "log", None) is not None:
+            self.log.close()
         try:
             self.ctx.destroy(linger=0)
         except Exception:  # noqa: BLE001
@@ -363,7 +373,7 @@ class Reference:
         )
         limit = self.spec["limits"]["notebook"]
         try:
-            await self.kernel.start(timeout=min(limit, 120))
+            await self.kernel.start(timeout=min(limit, 120), log_path=folder + ".log")
         except Exception as e:  # noqa: BLE001
             self.error = "the clean kernel did not start: %s" % e
             return
@@ -523,10 +533,16 @@ class Session:
         student = self.jail_kernel(slot, course, io) if slot else self.open_kernel(course, io)
         t0 = time.monotonic()
         try:
+            log_path = os.path.join(self.work, "student-%d.log" % self.counter)
             try:
-                await student.start(timeout=min(120, limits["notebook"]))
+                await student.start(timeout=min(120, limits["notebook"]), log_path=log_path)
             except Exception as e:  # noqa: BLE001
-                result["error"] = "the student's kernel did not start: %s" % e
+                with open(log_path, errors="replace") as f:
+                    said = f.read()[-1000:].strip()
+                result["error"] = "the student's kernel did not start: %s%s" % (
+                    e,
+                    " (%s)" % said if said else "",
+                )
                 return result
             await self.run_student(student, nb, limits, result)
             result["seconds"] = time.monotonic() - t0
