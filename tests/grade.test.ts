@@ -185,6 +185,16 @@ describe.concurrent("grading notebook 00", () => {
   }, 1_200_000);
 });
 
+describe("the driver's answer channel", () => {
+  it("is not the kernels' stdout: writing there (a forged answer too) is harmless", async () => {
+    // The clean kernel runs this notebook's cells; one writes to the kernel process's stdout
+    // after the cell has finished.
+    const r = await grade(join(ROOT, "tests", "fixtures", "grading-noisy-kernel.ipynb"));
+    expect(r.notebooks[0].exercises.map((e) => e.status)).toEqual(["passed"]);
+    expect([r.score, r.maxScore]).toEqual([1, 1]);
+  }, 900_000);
+});
+
 describe("without root", () => {
   it("the grader refuses to run student code unless told --no-jail, and says why (exit 2)", () => {
     const r = spawnSync(

@@ -73,6 +73,29 @@ describe("the wire format", () => {
     expect(() =>
       codec.decode({ $: "tensor", dtype: "float32", shape: [1e9, 1e9], b64: "" }, tensorHooks),
     ).toThrow(/size limit|malformed/);
+    // disposed tensors carry no data, but are rebuilt with their shape: they count too
+    const ghost = { $: "tensor", dtype: "float32", shape: [4000, 1000], disposed: true };
+    const ghosts = Array.from({ length: 6 }, () => ghost);
+    expect(() => codec.decode(ghosts, tensorHooks)).toThrow(/more than 20000000 numbers/);
+    expect(() => codec.decode(ghosts.slice(0, 4), tensorHooks)).not.toThrow();
+  });
+});
+
+describe("tensors and models on the wire", () => {
+  it("a tensor comes back with its numbers; a disposed one comes back disposed, same shape", () => {
+    const { libraryHooks } = require(join(GRADING, "hooks.cjs"));
+    const hooks = libraryHooks({}, { tf, VelocityModel: class {} });
+    const wire = (v: unknown) =>
+      JSON.parse(JSON.stringify(codec.encode(v, { tensor: hooks.tensor.encode })));
+    const t = tf.tensor2d([[1, 2], [3, 4]]);
+    const back = codec.decode(wire(t), { tensor: hooks.tensor.decode });
+    expect([back.shape, Array.from(back.dataSync())]).toEqual([[2, 2], [1, 2, 3, 4]]);
+    t.dispose();
+    back.dispose();
+    const gone = tf.zeros([4000, 2]);
+    gone.dispose();
+    const disposed = codec.decode(wire(gone), { tensor: hooks.tensor.decode });
+    expect([disposed.shape, disposed.isDisposed]).toEqual([[4000, 2], true]);
   });
 });
 

@@ -219,6 +219,10 @@ function decode(wire, hooks, state = { elements: 0 }, depth = 0) {
       const size = wire.shape.reduce((a, b) => a * b, 1);
       if (size > LIMITS.elements) throw new WireError("a tensor over the size limit");
       if (!hooks.tensor) throw new WireError("a tensor where none can be read");
+      // A disposed tensor is rebuilt with its shape too: it counts towards the limit like data.
+      state.elements += size;
+      if (state.elements > LIMITS.elements)
+        throw new WireError(`more than ${LIMITS.elements} numbers`);
       if (wire.disposed === true)
         return hooks.tensor({
           dtype: wire.dtype,
@@ -227,9 +231,6 @@ function decode(wire, hooks, state = { elements: 0 }, depth = 0) {
           disposed: true,
         });
       const data = b64ToTyped(wire.b64, Type, size);
-      state.elements += size;
-      if (state.elements > LIMITS.elements)
-        throw new WireError(`more than ${LIMITS.elements} numbers`);
       return hooks.tensor({ dtype: wire.dtype, shape: wire.shape.slice(), data, disposed: false });
     }
     case "model": {

@@ -17,8 +17,10 @@ function libraryHooks(endpoint, fm) {
           }
         : null,
     decode: (spec) => {
-      const t = fm.tf.tensor(spec.data ?? new Float32Array(0), spec.shape, spec.dtype);
-      if (spec.disposed) t.dispose();
+      if (!spec.disposed) return fm.tf.tensor(spec.data, spec.shape, spec.dtype);
+      // A tensor the student's kernel had disposed: one of the same shape, disposed here too.
+      const t = fm.tf.zeros(spec.shape, spec.dtype);
+      t.dispose();
       return t;
     },
   };
