@@ -25,7 +25,40 @@ interface Variant extends Control {
 }
 interface Manifest {
   notebook: string;
-  exercises: { number: number; checks: unknown[] }[];
+  exercises: { number: number; title: string; checks: unknown[]; values?: object }[];
+}
+
+/**
+ * A control rejected for a reason that says nothing about the check (its code did not run, a name
+ * the exercise asks for was missing or unreadable, the checker broke): the control is broken, not
+ * the answer, e.g. a stale row after an exercise was rewritten under the same number.
+ */
+const BROKEN = new RegExp(
+  [
+    "was not read from your notebook",
+    "not readable",
+    "which no exercise declares",
+    "could not be read",
+    "the clean checker",
+    "did not run",
+    "not attempted",
+  ].join("|"),
+);
+
+/** Why a listed control cannot count as a negative control, or null. */
+function brokenControl(
+  v: Variant & { status: string; message: string; cellError?: string },
+  names: string[],
+): string | null {
+  if (v.values !== undefined) {
+    const given = Object.keys(v.values).sort();
+    if (given.join() !== [...names].sort().join())
+      return `its values name ${given.join(", ") || "nothing"}; it asks for ${names.join(", ")}`;
+  }
+  if (v.cellError) return `its code did not run: ${v.cellError}`;
+  if (v.status === "timeout" || v.status === "not-run") return `${v.status}: ${v.message}`;
+  if (BROKEN.test(v.message)) return `rejected for a reason other than the check: ${v.message}`;
+  return null;
 }
 
 const notebooks = readdirSync(join(ROOT, "notebooks"))
@@ -71,16 +104,21 @@ describe("every exercise's hidden check: the solution passes, its negative contr
       const manifest = buildAssignment(join(ROOT, "notebooks", name)).manifest as Manifest;
       const auto = manifest.exercises.filter((e) => e.checks.length).map((e) => e.number);
       const controls = listed(name);
-      for (const n of auto) {
-        const kinds = new Set((controls.get(n) ?? []).map((c) => c.kind));
-        if (!kinds.has("trivial") || !kinds.has("wrong")) lacking.push(`${name} exercise ${n}`);
+      for (const e of manifest.exercises.filter((x) => x.checks.length)) {
+        const kinds = new Set<string>((controls.get(e.number) ?? []).map((c) => c.kind));
+        const want = ["trivial", "wrong"].filter((k) => !kinds.has(k));
+        if (want.length)
+          lacking.push(
+            `${name} exercise ${e.number} ("${e.title}", names ` +
+              `${Object.keys(e.values ?? {}).join(", ")}): needs a ${want.join(" and a ")} answer`,
+          );
       }
       for (const n of controls.keys()) if (!auto.includes(n)) stale.push(`${name} exercise ${n}`);
     }
     expect(
       lacking,
-      'add a "trivial" and a "wrong" answer for these exercises to ' +
-        "tests/fixtures/wrong-answers/<notebook>.json",
+      "exercises without negative controls: add rows for them to " +
+        "tests/fixtures/wrong-answers/<notebook>.json (see its `about`)",
     ).toEqual([]);
     expect(stale, "controls listed for exercises that have no hidden check (any more)").toEqual([]);
   });
@@ -93,10 +131,11 @@ describe("every exercise's hidden check: the solution passes, its negative contr
         const variants: Variant[] = [...(await placeholders(name))];
         for (const [exercise, controls] of listed(name))
           for (const c of controls) variants.push({ ...c, exercise });
+        const grading = loadGrading(null, path);
         const r = await slot(async () => {
           const run = new GradingRun({});
           try {
-            return await gradeVariants(run, loadGrading(null, path), path, variants);
+            return await gradeVariants(run, grading, path, variants);
           } finally {
             await run.close();
           }
@@ -111,6 +150,18 @@ describe("every exercise's hidden check: the solution passes, its negative contr
           .filter((v: { status: string }) => v.status === "passed")
           .map((v: Variant) => `exercise ${v.exercise}: ${v.kind} "${v.label}"`);
         expect(passed, "negative controls that got the mark").toEqual([]);
+        // ... and each listed control fails because of the check, not because it is broken.
+        const manifest = grading.manifests.get(name) as Manifest;
+        const namesOf = (n: number) =>
+          Object.keys(manifest.exercises.find((e) => e.number === n)?.values ?? {});
+        const broken = r.variants
+          .filter((v: Variant) => v.kind !== "placeholder")
+          .map((v: Variant & { status: string; message: string }) => {
+            const why = brokenControl(v, namesOf(v.exercise));
+            return why && `exercise ${v.exercise}: ${v.kind} "${v.label}": ${why}`;
+          })
+          .filter(Boolean);
+        expect(broken, "broken negative controls (stale rows?)").toEqual([]);
         // The placeholder is reported as not attempted, not as a wrong answer.
         for (const v of r.variants.filter((x: Variant) => x.kind === "placeholder"))
           expect(v.message, `${name} exercise ${v.exercise}`).toMatch(/^not attempted: TODO/);
