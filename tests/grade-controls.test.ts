@@ -2,8 +2,9 @@
 // gradeVariants): the course notebook itself gets full marks, and for every auto-graded exercise
 // the untouched placeholder of the student version, each trivial answer (zeros, the input echoed
 // back) and each plausible wrong answer listed in tests/fixtures/wrong-answers/<notebook>.json
-// score zero on it. An exercise without at least one trivial and one wrong answer there fails the
-// test, by name. Runs as root (the jail); see README.
+// score zero on it, each because of the check (a row whose code does not run or whose values name
+// other names is broken, not a control). An exercise without at least one trivial and one wrong
+// answer there fails the test, by name. Runs as root (the jail); see README.
 import { describe, expect, it } from "vitest";
 import { existsSync, readFileSync, readdirSync } from "fs";
 import { join } from "path";
