@@ -10,7 +10,8 @@
 // ready for `npm install` and Jupyter) and <out>/grading/ (keep it: one manifest per notebook with the
 // solutions and hidden checks, and for --blank the library checks). Default <out>: build/assignments.
 // Grade a submission with `npm run grade -- <notebook or folder> --grading <out>/grading`.
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { basename, join, relative, resolve } from "node:path";
 import { buildAssignment, findExercises, inferTypes, listNotebooks, notebookText, readNotebook, ROOT, runAsCli } from "./exercises.mjs";
 import { attributeChecks, blankLibrary, typeErrors } from "./library-exercises.mjs";
@@ -53,7 +54,8 @@ function studentReadme({ notebooks, blanked }) {
     "  solution. Keep the names (and function signatures) the TODO cell declares: hidden checks read them.",
     "  A placeholder you have not replaced yet fails with a `TODO (exercise N)` error when something uses it.",
     "- Cells that say **Your answer to exercise N** want a written answer (Markdown, LaTeX between `$...$`).",
-    "- Do not rename or delete the TODO cells; add cells after them if you like.",
+    "- Do not rename or delete the TODO cells; add cells right after them if you like. Only these cells are",
+    "  graded: the grader runs the course's own version of every other cell. Keep the notebooks' file names.",
   ];
   if (blanked.length) {
     lines.push(
@@ -78,12 +80,13 @@ function studentReadme({ notebooks, blanked }) {
   return lines.join("\n");
 }
 
-function prepareDir(dir) {
+function prepareDir(dir, mode = 0o755) {
   if (existsSync(dir)) {
     if (!existsSync(join(dir, MARKER))) throw new Error(`${dir} exists and was not written by this tool: choose another --out or remove it`);
     rmSync(dir, { recursive: true, force: true });
   }
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode });
+  chmodSync(dir, mode);
   writeFileSync(join(dir, MARKER), "written by scripts/assignments.mjs\n");
 }
 
@@ -118,7 +121,10 @@ export async function writeAssignments(options = {}) {
   }
 
   prepareDir(studentDir);
-  prepareDir(gradingDir);
+  // The grading folder holds the solutions and hidden checks: readable by its owner only. secret.key is what
+  // the grader draws each student's test inputs from (the same inputs when a student is graded again).
+  prepareDir(gradingDir, 0o700);
+  writeFileSync(join(gradingDir, "secret.key"), randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
   for (const f of ["package-lock.json", "tsconfig.json"]) if (existsSync(join(ROOT, f))) cpSync(join(ROOT, f), join(studentDir, f));
   writeFileSync(join(studentDir, "package.json"), studentPackageJson());
   mkdirSync(join(studentDir, "scripts"), { recursive: true });

@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const NOTEBOOK_DIR = join(ROOT, "notebooks");
 /** Version tag of the manifest format. */
-export const MANIFEST_FORMAT = "flow-matching-assignment/1";
+export const MANIFEST_FORMAT = "flow-matching-assignment/2";
 
 const require = createRequire(join(ROOT, "package.json"));
 /** The TypeScript compiler the course uses (a devDependency). */
@@ -283,6 +283,74 @@ export function notebookTypeErrors(entries, root = ROOT) {
   return out;
 }
 
+/**
+ * The grader's description of a type: what a value sent from a student's kernel must look like (checked by
+ * scripts/grading/clean.cjs) and what inputs a function can be called with. { t: "number" | "string" |
+ * "boolean" | "null" | "undefined" | "any" | "tensor" (rank) | "model" | "typed" | "array" (of) | "tuple"
+ * (of) | "union" (of, text) | "function" (params [{ name, optional, d }], returns) | "object" (props) }.
+ */
+export function describeType(checker, type, depth = 0, seen = new Set()) {
+  const TF = ts.TypeFlags;
+  const f = type.flags;
+  if (depth > 5) return { t: "any" };
+  if (f & (TF.Any | TF.Unknown | TF.Never | TF.TypeParameter)) return { t: "any" };
+  if (f & TF.NumberLike) return { t: "number" };
+  if (f & TF.StringLike) return { t: "string" };
+  if (f & TF.BooleanLike) return { t: "boolean" };
+  if (f & TF.Null) return { t: "null" };
+  if (f & (TF.Undefined | TF.Void)) return { t: "undefined" };
+  if (type.isUnion()) {
+    const of = [];
+    for (const member of type.types) {
+      const d = describeType(checker, member, depth + 1, seen);
+      if (!of.some((o) => JSON.stringify(o) === JSON.stringify(d))) of.push(d);
+    }
+    if (of.some((o) => o.t === "any")) return { t: "any" };
+    return of.length === 1 ? of[0] : { t: "union", of, text: checker.typeToString(type) };
+  }
+  if (checker.isTupleType(type)) return { t: "tuple", of: checker.getTypeArguments(type).map((a) => describeType(checker, a, depth + 1, seen)) };
+  if (checker.isArrayType(type)) return { t: "array", of: describeType(checker, checker.getTypeArguments(type)[0], depth + 1, seen) };
+  const symbol = type.aliasSymbol ?? type.getSymbol();
+  const name = type.getSymbol()?.getName() ?? "";
+  const file = type.getSymbol()?.declarations?.[0]?.getSourceFile().fileName ?? "";
+  const ranks = { Scalar: 0, Tensor1D: 1, Tensor2D: 2, Tensor3D: 3, Tensor4D: 4, Tensor5D: 5, Tensor6D: 6, Tensor: null, Variable: null };
+  if (/@tensorflow/.test(file) && name in ranks) return { t: "tensor", rank: ranks[name] };
+  if (name === "VelocityModel" && /[\\/]src[\\/]model[\\/]/.test(file)) return { t: "model" };
+  if (/^(Float32|Float64|Int8|Int16|Int32|Uint8|Uint16|Uint32|Uint8Clamped)Array$/.test(name)) return { t: "typed" };
+  const calls = type.getCallSignatures();
+  if (calls.length) {
+    const sig = calls[0];
+    return {
+      t: "function",
+      params: sig.getParameters().map((p) => {
+        const decl = p.valueDeclaration;
+        return {
+          name: p.getName(),
+          optional: !!(decl && (decl.questionToken || decl.initializer || decl.dotDotDotToken)),
+          d: decl ? describeType(checker, checker.getTypeOfSymbolAtLocation(p, decl), depth + 1, seen) : { t: "any" },
+        };
+      }),
+      returns: describeType(checker, sig.getReturnType(), depth + 1, seen),
+    };
+  }
+  if (type.getConstructSignatures().length) return { t: "function", params: [], returns: { t: "any" } };
+  if (f & TF.Object && symbol) {
+    if (seen.has(symbol)) return { t: "object", props: {} };
+    const inner = new Set(seen).add(symbol);
+    const props = {};
+    for (const prop of checker.getPropertiesOfType(type).slice(0, 40)) {
+      const decl = prop.valueDeclaration ?? prop.declarations?.[0];
+      if (!decl) continue;
+      props[prop.getName()] = {
+        optional: !!(prop.flags & ts.SymbolFlags.Optional),
+        d: describeType(checker, checker.getTypeOfSymbolAtLocation(prop, decl), depth + 1, inner),
+      };
+    }
+    return { t: "object", props };
+  }
+  return { t: "any" };
+}
+
 export function inferTypes(entries) {
   const { files, program } = notebookProgram(entries);
   const checker = program.getTypeChecker();
@@ -297,7 +365,9 @@ export function inferTypes(entries) {
       const range = e.offsets.get(index);
       const types = new Map();
       const returns = new Map();
-      perCell.set(index, { types, returns });
+      // For the grader: each name's descriptor and the type it is declared with in the clean checker.
+      const values = new Map();
+      perCell.set(index, { types, returns, values });
       for (const st of sf.statements) {
         if (st.getStart(sf) < range.start || st.end > range.end + 1) continue;
         if (ts.isVariableStatement(st)) {
@@ -311,14 +381,20 @@ export function inferTypes(entries) {
               if (isConst || !d.type) type = checker.getBaseTypeOfLiteralType(type);
               const text = checker.typeToString(type, st, flags);
               if (nameable(text)) types.set(id.text, text);
+              values.set(id.text, { type: nameable(text) ? text : null, d: describeType(checker, type) });
             }
           }
-        } else if (ts.isFunctionDeclaration(st) && st.name && !st.type) {
+        } else if (ts.isFunctionDeclaration(st) && st.name) {
           const sig = checker.getSignatureFromDeclaration(st);
-          if (sig) {
+          if (sig && !st.type) {
             const text = checker.typeToString(checker.getReturnTypeOfSignature(sig), st, flags);
             if (nameable(text)) returns.set(st.name.text, text);
           }
+          const type = checker.getTypeAtLocation(st.name);
+          const text = checker.typeToString(type, st, flags);
+          values.set(st.name.text, { type: nameable(text) ? text : null, d: describeType(checker, type) });
+        } else if (ts.isClassDeclaration(st) && st.name) {
+          values.set(st.name.text, { type: null, d: { t: "function", params: [], returns: { t: "any" } } });
         }
       }
     }
@@ -445,6 +521,7 @@ export function buildAssignment(path, options = {}) {
   const manifestExercises = [];
   for (const ex of exercises) {
     const names = [];
+    const values = {};
     const unstatedAll = [];
     for (const s of ex.solutions) {
       const cell = nb.cells[s.index];
@@ -458,8 +535,13 @@ export function buildAssignment(path, options = {}) {
         continue;
       }
       const { kept, unstated } = keptNames(nb, ex, s.index);
-      const info = typeInfo?.get(s.index) ?? { types: new Map(), returns: new Map() };
+      const info = typeInfo?.get(s.index) ?? { types: new Map(), returns: new Map(), values: new Map() };
       names.push(...kept.map((d) => d.name));
+      for (const d of kept) {
+        if (d.kind === "type") continue;
+        const v = info.values?.get(d.name);
+        values[d.name] = { kind: d.kind, type: v?.type ?? null, d: v?.d ?? { t: "any" } };
+      }
       unstatedAll.push(...unstated);
       replaced.set(s.index, {
         cell_type: "code",
@@ -484,6 +566,7 @@ export function buildAssignment(path, options = {}) {
       points: auto ? options.points ?? 1 : 0,
       statement: ex.statement,
       names: [...new Set(names)],
+      values,
       solutions: ex.solutions.map((s) => ({ type: s.type, source: sourceOf(nb.cells[s.index]) })),
       checks: ex.checks.map((c) => ({ source: sourceOf(nb.cells[c]), id: nb.cells[c].id ?? null })),
       warnings: exWarnings,
@@ -507,6 +590,18 @@ export function buildAssignment(path, options = {}) {
     cells,
     metadata: { ...nb.metadata, assignment: { source: name, exercises: exercises.map((e) => e.number) } },
   };
+  // The whole notebook as the grader needs it: the TA's code cells (run as they are, in the student's kernel
+  // and in the clean checker), where each exercise's solutions and checks sit, and the id of each cell of
+  // the student version (to tell the student's own added cells from the TA's).
+  const layout = [];
+  nb.cells.forEach((cell, index) => {
+    const ex = exercises.find((e) => e.solutions.some((s) => s.index === index) || e.checks.includes(index));
+    const role = ex ? (isCheck(cell) ? "check" : cell.cell_type === "code" ? "solution" : "written") : cell.cell_type === "code" ? "code" : "markdown";
+    const entry = { role, id: replaced.has(index) ? replaced.get(index)?.id ?? null : cell.id ?? null };
+    if (ex) entry.exercise = ex.number;
+    if (role === "code" || role === "solution") entry.source = sourceOf(cell);
+    layout.push(entry);
+  });
   const manifest = {
     format: MANIFEST_FORMAT,
     notebook: name,
@@ -515,6 +610,7 @@ export function buildAssignment(path, options = {}) {
     timeLimit: { notebook: options.timeout ?? 600, cell: options.cellTimeout ?? 180 },
     libraryAlias: alias,
     exercises: manifestExercises,
+    layout,
     warnings: allWarnings,
   };
   return { student, manifest, warnings: allWarnings };
@@ -523,63 +619,6 @@ export function buildAssignment(path, options = {}) {
 /** Serialises a notebook the way the course commits them (one-space indent, trailing newline). */
 export function notebookText(nb) {
   return JSON.stringify(nb, null, 1) + "\n";
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Grading: where the hidden checks go in a submission.
-
-/**
- * The submission with each auto-graded exercise's hidden checks inserted after that exercise's cells
- * (its answer/solution cells and whatever the student added after them, up to the next exercise), and
- * every check cell the submission itself carries removed. Check cells get metadata
- * { grading: { exercise: N, check: k } }.
- * @returns {{ nb: object, placed: { exercise: number, indices: number[], anchor: string }[] }}
- */
-export function injectChecks(submission, manifest) {
-  const cells = submission.cells.filter((c) => !isCheck(c) && !c.metadata?.grading);
-  const exerciseOf = (cell) => {
-    const n = cell.metadata?.exercise;
-    if (Number.isInteger(n) && (isSolution(cell) || (cell.metadata?.tags ?? []).includes("answer"))) return n;
-    const h = headingOf(cell);
-    return h ? h.number : null;
-  };
-  const owner = cells.map(exerciseOf);
-  const out = [];
-  const insertAfter = new Map(); // cell index -> exercise numbers whose checks follow it
-  const atEnd = [];
-  const placed = [];
-  for (const ex of manifest.exercises) {
-    if (!ex.checks.length) continue;
-    const mine = owner.map((o, i) => (o === ex.number ? i : -1)).filter((i) => i >= 0);
-    if (mine.length === 0) {
-      atEnd.push(ex.number);
-      placed.push({ exercise: ex.number, anchor: "end of the notebook (no cell of this exercise found)" });
-      continue;
-    }
-    // From the exercise's last own cell, run on over cells the student added, up to the next exercise.
-    let last = mine[mine.length - 1];
-    while (last + 1 < cells.length && owner[last + 1] === null) last++;
-    insertAfter.set(last, [...(insertAfter.get(last) ?? []), ex.number]);
-    placed.push({ exercise: ex.number, anchor: `after cell ${last + 1}` });
-  }
-  const checkCells = (n) =>
-    manifest.exercises
-      .find((e) => e.number === n)
-      .checks.map((c, k) => ({
-        cell_type: "code",
-        id: `grading-check-${n}-${k + 1}`,
-        metadata: { grading: { exercise: n, check: k + 1 } },
-        source: c.source,
-        outputs: [],
-        execution_count: null,
-      }));
-  cells.forEach((cell, i) => {
-    out.push(stripped(cell));
-    for (const n of insertAfter.get(i) ?? []) out.push(...checkCells(n));
-  });
-  for (const n of atEnd) out.push(...checkCells(n));
-  for (const p of placed) p.indices = out.map((c, i) => (c.metadata?.grading?.exercise === p.exercise ? i : -1)).filter((i) => i >= 0);
-  return { nb: { ...submission, cells: out }, placed };
 }
 
 /**

@@ -1,74 +1,309 @@
 #!/usr/bin/env node
-// The autograder (`npm run grade -- <submission>`): runs a student's notebook, or a student's folder
-// (their notebooks on their own src/), with the hidden checks, and reports per exercise.
+// The autograder (`npm run grade`): grades a student's submission, or a whole class, against the
+// grading folder `npm run assignments` wrote. Run it as root: student code runs in a jail as an
+// unprivileged user.
 //
-//   npm run grade -- hw/alice/03-conditional-paths.ipynb --grading build/assignments/grading
-//   npm run grade -- hw/bob/ --grading build/assignments/grading --json bob.json
-//   npm run grade -- notebooks/00-welcome.ipynb            (no --grading: the course's own notebook's checks,
-//                                                           or the notebook's own check cells)
-//   options: --timeout <s> per notebook, --cell-timeout <s> per cell (default: the manifest's, 600 / 180)
+//   npm run grade -- alice/ --grading hw/grading [--json a.json]   a student (folder or notebook)
+//   npm run grade -- --class hand-ins/ --grading hw/grading --out reports/   a folder of students
+//   npm run grade -- notebooks/00-welcome.ipynb     no --grading: the course notebook's own checks
+//   options: --timeout <s> per notebook, --cell-timeout <s> per student cell (default: the
+//            manifest's, 600 / 180); --no-jail (not root: student code runs as you; see README)
 //
-// A notebook submission runs in the course's kernel with this course's library (src/); a folder submission
-// runs in a copy of the folder, so its notebooks use the student's src/, and the library checks (--blank
-// assignments) run the course's hidden vitest tests on that src/. Each exercise's hidden check cells are
-// inserted after the exercise's cells; every cell runs even when others fail (run_notebook.py --keep-going);
-// a cell that runs past the cell time limit is interrupted and graded as timed out. A check cell that fails
-// an assertion marks its exercise "failed" (with the assertion's message); any other error "errored" (with
-// the message; a TODO placeholder that was never replaced says "not attempted"). Exit code 0 when grading
-// ran (whatever the score), 2 when it could not.
+// The grading folder decides what is graded: which notebooks (found in a submission by their file
+// name; one missing or renamed scores zero and is reported missing), which exercises, points and
+// hidden checks. Each notebook runs the TA's cells with the student's answer cells in place of the
+// solutions, in a jail (scripts/grading/sandbox.py); the values each exercise asks for are printed
+// as data, and the hidden checks run in a clean kernel that ran only the TA's reference notebook
+// (scripts/grading/session.py). Reports are written after every process of the student is gone,
+// only where the student cannot write. Exit code 0 when grading ran (whatever the scores), 2 when
+// it could not.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, delimiter, join, relative, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
-import { buildAssignment, injectChecks, markdownPlaceholder, notebookText, readNotebook, ROOT, runAsCli, sourceOf } from "./exercises.mjs";
-import { runVitest, vitestWorkdir } from "./library-exercises.mjs";
+import { createInterface } from "node:readline";
+import {
+  buildAssignment,
+  markdownPlaceholder,
+  MANIFEST_FORMAT,
+  ROOT,
+  runAsCli,
+} from "./exercises.mjs";
+import {
+  checkCell,
+  cleanSetupCell,
+  readAnswers,
+  referenceCells,
+  referenceKey,
+  studentCells,
+} from "./grading/plan.mjs";
+import { copyWithoutLinks, gradeLibrary } from "./library-exercises.mjs";
 import { findPython } from "./notebooks.mjs";
 import { KERNEL_NAME, kernelSpec, writeKernelSpec } from "./install-kernel.mjs";
 
-const RUNNER = join(ROOT, "scripts", "run_notebook.py");
+const GRADING = join(ROOT, "scripts", "grading");
+/** The jail's users: one per grading run that may go on at once on this machine. */
+export const SLOTS = Array.from({ length: 8 }, (_, k) => `fm-grader-${k}`);
+/** Per-student limits in the jail (memory and disk in MB; processes counts threads). */
+export const JAIL_LIMITS = {
+  memory_mb: 4096,
+  processes: 512,
+  disk_mb: 1024,
+  file_mb: 256,
+  cpu_s: 7200,
+};
+const MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024;
 
-function privateKernelPath() {
+const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
+
+/** A readable error for the command line (exit code 2). */
+export class GradingSetupError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "GradingSetupError";
+  }
+}
+
+function privateKernelDir() {
   const tag = createHash("sha1").update(ROOT).digest("hex").slice(0, 10);
   const dir = join(tmpdir(), `flow-matching-kernel-${tag}`);
   writeKernelSpec(join(dir, "kernels"), kernelSpec());
-  return dir;
+  return join(dir, "kernels");
 }
 
+// -------------------------------------------------------------------------------------------------
+// The grading folder.
+
 /**
- * Runs a notebook in the grading mode of the runner (every cell, each one's outcome).
- * @returns {Promise<{ ok: boolean, outcomes: object[], seconds: number, backend: string | null, error?: object, executed: object | null }>}
+ * The manifests (one per notebook), the library checks (when the assignment blanked functions of
+ * src/) and the secret the grader draws test inputs from. Without `dir`: the course notebook
+ * `notebook` itself.
  */
-export async function runAllCells(notebookPath, { cwd = ROOT, timeout = 600, cellTimeout = 180 } = {}) {
-  const python = findPython();
-  const work = mkdtempSync(join(tmpdir(), "fm-grade-run-"));
-  try {
-    const resultPath = join(work, "result.json");
-    const executedPath = join(work, "executed.ipynb");
-    const env = { ...process.env, JUPYTER_PATH: [privateKernelPath(), process.env.JUPYTER_PATH].filter(Boolean).join(delimiter) };
-    const args = [RUNNER, "--keep-going", "--notebook", notebookPath, "--executed", executedPath, "--result", resultPath, "--kernel", KERNEL_NAME,
-      "--cwd", cwd, "--timeout", String(timeout), "--cell-timeout", String(cellTimeout)];
-    const stderr = await new Promise((resolvePromise, reject) => {
-      const child = spawn(python, args, { env, stdio: ["ignore", "ignore", "pipe"] });
-      let err = "";
-      child.stderr.on("data", (d) => (err += d));
-      const guard = setTimeout(() => child.kill("SIGKILL"), (timeout + 180) * 1000); // the runner keeps time itself
-      child.on("error", reject);
-      child.on("close", () => {
-        clearTimeout(guard);
-        resolvePromise(err);
-      });
-    });
-    let result;
+export function loadGrading(dir, notebook = null) {
+  if (!dir) {
+    if (!notebook)
+      throw new GradingSetupError("give --grading <folder> (written by npm run assignments)");
+    const course = join(ROOT, "notebooks", basename(notebook));
+    const source = existsSync(course) ? course : notebook;
+    let manifest;
     try {
-      result = JSON.parse(readFileSync(resultPath, "utf8"));
-    } catch {
-      throw new Error(`the runner stopped without a result:\n${stderr.trim().split("\n").slice(-10).join("\n")}`);
+      manifest = buildAssignment(source).manifest;
+    } catch (e) {
+      throw new GradingSetupError(`${basename(notebook)}: ${e.message}`);
     }
-    result.executed = existsSync(executedPath) ? readNotebook(executedPath) : null;
-    return result;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (!manifest.exercises.some((e) => e.checks.length)) {
+      throw new GradingSetupError(
+        `${basename(notebook)}: no grading manifest ` +
+          "(not a course notebook, and it has no exercise-check cells)",
+      );
+    }
+    return {
+      dir: null,
+      manifests: new Map([[manifest.notebook, manifest]]),
+      library: null,
+      secret: randomBytes(32).toString("hex"),
+      ephemeralSecret: true,
+    };
+  }
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new GradingSetupError(`--grading ${dir}: no such folder`);
+  const manifests = new Map();
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.endsWith(".json") || f === "library.json") continue;
+    let m;
+    try {
+      m = JSON.parse(readFileSync(join(dir, f), "utf8"));
+    } catch (e) {
+      throw new GradingSetupError(`${join(dir, f)}: not valid JSON (${e.message})`);
+    }
+    if (!m || !m.notebook) continue;
+    if (m.format !== MANIFEST_FORMAT || !Array.isArray(m.layout)) {
+      throw new GradingSetupError(
+        `${join(dir, f)} was written by an older version of npm run assignments ` +
+          `(format ${m.format}); write the assignment again`,
+      );
+    }
+    manifests.set(m.notebook, m);
+  }
+  if (!manifests.size) throw new GradingSetupError(`--grading ${dir}: no grading manifest in it`);
+  const libPath = join(dir, "library.json");
+  const library = existsSync(libPath) ? JSON.parse(readFileSync(libPath, "utf8")) : null;
+  const keyPath = join(dir, "secret.key");
+  const secret = existsSync(keyPath)
+    ? readFileSync(keyPath, "utf8").trim()
+    : randomBytes(32).toString("hex");
+  return { dir: resolve(dir), manifests, library, secret, ephemeralSecret: !existsSync(keyPath) };
+}
+
+// -------------------------------------------------------------------------------------------------
+// The kernels' driver (scripts/grading/session.py), one per grading run.
+
+function copyCourse(dest, { src = join(ROOT, "src"), linkModules = false, helpers = false } = {}) {
+  mkdirSync(join(dest, "scripts"), { recursive: true });
+  copyWithoutLinks(src, join(dest, "src"));
+  writeFileSync(
+    join(dest, "package.json"),
+    JSON.stringify({ name: "flow-matching-course", private: true }, null, 2) + "\n",
+  );
+  if (existsSync(join(ROOT, "tsconfig.json")))
+    cpSync(join(ROOT, "tsconfig.json"), join(dest, "tsconfig.json"));
+  cpSync(join(ROOT, "scripts", "kernel.js"), join(dest, "scripts", "kernel.js"));
+  if (helpers) {
+    mkdirSync(join(dest, ".grading"), { recursive: true });
+    for (const f of ["inside.cjs", "rpc.cjs", "codec.cjs", "hooks.cjs"])
+      cpSync(join(GRADING, f), join(dest, ".grading", f));
+  }
+  if (linkModules) symlinkSync(join(ROOT, "node_modules"), join(dest, "node_modules"), "dir");
+  return dest;
+}
+
+/** The grader's private work folder (root only), its kernels' driver, and the jail's settings. */
+export class GradingRun {
+  constructor({ jail = true, log = () => {} } = {}) {
+    if (jail && !isRoot()) {
+      throw new GradingSetupError(
+        "grading runs student code in a jail as an unprivileged user, which needs root: " +
+          "run it with sudo (or, for your own notebooks only, add --no-jail: their code then " +
+          "runs as you, with your rights)",
+      );
+    }
+    this.jail = jail;
+    this.log = log;
+    this.work = mkdtempSync(join(tmpdir(), "fm-grade-"));
+    this.referenceCourse = copyCourse(join(this.work, "reference-course"), { linkModules: true });
+    this.studentCourses = new Map();
+    this.pending = [];
+    this.closed = false;
+    const python = findPython();
+    const config = {
+      slots: SLOTS,
+      lock_dir: jail
+        ? existsSync("/run")
+          ? "/run/fm-grader"
+          : join(tmpdir(), "fm-grader-locks")
+        : join(this.work, "locks"),
+      jail,
+      course_for_reference: this.referenceCourse,
+      reference_kernel: { name: KERNEL_NAME, dirs: [privateKernelDir()] },
+      sandbox: join(GRADING, "sandbox.py"),
+      python,
+      node: process.execPath,
+      node_modules: realpathSync(join(ROOT, "node_modules")),
+      limits: JAIL_LIMITS,
+      jail_env: Object.fromEntries(
+        ["FM_BACKEND", "FM_THREADS"].filter((k) => process.env[k]).map((k) => [k, process.env[k]]),
+      ),
+      work: this.work,
+      keep_references: 9,
+    };
+    writeFileSync(join(this.work, "session.json"), JSON.stringify(config));
+    this.child = spawn(
+      python,
+      [join(GRADING, "session.py"), "--config", join(this.work, "session.json")],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    this.stderr = "";
+    this.child.stderr.on("data", (d) => {
+      this.stderr = (this.stderr + d).slice(-20000);
+    });
+    this.exited = new Promise((res) => this.child.on("close", (code) => res(code)));
+    const lines = createInterface({ input: this.child.stdout });
+    lines.on("line", (line) => {
+      // One answer per line, each a JSON object; anything else on the channel is kept as a log line.
+      let answer = null;
+      try {
+        answer = JSON.parse(line);
+      } catch {
+        // not an answer
+      }
+      if (!answer || typeof answer !== "object" || Array.isArray(answer)) {
+        this.stderr = (this.stderr + line + "\n").slice(-20000);
+        return;
+      }
+      this.pending.shift()?.resolve(answer);
+    });
+    this.exited.then((code) => {
+      for (const p of this.pending.splice(0))
+        p.reject(
+          new Error(
+            `the grader's kernel driver stopped (exit ${code}): ` +
+              this.stderr.trim().split("\n").slice(-8).join("\n"),
+          ),
+        );
+    });
+  }
+
+  /** The course folder a student's kernel runs in (copied into the jail): TA's src/ or theirs. */
+  studentCourse(src = null) {
+    const key = src ?? "";
+    if (!this.studentCourses.has(key)) {
+      const dir = join(this.work, `student-course-${this.studentCourses.size}`);
+      copyCourse(dir, { src: src ?? join(ROOT, "src"), helpers: true, linkModules: !this.jail });
+      this.studentCourses.set(key, dir);
+    }
+    return this.studentCourses.get(key);
+  }
+
+  /** Sends a student's job; resolves to the driver's result once their processes are gone. */
+  run(job) {
+    return new Promise((res, rej) => {
+      this.pending.push({ resolve: res, reject: rej });
+      this.child.stdin.write(JSON.stringify(job) + "\n");
+    });
+  }
+
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 60_000);
+    await this.exited;
+    clearTimeout(timer);
+    rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// One student.
+
+/** Where a submission keeps a notebook: <folder>/notebooks/<name> or <folder>/<name>, or null. */
+function findNotebook(folder, name) {
+  // lstat: a link the student planted (to a file of the TA's) is never followed; it counts as
+  // missing.
+  for (const p of [join(folder, "notebooks", name), join(folder, name)])
+    if (existsSync(p) && lstatSync(p).isFile()) return p;
+  return null;
+}
+
+function readSubmitted(path) {
+  const size = statSync(path).size;
+  if (size > MAX_NOTEBOOK_BYTES)
+    return {
+      error: `${basename(path)} is ${Math.round(size / 1e6)} MB: too large to be a notebook`,
+    };
+  try {
+    const nb = JSON.parse(readFileSync(path, "utf8"));
+    if (!nb || !Array.isArray(nb.cells))
+      return { error: `${basename(path)} is not a notebook (no cells)` };
+    return { nb };
+  } catch (e) {
+    return { error: `${basename(path)} is not valid JSON: ${e.message}` };
   }
 }
 
@@ -84,13 +319,15 @@ export function errorLine(message) {
   if (m) return `${m[1]}: ${m[2]}`;
   const compile = /^\d+:\d+ - .*$/m.exec(text);
   if (compile) return `does not compile: ${compile[0]}`;
-  // Otherwise the first line that is not a stack frame, a source echo or its caret.
-  const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const said = lines.find((l) => !/^at\s|^evalmachine|^\^+$|^node:internal/.test(l));
   return said ?? lines[0] ?? "failed without a message";
 }
 
-/** One check cell's outcome as a verdict: passed | failed | errored | timeout | not-run. */
+/** A check's outcome in the clean kernel as a verdict: passed, failed, errored, timeout, not-run */
 export function checkVerdict(outcome) {
   if (!outcome) return { status: "not-run", message: "the check did not run" };
   if (outcome.status === "ok") return { status: "passed", message: "" };
@@ -98,46 +335,119 @@ export function checkVerdict(outcome) {
   if (outcome.status === "not-run") return { status: "not-run", message: outcome.message };
   const line = errorLine(outcome.message);
   if (TODO.test(line)) return { status: "errored", message: `not attempted: ${line}`, todo: true };
-  if (/AssertionError/.test(outcome.message)) return { status: "failed", message: line.replace(/^AssertionError: /, "") };
-  return { status: "errored", message: line };
+  if (/AssertionError/.test(outcome.message))
+    return {
+      status: "failed",
+      message: line.replace(/^AssertionError(?: \[ERR_ASSERTION\])?: /, ""),
+    };
+  return { status: "errored", message: line.replace(/^GradingError: /, "") };
 }
 
-/**
- * Grades one notebook: the submission with the manifest's hidden checks inserted, run cell by cell.
- * @returns {Promise<object>} the notebook's part of the result (see the README)
- */
-export async function gradeNotebook(submissionPath, manifest, { cwd = ROOT, timeout, cellTimeout } = {}) {
-  const submission = readNotebook(submissionPath);
-  const { nb, placed } = injectChecks(submission, manifest);
-  const work = mkdtempSync(join(tmpdir(), "fm-grade-"));
-  const injectedPath = join(work, basename(submissionPath));
-  writeFileSync(injectedPath, notebookText(nb));
-  const limits = { timeout: timeout ?? manifest.timeLimit?.notebook ?? 600, cellTimeout: cellTimeout ?? manifest.timeLimit?.cell ?? 180 };
-  let run;
-  try {
-    run = await runAllCells(injectedPath, { cwd, ...limits });
-  } finally {
-    rmSync(work, { recursive: true, force: true });
+/** The job for one student's notebooks, and what the report needs to read the driver's answer. */
+function planStudent(run, grading, student, files, { timeout, cellTimeout, src }) {
+  const notebooks = [];
+  const context = [];
+  for (const manifest of grading.manifests.values()) {
+    const path = files.get(manifest.notebook) ?? null;
+    const read = path ? readSubmitted(path) : null;
+    const limits = {
+      notebook: timeout ?? manifest.timeLimit?.notebook ?? 600,
+      cell: cellTimeout ?? manifest.timeLimit?.cell ?? 180,
+      check: 120,
+    };
+    const { answers, ignored } = read?.nb
+      ? readAnswers(read.nb, manifest)
+      : { answers: new Map(), ignored: null };
+    context.push({ manifest, path, error: read?.error ?? null, answers, ignored });
+    if (!read?.nb) continue;
+    const course = run.studentCourse(src);
+    const cells = referenceCells(manifest);
+    const clean = cleanSetupCell(join(GRADING, "clean.cjs"), manifest.libraryAlias);
+    notebooks.push({
+      name: manifest.notebook,
+      course,
+      limits,
+      reference: { key: referenceKey(cells, clean), cells, clean, limits },
+      cells: studentCells(manifest, answers, {
+        helperPath: run.jail
+          ? "/course/.grading/inside.cjs"
+          : join(course, ".grading", "inside.cjs"),
+      }),
+      checks: manifest.exercises
+        .filter((e) => e.checks.length)
+        .map((e) => checkCell(manifest, e.number, { secret: grading.secret, student })),
+    });
   }
-  const byIndex = new Map((run.outcomes ?? []).map((o) => [o.index, o]));
+  return { job: { student, notebooks }, context };
+}
+
+/** The report of one notebook, from the driver's answer. */
+function notebookReport(ctx, driven, sessionError) {
+  const { manifest, path, answers, ignored } = ctx;
   const exercises = [];
   const written = [];
+  const notes = [];
+  const otherErrors = [];
+  const missing = !path;
+  const unreadable = ctx.error;
+  if (ignored?.changed)
+    notes.push(
+      `${ignored.changed} of the course's own cells were changed in this notebook: ` +
+        "the grader ran the course's version of them",
+    );
+  if (ignored?.code)
+    notes.push(
+      `${ignored.code} code cell(s) outside the exercises' answers were not run ` +
+        "(only the TODO cells and the cells right after them count)",
+    );
+  const outcomes = driven?.outcomes ?? [];
+  const checks = new Map((driven?.checks ?? []).map((c) => [c.exercise, c]));
+  const refError = driven?.reference?.error ?? null;
   for (const ex of manifest.exercises) {
-    const own = nb.cells.map((c, i) => (c.metadata?.exercise === ex.number && !c.metadata?.grading ? i : -1)).filter((i) => i >= 0);
     if (ex.grading !== "auto") {
-      const answers = own.filter((i) => nb.cells[i].cell_type === "markdown").map((i) => sourceOf(nb.cells[i]).trim());
-      const text = answers.join("\n\n");
-      const blank = !text || text === markdownPlaceholder({ number: ex.number, title: ex.title }).trim();
-      written.push({ number: ex.number, title: ex.title, answered: !blank, answer: blank ? "" : text });
+      const text = (answers.get(ex.number)?.written ?? []).map((s) => s.trim()).join("\n\n");
+      const blank =
+        !text || text === markdownPlaceholder({ number: ex.number, title: ex.title }).trim();
+      written.push({
+        number: ex.number,
+        title: ex.title,
+        answered: !blank,
+        answer: blank ? "" : text,
+      });
     }
     if (!ex.checks.length) continue;
-    const p = placed.find((q) => q.exercise === ex.number);
-    const checks = (p?.indices ?? []).map((i) => checkVerdict(run.error ? null : byIndex.get(i)));
-    const ownTimeout = own.map((i) => byIndex.get(i)).find((o) => o?.status === "timeout");
-    let verdict = checks.find((c) => c.status !== "passed") ?? { status: "passed", message: "" };
-    if (run.error) verdict = { status: "errored", message: `the notebook could not run: ${errorLine(run.error.message)}` };
-    else if (ownTimeout) verdict = { status: "timeout", message: `your cell ${ownTimeout.cell} ${ownTimeout.message}` };
-    const ownError = own.map((i) => byIndex.get(i)).find((o) => o && o.status !== "ok" && o.status !== "timeout");
+    let verdict;
+    let cellError;
+    const own = outcomes.filter(
+      (o) => o.exercise === ex.number && (o.role === "answer" || o.role === "added"),
+    );
+    const ownTimeout = own.find((o) => o.status === "timeout");
+    const ownError = own.find((o) => o.status === "error" || o.status === "stderr");
+    if (missing)
+      verdict = { status: "missing", message: `${manifest.notebook} is not in the submission` };
+    else if (unreadable) verdict = { status: "errored", message: unreadable };
+    else if (sessionError)
+      verdict = { status: "errored", message: `grading failed: ${sessionError}` };
+    else if (driven?.error) verdict = { status: "errored", message: driven.error };
+    else if (refError)
+      verdict = {
+        status: "errored",
+        message: `the grader could not run the reference notebook (for the TA): ${refError}`,
+        grader: true,
+      };
+    else if (ownTimeout)
+      verdict = {
+        status: "timeout",
+        message: `your cell ${ownTimeout.cell ?? ""} ${ownTimeout.message}`.replace("  ", " "),
+      };
+    else verdict = checkVerdict(checks.get(ex.number));
+    if (ownError && verdict.status !== "passed") {
+      const cell = own.indexOf(ownError);
+      const which = own.length > 1 ? ` (${cell + 1} of ${own.length})` : "";
+      const added = ownError.role === "added" ? "added " : "";
+      const line = errorLine(ownError.message);
+      cellError = `your ${added}cell for exercise ${ex.number}${which}: ${line}`;
+    }
     exercises.push({
       number: ex.number,
       title: ex.title,
@@ -146,200 +456,440 @@ export async function gradeNotebook(submissionPath, manifest, { cwd = ROOT, time
       score: verdict.status === "passed" ? ex.points : 0,
       status: verdict.status,
       message: verdict.message,
-      ...(ownError && verdict.status !== "passed" ? { cellError: `your cell ${ownError.cell}: ${errorLine(ownError.message)}` } : {}),
-      checks,
+      ...(cellError ? { cellError } : {}),
+      ...(verdict.grader ? { graderError: true } : {}),
     });
   }
-  const gradingCells = new Set(placed.flatMap((p) => p.indices));
-  const otherErrors = (run.outcomes ?? [])
-    .filter((o) => o.status !== "ok" && !gradingCells.has(o.index) && o.status !== "not-run")
-    .map((o) => ({ cell: o.cell, firstLine: o.firstLine, status: o.status, message: errorLine(o.message) }));
+  for (const o of outcomes) {
+    if (o.status === "ok" || o.status === "not-run" || o.role === "answer" || o.role === "added")
+      continue;
+    otherErrors.push({
+      cell: o.index + 1,
+      role: o.role,
+      status: o.status,
+      message: errorLine(o.message),
+    });
+  }
   return {
     notebook: manifest.notebook,
-    submission: submissionPath,
-    seconds: run.seconds ?? null,
-    backend: run.backend ?? null,
-    ...(run.error ? { error: run.error.message } : {}),
+    submission: path,
+    missing,
+    seconds: driven?.seconds ?? null,
+    backend: driven?.backend ?? null,
     exercises,
     written,
     otherErrors,
+    notes,
     score: exercises.reduce((s, e) => s + e.score, 0),
     maxScore: exercises.reduce((s, e) => s + e.points, 0),
   };
 }
 
 /**
- * Grades the library exercises: the hidden vitest tests of each blanked function, on `workDir`'s src/.
- * @param {string} workDir - a folder holding the student's src/ (tests and config are added to it)
+ * Grades one student: `submission` is a folder (their notebooks, in notebooks/ or at its top; their
+ * src/ for library exercises) or one notebook.
+ * @param {GradingRun} run
  */
-export async function gradeLibrary(workDir, libraryManifest, gradingDir, { timeout } = {}) {
-  const testsRoot = join(gradingDir, "library-tests");
-  vitestWorkdir({ src: join(workDir, "src"), tests: libraryManifest.testSupport, testsRoot, dir: workDir });
-  const t0 = Date.now();
-  const r = await runVitest(workDir, libraryManifest.testFiles, { timeout: timeout ?? libraryManifest.timeLimit ?? 600 });
-  const results = new Map(r.tests.map((t) => [`${t.file}\u0000${t.name}`, t]));
-  const functions = libraryManifest.functions.map((f) => {
-    let status = "passed";
-    let message = "";
-    const failing = [];
-    if (r.error) {
-      status = r.timeout ? "timeout" : "errored";
-      message = r.error;
-    } else {
-      const others = libraryManifest.functions.map((g) => g.name).filter((g) => g !== f.name);
-      const blockedBy = (message) => others.find((g) => message.includes(`TODO: implement ${g}`));
-      const blocked = [];
-      for (const t of f.tests) {
-        const got = results.get(`${t.file}\u0000${t.name}`);
-        if (got && got.status !== "passed" && blockedBy(got.message)) blocked.push({ ...t, by: blockedBy(got.message) });
-        else if (!got || got.status !== "passed") failing.push({ ...t, message: got ? got.message : "did not run" });
-      }
-      // A test that also calls another blanked function still a TODO says nothing about this one.
-      if (!failing.length && blocked.length === f.tests.length) {
-        status = "errored";
-        message = `cannot be checked yet: all of its ${f.tests.length} hidden test(s) also call ${[...new Set(blocked.map((b) => b.by))].join(", ")}, still a TODO`;
-      } else if (!failing.length && blocked.length) {
-        message = `${blocked.length} of its hidden tests also call ${[...new Set(blocked.map((b) => b.by))].join(", ")} (still a TODO) and were not counted`;
-      }
-      if (failing.length) {
-        const todo = failing.find((x) => TODO.test(x.message));
-        status = todo && failing.every((x) => TODO.test(x.message)) ? "errored" : "failed";
-        message = `${failing.length} of ${f.tests.length} hidden test(s) fail; first: "${failing[0].name}": ${todo && status === "errored" ? `not attempted: ${TODO.exec(todo.message)[0]}` : failing[0].message}`;
-      }
-    }
-    return { name: f.name, file: f.file, points: f.points, score: status === "passed" ? f.points : 0, status, message, tests: f.tests.length, failing };
-  });
-  return {
-    seconds: (Date.now() - t0) / 1000,
-    functions,
-    score: functions.reduce((s, f) => s + f.score, 0),
-    maxScore: functions.reduce((s, f) => s + f.points, 0),
-  };
-}
-
-function loadManifests(gradingDir) {
-  const manifests = new Map();
-  if (!gradingDir) return manifests;
-  for (const f of readdirSync(gradingDir)) {
-    if (!f.endsWith(".json") || f === "library.json") continue;
-    const m = JSON.parse(readFileSync(join(gradingDir, f), "utf8"));
-    if (m.notebook) manifests.set(m.notebook, m);
-  }
-  return manifests;
-}
-
-/** The manifest for a submitted notebook: by the source its metadata names, else by its file name. */
-function manifestFor(path, manifests, gradingDir) {
-  const nb = readNotebook(path);
-  const source = nb.metadata?.assignment?.source ?? basename(path);
-  if (gradingDir) return manifests.get(source) ?? null;
-  const course = join(ROOT, "notebooks", source);
-  if (existsSync(course)) return buildAssignment(course).manifest;
-  // A notebook with its own solution and check cells (a TA's draft) grades against itself.
-  return nb.cells.some((c) => (c.metadata?.tags ?? []).includes("exercise-check")) ? buildAssignment(path).manifest : null;
-}
-
-function copySubmission(folder, dest) {
-  cpSync(folder, dest, {
-    recursive: true,
-    filter: (src) => !/(^|[\\/])(node_modules|build|\.git)$/.test(relative(folder, src)) || relative(folder, src) === "",
-  });
-}
-
-/**
- * Grades a submission (a notebook or a folder; see the header).
- * @param {string} submission
- * @param {{ grading?: string, timeout?: number, cellTimeout?: number, log?: (s: string) => void }} [options]
- */
-export async function grade(submission, options = {}) {
-  const { grading, log = () => {} } = options;
+export async function gradeStudent(
+  run,
+  grading,
+  submission,
+  { student, timeout, cellTimeout } = {},
+) {
   const path = resolve(submission);
-  if (!existsSync(path)) throw new Error(`${submission}: no such file or folder`);
-  const gradingDir = grading ? resolve(grading) : null;
-  if (gradingDir && !existsSync(gradingDir)) throw new Error(`--grading ${grading}: no such folder`);
-  const manifests = loadManifests(gradingDir);
-  const limits = { timeout: options.timeout, cellTimeout: options.cellTimeout };
-  const result = { submission: path, grading: gradingDir, notebooks: [], library: null, skipped: [], notes: [] };
-  const t0 = Date.now();
-  if (statSync(path).isFile()) {
-    const manifest = manifestFor(path, manifests, gradingDir);
-    if (!manifest) throw new Error(`${submission}: no grading manifest for this notebook${gradingDir ? ` in ${gradingDir}` : " (and no course notebook of that name)"}`);
-    log(`Grading ${basename(path)} against ${manifest.notebook} (library: the course's src/) ...`);
-    result.notebooks.push(await gradeNotebook(path, manifest, { cwd: ROOT, ...limits }));
-  } else {
-    const work = mkdtempSync(join(tmpdir(), "fm-submission-"));
-    try {
-      copySubmission(path, work);
-      // The course kernel finds the course root by this package name: make sure it is the copy's.
-      writeFileSync(join(work, "package.json"), JSON.stringify({ name: "flow-matching-course", private: true }, null, 2) + "\n");
-      if (!existsSync(join(work, "src", "index.ts"))) {
-        cpSync(join(ROOT, "src"), join(work, "src"), { recursive: true });
-        result.notes.push("the submission has no src/: its notebooks ran on the course's library");
-      }
-      if (!existsSync(join(work, "node_modules"))) symlinkSync(join(ROOT, "node_modules"), join(work, "node_modules"), "dir");
-      const dir = existsSync(join(work, "notebooks")) ? join(work, "notebooks") : work;
-      const notebooks = readdirSync(dir).filter((f) => f.endsWith(".ipynb")).sort();
-      for (const f of notebooks) {
-        const manifest = manifestFor(join(dir, f), manifests, gradingDir);
-        if (!manifest) {
-          result.skipped.push(f);
-          continue;
-        }
-        log(`Grading ${f} (library: the submission's src/) ...`);
-        const r = await gradeNotebook(join(dir, f), manifest, { cwd: work, ...limits });
-        r.submission = join(path, relative(work, join(dir, f)));
-        result.notebooks.push(r);
-      }
-      const libPath = gradingDir && join(gradingDir, "library.json");
-      if (libPath && existsSync(libPath)) {
-        log("Running the library checks on the submission's src/ ...");
-        result.library = await gradeLibrary(work, JSON.parse(readFileSync(libPath, "utf8")), gradingDir, { timeout: options.timeout });
-      }
-    } finally {
-      rmSync(work, { recursive: true, force: true });
+  if (!existsSync(path)) throw new GradingSetupError(`${submission}: no such file or folder`);
+  const isFile = statSync(path).isFile();
+  const files = new Map();
+  let manifests = grading.manifests;
+  if (isFile) {
+    const name = basename(path);
+    if (!manifests.has(name)) {
+      throw new GradingSetupError(
+        `${name}: no notebook of that name in the assignment (it has ` +
+          `${[...manifests.keys()].join(", ")}); a notebook is graded by its file name`,
+      );
     }
+    files.set(name, path);
+    manifests = new Map([[name, manifests.get(name)]]);
+  } else {
+    for (const name of manifests.keys()) {
+      const found = findNotebook(path, name);
+      if (found) files.set(name, found);
+    }
+  }
+  const src =
+    !isFile &&
+    grading.library &&
+    existsSync(join(path, "src", "index.ts")) &&
+    !lstatSync(join(path, "src")).isSymbolicLink()
+      ? join(path, "src")
+      : null;
+  const id = student ?? basename(path);
+  const t0 = Date.now();
+  const { job, context } = planStudent(run, { ...grading, manifests }, id, files, {
+    timeout,
+    cellTimeout,
+    src,
+  });
+  let driven = { notebooks: [] };
+  let sessionError = null;
+  if (job.notebooks.length) {
+    driven = await run.run(job);
+    sessionError = driven.error ?? null;
+  }
+  const byName = new Map(driven.notebooks.map((n) => [n.name, n]));
+  const result = {
+    student: id,
+    submission: path,
+    grading: grading.dir,
+    notebooks: context.map((ctx) =>
+      notebookReport(ctx, byName.get(ctx.manifest.notebook), sessionError),
+    ),
+    library: null,
+    notes: [],
+  };
+  if (grading.ephemeralSecret && grading.dir)
+    result.notes.push(
+      "the grading folder has no secret.key: test inputs were drawn from a new secret " +
+        "(a regrade may draw others)",
+    );
+  if (grading.library && !isFile) {
+    result.library = await gradeLibrary(run, grading, path, { timeout, student: id });
+    if (!src)
+      result.notes.push(
+        "the submission has no src/: its notebooks ran on the course's library, " +
+          "and every library exercise is missing",
+      );
   }
   const parts = [...result.notebooks, ...(result.library ? [result.library] : [])];
   result.score = parts.reduce((s, p) => s + p.score, 0);
   result.maxScore = parts.reduce((s, p) => s + p.maxScore, 0);
   result.seconds = (Date.now() - t0) / 1000;
+  result.sandbox = { jail: run.jail, leftover: driven.leftover ?? 0 };
   return result;
 }
 
-const LABEL = { passed: "passed", failed: "FAILED", errored: "ERRORED", timeout: "TIMED OUT", "not-run": "NOT RUN" };
+/**
+ * Grades a submission (see the header). Options: grading (folder), timeout, cellTimeout, jail
+ * (default true), log.
+ */
+export async function grade(submission, options = {}) {
+  const path = resolve(submission);
+  if (!existsSync(path)) throw new GradingSetupError(`${submission}: no such file or folder`);
+  const grading = loadGrading(
+    options.grading ? resolve(options.grading) : null,
+    statSync(path).isFile() ? path : null,
+  );
+  const run = new GradingRun({ jail: options.jail !== false, log: options.log });
+  try {
+    (options.log ?? (() => {}))(`Grading ${basename(path)} ...`);
+    return await gradeStudent(run, grading, path, options);
+  } finally {
+    await run.close();
+  }
+}
+
+/**
+ * Grades a notebook and, in the same kernels, variants of its answers (the negative controls of the
+ * tests): each variant is { exercise, label, values } (the exercise's names as plain JSON data) or
+ * { exercise, label, code } (TypeScript that defines every name the exercise declares, run at the
+ * end of the notebook in a block of its own). Resolves to { report (the notebook as submitted),
+ * variants: [{ ...variant, status, message }] }.
+ */
+export async function gradeVariants(run, grading, notebookPath, variants) {
+  const name = basename(notebookPath);
+  const manifest = grading.manifests.get(name);
+  if (!manifest) throw new GradingSetupError(`${name}: no manifest for it`);
+  const read = readSubmitted(notebookPath);
+  if (!read.nb) throw new GradingSetupError(read.error);
+  const { job, context } = planStudent(
+    run,
+    { ...grading, manifests: new Map([[name, manifest]]) },
+    "variants",
+    new Map([[name, notebookPath]]),
+    {},
+  );
+  const nb = job.notebooks[0];
+  variants.forEach((v, k) => {
+    const ex = manifest.exercises.find((e) => e.number === v.exercise);
+    if (!ex || !ex.checks.length)
+      throw new GradingSetupError(
+        `${name}: variant ${JSON.stringify(v.label)} is for exercise ${v.exercise}, ` +
+          "which has no hidden check",
+      );
+    const id = `variant-${k}`;
+    const names = Object.keys(ex.values ?? {});
+    if (v.code !== undefined) {
+      const named = names.map((n) => `${n}: ${n}`).join(", ");
+      const capture =
+        `(globalThis as any).__fmGrading?.captureFrom(${JSON.stringify(id)}, { ${named} });`;
+      const source = `{\n${v.code}\n${capture}\n}`;
+      nb.cells.push({ role: "capture", exercise: v.exercise, key: id, source });
+    }
+    nb.checks.push({
+      ...checkCell(manifest, v.exercise, { secret: grading.secret, student: "variants" }),
+      variant: id,
+      ...(v.values !== undefined ? { values: v.values } : {}),
+    });
+  });
+  const driven = await run.run(job);
+  if (driven.error) throw new Error(`grading failed: ${driven.error}`);
+  const result = driven.notebooks[0];
+  const main = { ...result, checks: result.checks.filter((c) => c.variant == null) };
+  const report = notebookReport(context[0], main, null);
+  const byVariant = new Map(
+    result.checks.filter((c) => c.variant != null).map((c) => [c.variant, c]),
+  );
+  const own = (k) =>
+    result.outcomes.find((o) => o.role === "capture" && nb.cells[o.index]?.key === `variant-${k}`);
+  return {
+    report,
+    reference: result.reference,
+    variants: variants.map((v, k) => {
+      const cell = own(k);
+      const verdict = checkVerdict(byVariant.get(`variant-${k}`));
+      return {
+        ...v,
+        status: verdict.status,
+        message: verdict.message,
+        ...(cell && cell.status !== "ok" ? { cellError: errorLine(cell.message) } : {}),
+      };
+    }),
+  };
+}
+
+// -------------------------------------------------------------------------------------------------
+// A class.
+
+const inside = (dir, parent) => {
+  const r = relative(parent, dir);
+  return r === "" || (!r.startsWith("..") && !/^[\\/]/.test(r));
+};
+
+/** A file name for a student's id (folder name): letters, digits, dot, dash, underscore. */
+export function safeName(id) {
+  return (
+    String(id)
+      .replace(/[^A-Za-z0-9._-]/g, "_")
+      .replace(/^\.+/, "_")
+      .slice(0, 120) || "_"
+  );
+}
+
+/** One CSV field: quoted, and a leading = + - @ made inert for spreadsheets. */
+export function csvField(value) {
+  let s = String(value ?? "");
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\n\r']/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function writeAtomic(path, text) {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** The gradebook's columns: one per auto-graded exercise (and library function). */
+function gradebookColumns(grading) {
+  const cols = [];
+  for (const m of grading.manifests.values())
+    for (const e of m.exercises)
+      if (e.checks.length)
+        cols.push({
+          key: `${m.notebook}#${e.number}`,
+          label: `${m.notebook.replace(/\.ipynb$/, "")} ex${e.number} (${e.points})`,
+        });
+  for (const f of grading.library?.functions ?? [])
+    cols.push({ key: `src#${f.name}`, label: `src ${f.name} (${f.points})` });
+  return cols;
+}
+
+function statusesOf(result) {
+  const out = {};
+  for (const n of result.notebooks)
+    for (const e of n.exercises)
+      out[`${n.notebook}#${e.number}`] = { status: e.status, score: e.score, points: e.points };
+  for (const f of result.library?.functions ?? [])
+    out[`src#${f.name}`] = { status: f.status, score: f.score, points: f.points };
+  return out;
+}
+
+/**
+ * Grades every student folder in `folder` (one subfolder per student, named by the student's id)
+ * and writes to `out`: feedback/<student>.txt and .json (each written once that student's processes
+ * are gone), gradebook.csv and gradebook.json. Prints one line per student as it goes.
+ */
+export async function gradeClass(folder, options = {}) {
+  const { out, log = (s) => console.log(s) } = options;
+  const classDir = resolve(folder);
+  if (!existsSync(classDir) || !statSync(classDir).isDirectory())
+    throw new GradingSetupError(`--class ${folder}: no such folder`);
+  if (!out)
+    throw new GradingSetupError("give --out <folder> for the gradebook and the feedback files");
+  const outDir = resolve(out);
+  const grading = loadGrading(options.grading ? resolve(options.grading) : null);
+  for (const [what, dir] of [
+    ["the class folder", classDir],
+    ["the grading folder", grading.dir],
+  ]) {
+    if (dir && (inside(outDir, dir) || inside(dir, outDir)))
+      throw new GradingSetupError(`--out ${out} must lie outside ${what} (${dir})`);
+  }
+  const students = readdirSync(classDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !e.name.startsWith("."))
+    .map((e) => e.name)
+    .sort();
+  if (!students.length) throw new GradingSetupError(`--class ${folder}: no student folders in it`);
+  mkdirSync(join(outDir, "feedback"), { recursive: true, mode: 0o700 });
+  const columns = gradebookColumns(grading);
+  const rows = [];
+  const run = new GradingRun({ jail: options.jail !== false });
+  const width = Math.max(...students.map((s) => s.length), 7);
+  log(`Grading ${students.length} student(s) in ${classDir} against ${grading.dir} ...`);
+  try {
+    for (const student of students) {
+      let result;
+      try {
+        result = await gradeStudent(run, grading, join(classDir, student), { ...options, student });
+      } catch (e) {
+        result = {
+          student,
+          error: e.message,
+          notebooks: [],
+          library: null,
+          score: 0,
+          maxScore: null,
+          notes: [],
+        };
+      }
+      // The student's processes are gone (the driver answered after killing them): write the
+      // feedback.
+      writeAtomic(
+        join(outDir, "feedback", `${safeName(student)}.txt`),
+        formatReport(result) + "\n",
+      );
+      writeAtomic(
+        join(outDir, "feedback", `${safeName(student)}.json`),
+        JSON.stringify(result, null, 2) + "\n",
+      );
+      const statuses = statusesOf(result);
+      rows.push({
+        student,
+        score: result.score,
+        maxScore: result.maxScore,
+        seconds: result.seconds ?? null,
+        error: result.error ?? null,
+        exercises: statuses,
+      });
+      const summary = result.error
+        ? `could not be graded: ${result.error}`
+        : [
+            ...result.notebooks.map(
+              (n) =>
+                `${n.notebook.slice(0, 2)} ${n.missing ? "missing" : `${n.score}/${n.maxScore}`}`,
+            ),
+            ...(result.library ? [`src ${result.library.score}/${result.library.maxScore}`] : []),
+          ].join("  ");
+      log(
+        `${student.padEnd(width)}  ${String(result.score).padStart(3)}/${result.maxScore ?? "?"}` +
+          `   ${summary}   (${Math.round(result.seconds ?? 0)} s)`,
+      );
+    }
+  } finally {
+    await run.close();
+  }
+  const header = ["student", "score", "max", ...columns.map((c) => c.label)];
+  const csv = [
+    header,
+    ...rows.map((r) => [
+      r.student,
+      r.score,
+      r.maxScore ?? "",
+      ...columns.map((c) => (r.error ? "errored" : (r.exercises[c.key]?.status ?? "missing"))),
+    ]),
+  ]
+    .map((row) => row.map(csvField).join(","))
+    .join("\n");
+  writeAtomic(join(outDir, "gradebook.csv"), csv + "\n");
+  writeAtomic(
+    join(outDir, "gradebook.json"),
+    JSON.stringify({ grading: grading.dir, class: classDir, columns, students: rows }, null, 2) +
+      "\n",
+  );
+  log(
+    `Gradebook: ${join(outDir, "gradebook.csv")} (and .json); ` +
+      `feedback per student in ${join(outDir, "feedback")}`,
+  );
+  return { rows, columns, out: outDir };
+}
+
+// -------------------------------------------------------------------------------------------------
+// The report.
+
+const LABEL = {
+  passed: "passed",
+  failed: "FAILED",
+  errored: "ERRORED",
+  timeout: "TIMED OUT",
+  "not-run": "NOT RUN",
+  missing: "MISSING",
+};
 
 /** The report a TA or student reads. */
 export function formatReport(result) {
   const lines = [];
   const pct = (s, m) => (m ? ` (${Math.round((100 * s) / m)}%)` : "");
+  if (result.student) lines.push(`Student: ${result.student}`);
+  if (result.error) lines.push(`could not be graded: ${result.error}`);
   for (const n of result.notebooks) {
-    lines.push(`${n.notebook}   ${n.score}/${n.maxScore}${pct(n.score, n.maxScore)}   (${n.seconds ? n.seconds.toFixed(1) + " s" : "did not run"}${n.backend ? `, ${n.backend}` : ""})`);
-    if (n.error) lines.push(`  the notebook could not run: ${n.error.split("\n")[0]}`);
+    const how = n.missing
+      ? "not handed in"
+      : n.seconds
+        ? `${n.seconds.toFixed(1)} s${n.backend ? `, ${n.backend}` : ""}`
+        : "did not run";
+    lines.push(`${n.notebook}   ${n.score}/${n.maxScore}${pct(n.score, n.maxScore)}   (${how})`);
     for (const e of n.exercises) {
-      const head = `  Exercise ${e.number}${e.title ? ` (${e.title})` : ""}: ${LABEL[e.status]}  ${e.score}/${e.points}`;
-      lines.push(head);
+      lines.push(
+        `  Exercise ${e.number}${e.title ? ` (${e.title})` : ""}: ` +
+          `${LABEL[e.status] ?? e.status}  ${e.score}/${e.points}`,
+      );
       if (e.message) lines.push(`      ${e.message}`);
       if (e.cellError) lines.push(`      ${e.cellError}`);
     }
     for (const w of n.written) {
-      lines.push(`  Exercise ${w.number}${w.title ? ` (${w.title})` : ""}: written answer, marked by hand: ${w.answered ? `${w.answer.length} characters` : "NOT ANSWERED"}`);
+      lines.push(
+        `  Exercise ${w.number}${w.title ? ` (${w.title})` : ""}: ` +
+          "written answer, marked by hand: " +
+          (w.answered ? `${w.answer.length} characters` : "NOT ANSWERED"),
+      );
     }
     if (n.otherErrors.length) {
       lines.push(`  Other cells that failed (not graded, but check them): ${n.otherErrors.length}`);
-      for (const o of n.otherErrors.slice(0, 5)) lines.push(`      cell ${o.cell} (${JSON.stringify(o.firstLine)}): ${o.status === "timeout" ? "timed out" : o.message}`);
+      for (const o of n.otherErrors.slice(0, 5))
+        lines.push(
+          `      cell ${o.cell} (${o.role}): ${o.status === "timeout" ? "timed out" : o.message}`,
+        );
     }
+    for (const s of n.notes ?? []) lines.push(`  (note: ${s})`);
   }
   if (result.library) {
     const l = result.library;
-    lines.push(`library (src/)   ${l.score}/${l.maxScore}${pct(l.score, l.maxScore)}   (${l.seconds.toFixed(1)} s)`);
+    lines.push(
+      `library (src/)   ${l.score}/${l.maxScore}${pct(l.score, l.maxScore)}   ` +
+        `(${(l.seconds ?? 0).toFixed(1)} s)`,
+    );
     for (const f of l.functions) {
-      lines.push(`  ${f.name}: ${LABEL[f.status]}  ${f.score}/${f.points}   (${f.tests} hidden test(s))`);
+      lines.push(
+        `  ${f.name}: ${LABEL[f.status] ?? f.status}  ${f.score}/${f.points}   ` +
+          `(${f.tests} hidden test(s))`,
+      );
       if (f.message) lines.push(`      ${f.message}`);
     }
   }
-  for (const s of result.skipped) lines.push(`(skipped ${s}: no grading manifest for it)`);
-  for (const s of result.notes) lines.push(`(note: ${s})`);
-  lines.push(`Score: ${result.score}/${result.maxScore}${pct(result.score, result.maxScore)}`);
+  for (const s of result.notes ?? []) lines.push(`(note: ${s})`);
+  lines.push(
+    `Score: ${result.score}/${result.maxScore ?? "?"}${pct(result.score, result.maxScore)}`,
+  );
   return lines.join("\n");
 }
 
@@ -349,22 +899,43 @@ function parseArgs(argv) {
     const a = argv[i];
     if (a === "--grading") args.grading = argv[++i];
     else if (a === "--json") args.json = resolve(argv[++i]);
+    else if (a === "--class") args.class = argv[++i];
+    else if (a === "--out") args.out = argv[++i];
     else if (a === "--timeout") args.timeout = Number(argv[++i]);
     else if (a === "--cell-timeout") args.cellTimeout = Number(argv[++i]);
+    else if (a === "--no-jail") args.jail = false;
     else if (a === "-h" || a === "--help") args.help = true;
     else if (a.startsWith("-")) throw new Error(`unknown option ${a} (try --help)`);
     else args.submissions.push(a);
   }
-  for (const k of ["timeout", "cellTimeout"]) if (args[k] !== undefined && !(args[k] > 0)) throw new Error(`--${k === "timeout" ? "timeout" : "cell-timeout"} needs a positive number of seconds`);
-  if (!args.help && args.submissions.length !== 1) throw new Error("give one submission: a notebook (.ipynb) or a folder (try --help)");
+  for (const k of ["timeout", "cellTimeout"])
+    if (args[k] !== undefined && !(args[k] > 0))
+      throw new Error(
+        `--${k === "timeout" ? "timeout" : "cell-timeout"} needs a positive number of seconds`,
+      );
+  if (!args.help && !args.class && args.submissions.length !== 1)
+    throw new Error(
+      "give one submission (a notebook or a student's folder), or --class <folder> (try --help)",
+    );
+  if (!args.help && args.class && args.submissions.length)
+    throw new Error("--class grades a folder of student folders: give no other submission");
   return args;
 }
 
-runAsCli(import.meta.url, { name: "grade", helpEnd: 9, errorCode: 2 }, parseArgs, async (args) => {
+runAsCli(import.meta.url, { name: "grade", helpEnd: 19, errorCode: 2 }, parseArgs, async (args) => {
+  if (args.class) {
+    await gradeClass(args.class, { ...args });
+    return;
+  }
+  const path = resolve(args.submissions[0]);
+  const folder = existsSync(path) && statSync(path).isDirectory() ? path : resolve(path, "..");
+  for (const dir of [folder, args.grading && resolve(args.grading)].filter(Boolean)) {
+    if (args.json && inside(args.json, dir)) throw new Error(`--json must lie outside ${dir}`);
+  }
   const result = await grade(args.submissions[0], { ...args, log: (s) => console.error(s) });
   console.log(formatReport(result));
   if (args.json) {
     mkdirSync(resolve(args.json, ".."), { recursive: true });
-    writeFileSync(args.json, JSON.stringify(result, null, 2) + "\n");
+    writeAtomic(args.json, JSON.stringify(result, null, 2) + "\n");
   }
 });

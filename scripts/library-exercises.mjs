@@ -8,17 +8,19 @@
 // function is found by mutation when the assignment is generated: the candidate test files (those that
 // mention the function, or the ones the TA names) run once on the reference library (a test that fails
 // there is not used) and once per function with only that function blanked; the tests that fail then are
-// that function's checks. Grading runs the union of the files once on the student's src/: a function
-// passes when all of its checks pass. The test files are copied into the grading folder, never into the
-// student's.
+// that function's checks. Grading runs the union of the files once, in a clean vitest process on the
+// course's own library whose blanked functions call the student's (loaded from their src/ in their jail,
+// scripts/grading/library-server.cjs): a function passes when all of its checks pass, and the
+// student's code never shares a process with the tests. The test files are copied into the grading
+// folder, never into the student's.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { ROOT, ts } from "./exercises.mjs";
 
 /** Test files never used as library checks: they run notebooks, a browser or a kernel (minutes, not seconds). */
-export const HEAVY_TESTS = /(^|\/)(notebooks|browser|kernel|progress-kernel|readme|figures-export|assignments|grade)\.test\.ts$/;
+export const HEAVY_TESTS = /(^|\/)(notebooks|browser|kernel|progress-kernel|readme|figures-export|assignments|grade|grade-\w+|grading-wire)\.test\.ts$/;
 
 function walk(dir, out = []) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -120,11 +122,12 @@ function findSame(sf, f) {
 
 /**
  * Blanks the named functions in a copy of the library: `destSrc` (created) gets src/ with each body replaced
- * by `throw new Error("TODO: implement <name>")`.
+ * by `throw new Error("TODO: implement <name>")`, or by what `bodyOf(name, index, node)` returns (the
+ * grader's remote calls).
  * @returns {{ name: string, file: string, signature: string, reference: string }[]} what was blanked
  *   (file relative to the course root; reference: the original text, for the TA)
  */
-export function blankLibrary(names, destSrc, srcDir = join(ROOT, "src")) {
+export function blankLibrary(names, destSrc, srcDir = join(ROOT, "src"), bodyOf = (name) => `throw new Error(${JSON.stringify(`TODO: implement ${name}`)});`) {
   const functions = resolveFunctions(names, srcDir);
   const returns = inferredReturnTypes(functions, srcDir);
   cpSync(srcDir, destSrc, { recursive: true });
@@ -141,8 +144,8 @@ export function blankLibrary(names, destSrc, srcDir = join(ROOT, "src")) {
       const lineStart = text.lastIndexOf("\n", node.getStart(sf)) + 1;
       const indent = /^[ \t]*/.exec(text.slice(lineStart))[0];
       const start = body.getStart(sf);
-      const throwLine = `throw new Error(${JSON.stringify(`TODO: implement ${f.name}`)});`;
-      const replacement = ts.isBlock(body) ? `{\n${indent}  ${throwLine}\n${indent}}` : `{\n${indent}  ${throwLine}\n${indent}}`;
+      const line = bodyOf(f.name, functions.indexOf(f), node);
+      const replacement = `{\n${indent}  ${line}\n${indent}}`;
       const reference = text.slice(node.getStart(sf), node.end);
       text = text.slice(0, start) + replacement + text.slice(body.end);
       let signature = text.slice(node.getStart(sf), start).trimEnd();
@@ -239,25 +242,32 @@ export function runVitest(dir, files, { timeout = 300 } = {}) {
     child.on("close", (code) => {
       clearTimeout(timer);
       if (timedOut) return resolvePromise({ tests: [], error: `the library checks did not finish within ${timeout} s`, timeout: true });
-      let report;
-      try {
-        report = JSON.parse(readFileSync(out, "utf8"));
-      } catch {
-        return resolvePromise({ tests: [], error: `vitest stopped without a result (exit ${code}): ${stderr.trim().split("\n").slice(-8).join("\n")}` });
-      }
-      const tests = [];
-      for (const file of report.testResults ?? []) {
-        const rel = relative(dir, file.name);
-        for (const a of file.assertionResults ?? []) {
-          tests.push({ file: rel, name: a.fullName, status: a.status, message: (a.failureMessages ?? []).join("\n").split("\n")[0] });
-        }
-        if ((file.assertionResults ?? []).length === 0 && file.status === "failed") {
-          tests.push({ file: rel, name: "(the test file)", status: "failed", message: String(file.message ?? "could not load").split("\n")[0] });
-        }
-      }
-      resolvePromise({ tests });
+      const r = readVitestReport(out, dir);
+      if (r.error) r.error = `vitest stopped without a result (exit ${code}): ${stderr.trim().split("\n").slice(-8).join("\n")}`;
+      resolvePromise(r);
     });
   });
+}
+
+/** Per-test results of a vitest JSON report: { tests: [{ file, name, status, message }] }, or { error }. */
+export function readVitestReport(out, dir) {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(out, "utf8"));
+  } catch {
+    return { tests: [], error: "no report" };
+  }
+  const tests = [];
+  for (const file of report.testResults ?? []) {
+    const rel = relative(dir, file.name);
+    for (const a of file.assertionResults ?? []) {
+      tests.push({ file: rel, name: a.fullName, status: a.status, message: (a.failureMessages ?? []).join("\n").split("\n")[0] });
+    }
+    if ((file.assertionResults ?? []).length === 0 && file.status === "failed") {
+      tests.push({ file: rel, name: "(the test file)", status: "failed", message: String(file.message ?? "could not load").split("\n")[0] });
+    }
+  }
+  return { tests };
 }
 
 /**
@@ -298,4 +308,140 @@ export async function attributeChecks(names, options = {}) {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+
+// ---------------------------------------------------------------------------------------------------
+// Grading: the hidden tests run clean, the student's functions in their jail.
+
+const TODO = /TODO(?: \(exercise \d+\))?: [^\n]*/;
+
+/** A blanked function's body in the clean test run: a call of the student's k-th function in the jail. */
+export function remoteBody(name, k, node) {
+  const call = "(globalThis as any).fmGradingRemote.call";
+  if (ts.isArrowFunction(node)) {
+    const params = node.parameters.map((p) => (ts.isIdentifier(p.name) ? `${p.dotDotDotToken ? "..." : ""}${p.name.text}` : null));
+    if (params.includes(null)) return `throw new Error(${JSON.stringify(`the grader cannot call ${name} (a destructured parameter)`)});`;
+    return `return ${call}(${k}, undefined, [${params.join(", ")}]);`;
+  }
+  return `return ${call}(${k}, this, arguments);`;
+}
+
+/** Copies a student's folder without following (or keeping) symbolic links. */
+export function copyWithoutLinks(from, to) {
+  cpSync(from, to, { recursive: true, filter: (p) => !lstatSync(p).isSymbolicLink() && !/[\\/]node_modules$/.test(p) });
+}
+
+/** What the library exercises score from one run's per-test results. */
+export function libraryVerdicts(manifest, r) {
+  const results = new Map(r.tests.map((t) => [`${t.file}\u0000${t.name}`, t]));
+  return manifest.functions.map((f) => {
+    let status = "passed";
+    let message = "";
+    const failing = [];
+    if (r.error) {
+      status = r.timeout ? "timeout" : "errored";
+      message = r.error;
+    } else {
+      const others = manifest.functions.map((g) => g.name).filter((g) => g !== f.name);
+      const blockedBy = (text) => others.find((g) => text.includes(`TODO: implement ${g}`));
+      const blocked = [];
+      for (const t of f.tests) {
+        const got = results.get(`${t.file}\u0000${t.name}`);
+        if (got && got.status !== "passed" && blockedBy(got.message)) blocked.push({ ...t, by: blockedBy(got.message) });
+        else if (!got || got.status !== "passed") failing.push({ ...t, message: got ? got.message : "did not run" });
+      }
+      // A test that also calls another blanked function still a TODO says nothing about this one.
+      if (!failing.length && blocked.length === f.tests.length) {
+        status = "errored";
+        message = `cannot be checked yet: all of its ${f.tests.length} hidden test(s) also call ${[...new Set(blocked.map((b) => b.by))].join(", ")}, still a TODO`;
+      } else if (!failing.length && blocked.length) {
+        message = `${blocked.length} of its hidden tests also call ${[...new Set(blocked.map((b) => b.by))].join(", ")} (still a TODO) and were not counted`;
+      }
+      if (failing.length) {
+        const todo = failing.find((x) => TODO.test(x.message));
+        status = todo && failing.every((x) => TODO.test(x.message)) ? "errored" : "failed";
+        message = `${failing.length} of ${f.tests.length} hidden test(s) fail; first: "${failing[0].name}": ${todo && status === "errored" ? `not attempted: ${TODO.exec(todo.message)[0]}` : failing[0].message}`;
+      }
+    }
+    return { name: f.name, file: f.file, points: f.points, score: status === "passed" ? f.points : 0, status, message, tests: f.tests.length, failing };
+  });
+}
+
+/**
+ * Grades the library exercises of a student's folder: the TA's hidden tests (grading/library-tests) run in
+ * a clean vitest process on the course's library, whose blanked functions call the student's in their jail
+ * (scripts/grading/library-server.cjs). `run`: the GradingRun (grade.mjs) that owns the jails.
+ */
+export async function gradeLibrary(run, grading, studentFolder, { timeout, student } = {}) {
+  const manifest = grading.library;
+  const t0 = Date.now();
+  const summary = (functions) => ({
+    seconds: (Date.now() - t0) / 1000,
+    functions,
+    score: functions.reduce((s, f) => s + f.score, 0),
+    maxScore: functions.reduce((s, f) => s + f.points, 0),
+  });
+  const src = join(studentFolder, "src");
+  if (!existsSync(join(src, "index.ts")) || lstatSync(src).isSymbolicLink()) {
+    return summary(manifest.functions.map((f) => ({ name: f.name, file: f.file, points: f.points, score: 0, status: "missing", message: "the submission has no src/", tests: f.tests.length, failing: [] })));
+  }
+  const dir = mkdtempSync(join(run.work, "library-"));
+  const names = manifest.functions.map((f) => f.name);
+  // The clean side: the course's library with the blanked bodies calling out, and the hidden tests.
+  const clean = join(dir, "clean");
+  blankLibrary(names, join(clean, "src"), join(ROOT, "src"), remoteBody);
+  vitestWorkdir({ src: join(clean, "src"), tests: manifest.testSupport, testsRoot: join(grading.dir, "library-tests"), dir: clean });
+  writeFileSync(
+    join(clean, "tests", "fm-grading-remote.ts"),
+    [
+      "// The autograder's connection to the student's functions (scripts/grading/clean.cjs connectRemote).",
+      'import * as fm from "../src/index";',
+      'import { createRequire } from "module";',
+      "const load = createRequire(import.meta.url);",
+      "const { connectRemote } = load(process.env.FM_GRADING_CLEAN as string);",
+      "(globalThis as any).fmGradingRemote = connectRemote({ io: process.env.FM_GRADING_IO, fm, names: JSON.parse(process.env.FM_GRADING_FUNCTIONS as string) });",
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(clean, "vitest.grading.mts"),
+    [
+      'import { defineConfig, mergeConfig } from "vitest/config";',
+      'import base from "./vitest.config.mts";',
+      "// One test file at a time: they share one channel to the student's functions.",
+      'export default mergeConfig(base, defineConfig({ test: { setupFiles: ["tests/fm-grading-remote.ts"], fileParallelism: false } }));',
+      "",
+    ].join("\n"),
+  );
+  // The student's side, copied into their jail: their src/ and the server.
+  const course = join(dir, "student");
+  mkdirSync(join(course, ".grading"), { recursive: true });
+  copyWithoutLinks(src, join(course, "src"));
+  writeFileSync(join(course, "package.json"), JSON.stringify({ name: "flow-matching-course", private: true }) + "\n");
+  for (const f of ["library-server.cjs", "rpc.cjs", "codec.cjs", "hooks.cjs"]) cpSync(join(ROOT, "scripts", "grading", f), join(course, ".grading", f));
+  if (!run.jail) symlinkSync(join(ROOT, "node_modules"), join(course, "node_modules"), "dir");
+  const out = join(clean, ".vitest-result.json");
+  const limit = timeout ?? manifest.timeLimit ?? 600;
+  const driven = await run.run({
+    kind: "library",
+    student,
+    course,
+    functions: manifest.functions.map((f) => ({ name: f.name, file: f.file })),
+    clean: {
+      argv: [process.execPath, join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", ...manifest.testFiles, "--config", "vitest.grading.mts", "--reporter=json", `--outputFile=${out}`],
+      cwd: clean,
+      env: { FM_GRADING_CLEAN: join(ROOT, "scripts", "grading", "clean.cjs"), FM_GRADING_FUNCTIONS: JSON.stringify(names), VITEST: "", NODE_OPTIONS: "" },
+      timeout: limit,
+    },
+  });
+  let r;
+  if (driven.error) r = { tests: [], error: `the library checks could not run: ${driven.error}` };
+  else if (driven.timeout) r = { tests: [], error: `the library checks did not finish within ${limit} s`, timeout: true };
+  else {
+    r = readVitestReport(out, clean);
+    if (r.error) r.error = `the library checks stopped without a result (exit ${driven.exit}): ${(driven.stderr ?? "").trim().split("\n").slice(-6).join("\n")}`;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return { ...summary(libraryVerdicts(manifest, r)), ...(driven.leftover ? { leftover: driven.leftover } : {}) };
 }

@@ -21,14 +21,6 @@ what the runner knows instead: the time spent in the cell and in the notebook, t
 stderr (kept in a temporary file).
 On success the executed notebook and, with --html, its HTML page (nbconvert) are written
 atomically; on failure the partly executed notebook goes to --failed when given.
-
---keep-going (the autograder's mode, scripts/grade.mjs; the default above stays strict): every code
-cell runs even after others failed, and the result lists each code cell's outcome ("outcomes": index,
-cell, status ok | error | stderr | timeout | not-run, message, seconds). A cell that runs longer than
---cell-timeout (or past the notebook's --timeout) is interrupted and recorded as "timeout"; when the
-kernel comes back the run goes on, otherwise the kernel is stopped and the remaining cells are
-"not-run". The executed notebook is always written (--executed). The result's "ok" is true when every
-cell was ok.
 """
 import argparse
 import asyncio
@@ -311,133 +303,6 @@ async def run(args, nb):
     return info
 
 
-KERNEL_BACK_PROBE = "// is the kernel responsive again?"
-
-
-async def run_keep_going(args, nb):
-    """The grading mode: every code cell runs; each one's outcome is recorded (see the header)."""
-    import nbformat
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from nbclient.util import ensure_async
-
-    started = time.monotonic()
-    deadline = started + args.timeout
-    client, replies = new_client(args, nb, raise_on_late_output=False)  # a late output must not stop the other cells
-    info = {"backend": None, "cells": 0, "outcomes": []}
-    outcomes = info["outcomes"]
-    code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    log = KernelLog()
-    died = {}  # what the runner knew when the kernel died: filled in inside the kernel's context
-
-    def first_line(cell):
-        return next((line.strip() for line in text_of(cell.source).splitlines() if line.strip()), "")
-
-    def record(index, number, cell, status, message="", seconds=0.0):
-        outcomes.append({"index": index, "cell": number, "firstLine": first_line(cell) if cell is not None else None,
-                         "status": status, "message": message, "seconds": round(seconds, 3)})
-
-    def skip_rest(position, why):
-        for number, (index, cell) in enumerate(code_cells[position:], start=position + 1):
-            record(index, number, cell, "not-run", why)
-
-    async def execute(cell, index, timeout, count=None, store_history=True):
-        client.timeout = max(1, int(timeout + 0.999))
-        await client.async_execute_cell(cell, index, execution_count=count, store_history=store_history)
-
-    async def responsive():
-        """After an interrupt: does the kernel answer a trivial cell within a few seconds?"""
-        probe = nbformat.v4.new_code_cell(KERNEL_BACK_PROBE)
-        nb.cells.append(probe)
-        try:
-            for _ in range(3):
-                await asyncio.sleep(0.3)  # tslab aborts what arrives within 200 ms of a failed cell
-                try:
-                    await execute(probe, len(nb.cells) - 1, 10, store_history=False)
-                except CellTimeoutError:
-                    return False
-                reply = replies.get(len(nb.cells) - 1)
-                if reply and reply["content"].get("status") == "ok":
-                    return True
-            return False
-        finally:
-            nb.cells.pop()
-
-    try:
-        async with client.async_setup_kernel(cwd=args.cwd, stderr=log.file):
-            await read_language_info(client, nb, deadline)
-            position = 0
-            while position < len(code_cells):
-                index, cell = code_cells[position]
-                number = position + 1
-                position += 1
-                if not text_of(cell.source).strip():
-                    record(index, number, cell, "ok")
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    skip_rest(position - 1, "the notebook's time limit of %g s was reached before this cell" % args.timeout)
-                    break
-                limit = min(remaining, args.cell_timeout) if args.cell_timeout else remaining
-                t0 = time.monotonic()
-                status = None
-                for attempt in range(3):
-                    replies.pop(index, None)
-                    try:
-                        await execute(cell, index, limit, count=number)
-                    except CellTimeoutError:
-                        status = "timeout"
-                        break
-                    except DeadKernelError:
-                        now = time.monotonic()
-                        died["report"] = await kernel_report(client, log, now - t0, now - started)
-                        raise
-                    reply = replies.get(index)
-                    if reply and reply["content"].get("status") == "abort" and attempt < 2:
-                        await asyncio.sleep(0.3)  # sent inside tslab's 200 ms abort window: send again
-                        continue
-                    break
-                seconds = time.monotonic() - t0
-                info["cells"] = number
-                if status == "timeout":
-                    which = "cell" if args.cell_timeout and limit >= args.cell_timeout - 1e-6 else "notebook"
-                    limit_text = args.cell_timeout if which == "cell" else args.timeout
-                    record(index, number, cell, "timeout",
-                           "stopped after %.1f s: the %s time limit is %g s" % (seconds, which, limit_text), seconds)
-                    await ensure_async(client.km.interrupt_kernel())
-                    if not await responsive():
-                        await ensure_async(client.km.shutdown_kernel(now=True))
-                        skip_rest(position, "the kernel did not recover from the interrupted cell %d" % number)
-                        break
-                    continue
-                note_backend(info, cell)
-                problem = await explain(judge(cell, replies.get(index)), client, log, t0, started)
-                if problem:
-                    record(index, number, cell, problem[0], problem[1], seconds)
-                    await asyncio.sleep(0.3)  # tslab aborts requests arriving within 200 ms of a failed cell
-                else:
-                    record(index, number, cell, "ok", "", seconds)
-    except DeadKernelError as e:
-        done = {o["index"] for o in outcomes}
-        rest = [(n, i, c) for n, (i, c) in enumerate(code_cells, start=1) if i not in done]
-        for k, (n, i, c) in enumerate(rest):
-            if k > 0:
-                record(i, n, c, "not-run", "the kernel died earlier")
-            elif "report" in died:
-                record(i, n, c, "error", "the kernel died (%s), %s" % (e, died["report"]))
-            else:
-                record(i, n, c, "error", "the kernel died: %s" % e)
-    except (RuntimeError, TimeoutError, asyncio.TimeoutError) as e:
-        if outcomes:
-            raise
-        msg = str(e) or e.__class__.__name__
-        raise Failure("kernel", "could not start the kernel %r: %s" % (args.kernel, msg))
-    except Exception as e:  # noqa: BLE001 - e.g. NoSuchKernel
-        raise_if_no_such_kernel(args, e)
-        raise
-    info["seconds"] = time.monotonic() - started
-    return info
-
-
 APPENDIX_TAG = "appendix"
 
 # The page template: nbconvert's own (lab) page, with the cells tagged "appendix" (the notebook's last
@@ -548,8 +413,6 @@ def main():
     p.add_argument("--cwd", default=os.getcwd())
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--check", action="store_true", help="only check that Jupyter's client pieces import")
-    p.add_argument("--keep-going", action="store_true", help="grading mode: run every cell, record each one's outcome")
-    p.add_argument("--cell-timeout", type=float, default=0.0, help="with --keep-going: seconds per cell (0: only --timeout)")
     args = p.parse_args()
 
     missing = missing_modules()
@@ -561,17 +424,6 @@ def main():
 
     nb = nbformat.read(args.notebook, as_version=4)
     result = {"ok": False, "notebook": args.notebook}
-    if args.keep_going:
-        try:
-            info = asyncio.run(run_keep_going(args, nb))
-            result.update(ok=all(o["status"] == "ok" for o in info["outcomes"]), mode="keep-going", seconds=info["seconds"],
-                          backend=info["backend"], cells=info["cells"], outcomes=info["outcomes"])
-        except Failure as f:
-            result.update(mode="keep-going", error=f.info, outcomes=[])
-        if args.executed:
-            write_atomic(args.executed, nbformat.writes(nb))
-        report(args, result)
-        return 0 if "error" not in result else 1
     try:
         info = asyncio.run(run(args, nb))
         result.update(ok=True, seconds=info["seconds"], backend=info["backend"], cells=info["cells"])

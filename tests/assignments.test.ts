@@ -25,6 +25,12 @@ interface Notebook {
   cells: Cell[];
   metadata: Record<string, unknown>;
 }
+interface Manifest {
+  notebook: string;
+  libraryAlias: string | null;
+  layout: { role: string; id: string | null; source?: string; exercise?: number }[];
+  exercises: { number: number; checks: { source: string }[]; values: Record<string, { type: string | null }> }[];
+}
 const text = (c: Cell) => (Array.isArray(c.source) ? c.source.join("") : c.source);
 const tags = (c: Cell) => c.metadata.tags ?? [];
 const readNb = (p: string) => JSON.parse(readFileSync(p, "utf8")) as Notebook;
@@ -105,22 +111,33 @@ describe("exercises found from the tags, in every course notebook", () => {
     });
   }
 
-  it("the student versions type-check as tslab compiles them, also with the hidden checks put back; a wrongly typed placeholder does not (negative control)", async () => {
-    const { buildAssignment, injectChecks, notebookTypeErrors } = await load("exercises.mjs");
+  it("the student versions type-check as tslab compiles them, and so do the grader's cells for both kernels; a wrong declared type does not (negative control)", async () => {
+    const { buildAssignment, notebookTypeErrors } = await load("exercises.mjs");
+    const plan = await load("grading/plan.mjs");
     const built = courseNotebooks().map((p) => ({ key: p, ...buildAssignment(p) }));
+    const code = (sources: string[]) => ({ metadata: {}, cells: sources.map((source) => ({ cell_type: "code", source, metadata: {} })) });
+    // The clean kernel: the reference notebook, the checker, every exercise's check cell (student values bound, typed).
+    const clean = (m: Manifest) =>
+      code([
+        ...plan.referenceCells(m),
+        plan.cleanSetupCell("/grading/clean.cjs", m.libraryAlias),
+        ...m.exercises.filter((e) => e.checks.length).map((e) => plan.checkCell(m, e.number, { secret: "s", student: "x" }).source),
+      ]);
+    // The student's kernel: the TA's cells, the placeholders as answers, the helper and the capture cells.
+    const jail = (b: { student: Notebook; manifest: Manifest }) => code(plan.studentCells(b.manifest, plan.readAnswers(b.student, b.manifest).answers, { helperPath: "/course/.grading/inside.cjs" }).map((c: { source: string }) => c.source));
     const entries = built.flatMap((b) => [
       { key: b.key, nb: b.student },
-      { key: `${b.key} + checks`, nb: injectChecks(b.student, b.manifest).nb },
+      { key: `${b.key} (clean kernel)`, nb: clean(b.manifest) },
+      { key: `${b.key} (student kernel)`, nb: jail(b) },
     ]);
     const errors = notebookTypeErrors(entries);
     for (const e of entries) expect({ notebook: e.key, errors: errors.get(e.key) }).toEqual({ notebook: e.key, errors: [] });
-    // Control: notebook 00's first placeholder declared with an unrelated type: the check that reads it no longer compiles.
-    const nb = JSON.parse(JSON.stringify(built[0].student)) as Notebook;
-    const cell = nb.cells.find((c) => tags(c).includes("answer") && /: number(\[\])? = /.test(text(c)))!;
-    cell.source = text(cell).replace(/: number(\[\])? = /, ": Map<string, boolean> = ");
-    const bad = notebookTypeErrors([{ key: "bad", nb: injectChecks(nb, built[0].manifest).nb }]).get("bad");
+    // Control: notebook 00's predictedMid declared with an unrelated type: the check reading it no longer compiles.
+    const manifest = JSON.parse(JSON.stringify(built[0].manifest)) as Manifest;
+    manifest.exercises[0].values.predictedMid.type = "Map<string, boolean>";
+    const bad = notebookTypeErrors([{ key: "bad", nb: clean(manifest) }]).get("bad");
     expect(bad.length).toBeGreaterThan(0);
-  });
+  }, 600_000); // one TypeScript program over 27 notebooks' worth of cells: minutes on a loaded machine
 
   it("placeholders keep a solution's function signature and typed names (notebook 00's exercises)", async () => {
     const { buildAssignment } = await load("exercises.mjs");
@@ -186,34 +203,55 @@ describe("names and where the hidden checks go", () => {
     expect([...backtickNames("store it in `ex1Gap` and call `toFlowTime(s)`, not `0.5`")].sort()).toEqual(["ex1Gap", "toFlowTime"]);
   });
 
-  it("checks follow the exercise's own cells and what the student added after them; the submission's own checks are dropped", async () => {
-    const { injectChecks } = await load("exercises.mjs");
-    const cell = (source: string, metadata: Record<string, unknown> = {}, cell_type = "code") => ({ cell_type, source, metadata, outputs: [], execution_count: null });
-    const submission = {
-      metadata: {},
-      cells: [
-        cell("setup"),
-        cell("### Exercise 1: a", {}, "markdown"),
-        cell("mine 1", { tags: ["answer"], exercise: 1 }),
-        cell("added by the student"),
-        cell("a fake check", { tags: ["exercise-check"], exercise: 1 }),
-        cell("### Exercise 2: b", {}, "markdown"),
-        cell("### Exercise 3: c", {}, "markdown"),
-      ],
-    };
-    const manifest = {
-      exercises: [
-        { number: 1, checks: [{ source: "check 1a" }, { source: "check 1b" }] },
-        { number: 2, checks: [{ source: "check 2" }] },
-        { number: 4, checks: [{ source: "check 4" }] },
-      ],
-    };
-    const { nb, placed } = injectChecks(submission, manifest);
-    expect(nb.cells.map((c: Cell) => text(c))).toEqual([
-      "setup", "### Exercise 1: a", "mine 1", "added by the student", "check 1a", "check 1b", "### Exercise 2: b", "check 2", "### Exercise 3: c", "check 4",
+  it("a submission's answers are read by tag or cell id; cells added right after an answer go with it; the TA's cells, checks and stray cells never count", async () => {
+    const { buildAssignment } = await load("exercises.mjs");
+    const { readAnswers, studentCells } = await load("grading/plan.mjs");
+    const { student, manifest } = buildAssignment(join(ROOT, "notebooks", "00-welcome.ipynb"));
+    const cells = (student as Notebook).cells.map((c) => ({ ...c, source: text(c) }));
+    const i1 = cells.findIndex((c) => c.metadata.exercise === 1 && c.cell_type === "code");
+    const i2 = cells.findIndex((c) => c.metadata.exercise === 2 && c.cell_type === "code");
+    const ta = cells.findIndex((c, i) => i < i1 && c.cell_type === "code" && !tags(c).includes("answer"));
+    cells[i1] = { ...cells[i1], source: "const predictedMid = [1, 2];" };
+    cells[ta] = { ...cells[ta], source: "// the student changed a TA cell" };
+    cells.splice(i1 + 1, 0, { cell_type: "code", id: "mine", metadata: {}, source: "const measuredMid = [1, 2];" });
+    cells.splice(i1 + 2, 0, { cell_type: "code", id: "fake", metadata: { tags: ["exercise-check"], exercise: 1 }, source: "// a fake check" });
+    // Exercise 2's answer found by its id alone (the student dropped the tags); a stray cell at the top is ignored.
+    const j2 = i2 + 2;
+    cells[j2] = { ...cells[j2], metadata: {}, source: "function toFlowTime(s: number): number { return 1 - s; }" };
+    cells.unshift({ cell_type: "code", id: "stray", metadata: {}, source: "const stray = 1;" });
+    const { answers, ignored } = readAnswers({ cells }, manifest);
+    expect(answers.get(1).code.map((c: { source: string; added: boolean }) => [c.source, c.added])).toEqual([
+      ["const predictedMid = [1, 2];", false],
+      ["const measuredMid = [1, 2];", true],
     ]);
-    expect(placed.map((p: { exercise: number; indices: number[] }) => [p.exercise, p.indices])).toEqual([[1, [4, 5]], [2, [7]], [4, [9]]]);
-    expect(nb.cells[4].metadata).toEqual({ grading: { exercise: 1, check: 1 } });
+    expect(answers.get(2).code.map((c: { source: string }) => c.source)).toEqual(["function toFlowTime(s: number): number { return 1 - s; }"]);
+    expect(ignored).toEqual({ code: 1, changed: 1 });
+    // The student kernel runs the TA's own version of every other cell, the answers where the solutions were.
+    const run = studentCells(manifest, answers, { helperPath: "/h.cjs" });
+    const sources = run.map((c: { source: string }) => c.source);
+    expect(sources).not.toContain("// the student changed a TA cell");
+    expect(sources).not.toContain("// a fake check");
+    expect(sources).not.toContain("const stray = 1;");
+    expect(sources.join("\n")).not.toContain("Solution to exercise");
+    expect(run.map((c: { role: string; exercise?: number }) => `${c.role}${c.exercise ?? ""}`).filter((r: string) => r !== "ta")).toEqual([
+      "setup", "answer1", "added1", "capture1", "answer2", "capture2",
+    ]);
+    expect(sources[run.findIndex((c: { role: string }) => c.role === "capture")]).toBe('(globalThis as any).__fmGrading?.capture(1, ["predictedMid","measuredMid"]);');
+  });
+
+  it("a check cell binds the names it reads as the types they are declared with, and compares the exercise's functions on secret inputs", async () => {
+    const { buildAssignment } = await load("exercises.mjs");
+    const { checkCell, secretSeed } = await load("grading/plan.mjs");
+    const { manifest } = buildAssignment(join(ROOT, "notebooks", "00-welcome.ipynb"));
+    expect(manifest.exercises[1].values.toFlowTime).toMatchObject({ kind: "function", type: "(s: number) => number", d: { t: "function", params: [{ name: "s", d: { t: "number" } }], returns: { t: "number" } } });
+    const one = checkCell(manifest, 1, { secret: "k", student: "alice" });
+    expect(one.binds).toEqual({ predictedMid: 1, measuredMid: 1 });
+    expect(one.source).toContain('const predictedMid: number[] = fmGradingCheck.get("predictedMid");');
+    const two = checkCell(manifest, 2, { secret: "k", student: "alice" });
+    expect(two.source).toContain(`fmGradingCheck.differential(["toFlowTime"], "${secretSeed("k", "alice", "00-welcome.ipynb", 2)}");`);
+    // The secret seed differs per student and per secret.
+    expect(secretSeed("k", "alice", "n", 2)).not.toBe(secretSeed("k", "bob", "n", 2));
+    expect(secretSeed("k", "alice", "n", 2)).not.toBe(secretSeed("other", "alice", "n", 2));
   });
 });
 
@@ -239,6 +277,11 @@ describe("the student folder and the grading folder (npm run assignments)", () =
       expect(everything).not.toContain("// Solution to exercise");
       for (const m of r.manifests) for (const e of m.exercises) for (const c of e.checks) expect(everything.includes(c.source)).toBe(false);
       expect(readdirSync(join(out, "grading")).filter((f) => f.endsWith(".json")).sort()).toEqual(notebooks.map((p) => p.split("/").pop()!.replace(/\.ipynb$/, ".json")));
+      // The grading folder is its owner's alone; secret.key seeds the grader's test inputs.
+      expect(statSync(join(out, "grading")).mode & 0o777).toBe(0o700);
+      expect(statSync(join(out, "grading", "secret.key")).mode & 0o777).toBe(0o600);
+      expect(readFileSync(join(out, "grading", "secret.key"), "utf8")).toMatch(/^[0-9a-f]{64}\n$/);
+      for (const m of r.manifests) expect(m.layout.filter((e: { role: string }) => e.role === "check").length).toBe(m.exercises.reduce((k: number, e: { checks: unknown[] }) => k + e.checks.length, 0));
       // Written again into the same place: replaced. A folder it did not write: refused.
       await writeAssignments({ out, notebooks: [notebooks[0]], log: () => {} });
       expect(readdirSync(join(student, "notebooks"))).toEqual([notebooks[0].split("/").pop()]);
