@@ -10,6 +10,7 @@
  * Notebooks (file names in notebooks/) whose reading time, quoted numbers and lines are checked.
  */
 export const CHECKED_NOTEBOOKS = [
+  "00-welcome.ipynb",
   "01-trajectory-and-flow.ipynb",
   "02-continuity-equation.ipynb",
   "03-conditional-paths.ipynb",
@@ -37,6 +38,7 @@ export const FORMATTED_FILES = [
   "scripts/checked-notebooks.mjs",
   "tests/format.test.ts",
   "tests/line-length.test.ts",
+  "notebooks/00-welcome.ipynb",
 ];
 
 /** Whether a notebook (a path or a file name) is on the list. */

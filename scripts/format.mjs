@@ -2,12 +2,13 @@
 // trailing commas, semicolons) over src/, tests/, bench/ and scripts/ (.ts .mjs .cjs .js) and over
 // the code cells of notebooks/*.ipynb, each cell formatted as TypeScript (top-level await allowed).
 //
-// Prettier does not re-wrap comments, so after it a comment paragraph (a run of `//` or ` * ` lines
-// at one indentation) that still has a line over 100 characters is re-filled as one paragraph:
-// words are never split (a URL stays whole), and lines that look like code, lists' first lines,
-// tables and fenced blocks start paragraphs of their own. Whatever is still too long afterwards (a
-// long string, a comment after code) and every cell prettier cannot parse is reported, never
-// skipped in silence: the exit code is then 1.
+// Prettier does not re-wrap comments, so after it a `//` comment that ends a long line of code
+// moves to its own line above, and a comment paragraph (a run of `//` or ` * ` lines at one
+// indentation) that still has a line over 100 characters is re-filled as one paragraph: words are
+// never split (a URL stays whole), and lines that look like code, lists' first lines, tables and
+// fenced blocks start paragraphs of their own. Whatever is still too long afterwards (a long
+// string, a comment after code) and every cell prettier cannot parse is reported, never skipped in
+// silence: the exit code is then 1.
 //
 //   npm run format                    format every file in scope, in place
 //   npm run format -- --check         list the files that would change (exit code 1 if any)
@@ -19,7 +20,10 @@
 import { readFileSync, readdirSync, statSync, writeFileSync } from "fs";
 import { dirname, join, relative, resolve } from "path";
 import { fileURLToPath, pathToFileURL } from "url";
+import { createRequire } from "module";
 import * as prettier from "prettier";
+
+const ts = createRequire(import.meta.url)("typescript");
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const MAX_LINE = 100;
@@ -163,12 +167,52 @@ export function rewrapComments(text, width = MAX_LINE) {
   return out.join("\n");
 }
 
+// ---- comments after code ---------------------------------------------------------------------
+
+// Comments that tools read where they stand: never moved.
+const DIRECTIVE = /^\/\/\s*(@ts-|eslint|prettier-ignore|istanbul|c8 |v8 |#)/;
+
+/**
+ * Moves a `//` comment that ends a line of code over `width` characters onto a line of its own just
+ * above, at the code's indentation. Comments are found by the TypeScript parser (the trailing
+ * comments of syntax nodes), so `//` inside a string, template or regular expression is never
+ * taken for one; a comment the walk does not find stays where it is (and is reported).
+ */
+export function moveTrailingComments(text, width = MAX_LINE) {
+  const sf = ts.createSourceFile("cell.ts", text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const found = new Map();
+  const visit = (node) => {
+    for (const r of ts.getTrailingCommentRanges(text, node.end) ?? []) {
+      if (r.kind === ts.SyntaxKind.SingleLineCommentTrivia) found.set(r.pos, r.end);
+    }
+    ts.forEachChild(node, visit);
+  };
+  ts.forEachChild(sf, visit);
+  let out = text;
+  for (const pos of [...found.keys()].sort((a, b) => b - a)) {
+    const start = out.lastIndexOf("\n", pos - 1) + 1;
+    const stop = out.indexOf("\n", pos) < 0 ? out.length : out.indexOf("\n", pos);
+    const line = out.slice(start, stop);
+    const code = out.slice(start, pos).trimEnd();
+    const comment = out.slice(pos, found.get(pos)).trimEnd();
+    if (lineLength(line) <= width || code.trim() === "" || found.get(pos) < stop) continue;
+    if (DIRECTIVE.test(comment)) continue;
+    const indent = /^\s*/.exec(line)[0];
+    out = `${out.slice(0, start)}${indent}${comment}\n${code}${out.slice(stop)}`;
+  }
+  return out;
+}
+
 // ---- formatting ------------------------------------------------------------------------------
 
 /** Formats TypeScript/JavaScript source as a file at `path` (its extension picks the parser). */
 async function formatCode(text, path) {
   const opts = { ...(await config()), filepath: path };
-  return rewrapComments(await prettier.format(text, opts));
+  let out = await prettier.format(text, opts);
+  const moved = moveTrailingComments(out);
+  // the code line got shorter: let prettier lay it out again
+  if (moved !== out) out = await prettier.format(moved, opts);
+  return rewrapComments(out);
 }
 
 /** The lines of `text` over MAX_LINE characters, as "where line N: L characters". */

@@ -131,6 +131,21 @@ describe("the formatter", () => {
     expect(rewrapComments(joined)).toBe(joined);
   });
 
+  it("moves a comment that ends a long code line above it, never one inside a string", async () => {
+    const { formatText } = await formatter();
+    const words = "word ".repeat(18).trim(); // the comment fits on a line of its own
+    const text = `const u = \`\${s} // not a comment\`; someFunction(1, 2); // ${words}\n`;
+    const r = await formatText(text, "x.ts");
+    const moved = `const u = \`\${s} // not a comment\`;\n// ${words}\nsomeFunction(1, 2);\n`;
+    expect(r.formatted).toBe(moved);
+    expect(r.problems).toEqual([]);
+    // a directive stays where it is, and the long line is reported
+    const directive = `someFunction(1, 2); // @ts-ignore ${words}\n`;
+    const d = await formatText(directive, "x.ts");
+    expect(d.formatted).toBe(directive);
+    expect(d.problems).toEqual([`x.ts: line 1: ${directive.length - 1} characters`]);
+  });
+
   it("does not re-wrap a comment whose lines all fit (no orphan words)", async () => {
     const { rewrapComments } = await formatter();
     const fine = "// a short line\n// another short line\n";

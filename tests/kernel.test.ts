@@ -21,6 +21,8 @@ interface Step {
   code: string;
   /** Seconds to wait after the cell before the next one. */
   pause?: number;
+  /** Seconds after sending the cell to interrupt the kernel (Kernel > Interrupt). */
+  interrupt?: number;
 }
 
 let dir = "";
@@ -130,5 +132,62 @@ describe("plain tslab (negative control: why the launcher wraps it)", () => {
     expect(rejected).toMatchObject({ status: "ok", stdout: "cell body done\n" });
     expect(timer).toMatchObject({ status: "ok", stdout: "scheduled\n" });
     expect(next).toMatchObject({ status: "ok", stdout: "next\n" });
+  });
+});
+
+// What notebook 00's "Working in the kernel" tells students, checked in the course kernel.
+describe("working in the kernel (notebook 00)", () => {
+  it("a failed cell keeps its side effects but loses the names it declares", () => {
+    const [setup, failed, after, again, typeError, afterType] = session("flow-matching", [
+      { code: "const seen: number[] = [];" },
+      { code: 'seen.push(1); const lost = 2; console.log("ran"); throw new Error("boom");', pause: 0.5 },
+      { code: 'console.log(seen.length, typeof lost === "undefined" ? "" : lost);', pause: 0.5 },
+      { code: "const lost = 3; console.log(lost);" },
+      { code: 'seen.push(4); const q: number = "text";', pause: 0.5 },
+      { code: "console.log(seen.join(','));" },
+    ]);
+    expect(setup.status).toBe("ok");
+    expect(failed).toMatchObject({ status: "error", stdout: "ran\n" });
+    // `lost` is unknown afterwards: the cell that reads it does not even compile
+    expect(after.status).toBe("error");
+    expect(after.stderr).toMatch(/Cannot find name 'lost'/);
+    expect(again).toMatchObject({ status: "ok", stdout: "3\n" });
+    // a type error runs nothing of its cell: seen stays [1]
+    expect(typeError.status).toBe("error");
+    expect(afterType).toMatchObject({ status: "ok", stdout: "1\n" });
+  });
+
+  it("re-running an import does not reload the files the imported module imports", () => {
+    const sub = `build/kernel-habits-${process.pid}`;
+    const write = (v: number) => `require("fs").writeFileSync("${sub}/b.ts", "export const b = ${v};\\n");`;
+    const steps = [
+      { code: `require("fs").mkdirSync("${sub}", { recursive: true }); ${write(1)}` },
+      { code: `require("fs").writeFileSync("${sub}/a.ts", 'export { b } from "./b";\\n');` },
+      { code: `import { b } from "./${sub}/a"; console.log(b);` },
+      { code: write(2) },
+      { code: `import { b } from "./${sub}/a"; console.log(b);` },
+    ];
+    try {
+      const first = session("flow-matching", steps);
+      expect(first.map((c) => c.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+      expect([first[2].stdout, first[4].stdout]).toEqual(["1\n", "1\n"]); // the edit is not seen
+      // control: a new kernel (a restart) sees the edited file
+      const restarted = session("flow-matching", [steps[2]]);
+      expect(restarted[0]).toMatchObject({ status: "ok", stdout: "2\n" });
+    } finally {
+      rmSync(join(ROOT, sub), { recursive: true, force: true });
+    }
+  });
+
+  it("Kernel > Interrupt stops a long loop and keeps the earlier cells' state", () => {
+    const [setup, loop, after] = session("flow-matching", [
+      { code: "let spins = 0;" },
+      { code: "while (true) { spins++; }", interrupt: 3, pause: 0.5 },
+      { code: "console.log(spins > 0);" },
+    ]);
+    expect(setup.status).toBe("ok");
+    expect(loop.status).toBe("error");
+    expect(loop.stderr).toMatch(/interrupted/i);
+    expect(after).toMatchObject({ status: "ok", stdout: "true\n" });
   });
 });
