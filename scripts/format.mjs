@@ -13,6 +13,7 @@
 //   npm run format                    format every file in scope, in place
 //   npm run format -- --check         list the files that would change (exit code 1 if any)
 //   npm run format -- FILE...         only these files (notebooks included)
+//   npm run format -- --code          every code file in scope, no notebook
 //
 // A notebook's JSON is otherwise unchanged: only the sources of code cells are rewritten, with the
 // file's own indentation and key order. tests/format.test.ts holds the files listed in
@@ -309,15 +310,15 @@ export async function formatFiles(files, { check = false, root = ROOT } = {}) {
 
 async function main(argv) {
   const check = argv.includes("--check");
-  const unknown = argv.filter((a) => a.startsWith("-") && a !== "--check");
+  const unknown = argv.filter((a) => a.startsWith("-") && !["--check", "--code"].includes(a));
   if (unknown.length) {
-    console.error(
-      `unknown option ${unknown.join(", ")}; usage: npm run format -- [--check] [FILE...]`,
-    );
+    const usage = "npm run format -- [--check] [--code] [FILE...]";
+    console.error(`unknown option ${unknown.join(", ")}; usage: ${usage}`);
     return 2;
   }
   const named = argv.filter((a) => !a.startsWith("-"));
-  const files = named.length ? named : allFiles();
+  const code = argv.includes("--code");
+  const files = named.length ? named : allFiles().filter((f) => !code || !f.endsWith(".ipynb"));
   const started = Date.now();
   const { changed, problems } = await formatFiles(files, { check });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
