@@ -26,7 +26,9 @@ export interface SessionResult {
   log: string;
 }
 /** One cell run alone (then `pause` seconds), or cells sent at once as Run All sends them. */
-export type Step = { code: string; pause?: number } | { burst: string[]; pause?: number };
+export type Step =
+  | { code: string; pause?: number; interrupt?: number; interrupt_when?: string; timeout?: number }
+  | { burst: string[]; pause?: number; timeout?: number };
 
 /**
  * A folder of kernelspecs (`<dir>/kernels/<name>/kernel.json`) for JUPYTER_PATH, removed by

@@ -3,7 +3,7 @@
 // Run All sends them, with the TensorFlow.js wasm backend loaded as the notebooks load it. Plain
 // tslab is the negative control: the same cells lose output, kill it or fail there.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync } from "fs";
+import { readFileSync, rmSync } from "fs";
 import { join } from "path";
 import { pathToFileURL } from "url";
 import {
@@ -367,5 +367,64 @@ describe("plain tslab (negative control: why the launcher wraps it)", () => {
     // A compiled file that is not on disk.
     expect(range.stderr).toMatch(/^\S+src[\\/]core[\\/]checks\.js:\d+\n/);
     expect(sampling.stderr).toMatch(/src[\\/]model[\\/]sample\.js:\d+\n\s*throw err;/);
+  });
+});
+
+// What notebook 00's "Working in the kernel" tells students, checked in the course kernel.
+describe("working in the kernel (notebook 00)", () => {
+  it("a failed cell keeps what ran before the error; a type error runs nothing", () => {
+    const { cells } = course([
+      { code: "const seen: number[] = [];" },
+      {
+        code: 'seen.push(1); const kept = 2; console.log("ran"); throw new Error("boom");',
+        pause: 0.5,
+      },
+      { code: "console.log(seen.length, kept);" },
+      { code: 'seen.push(4); const q: number = "text";', pause: 0.5 },
+      { code: "console.log(seen.join(','));" },
+    ]);
+    const [setup, failed, after, typeError, afterType] = cells;
+    expect(setup.status).toBe("ok");
+    expect(failed).toMatchObject({ status: "error", stdout: "ran\n" });
+    expect(after).toMatchObject({ status: "ok", stdout: "1 2\n" });
+    // a type error runs nothing of its cell: seen stays [1]
+    expect(typeError.status).toBe("error");
+    expect(afterType).toMatchObject({ status: "ok", stdout: "1\n" });
+  });
+
+  it("re-running an import does not reload the files the imported module imports", () => {
+    const sub = `build/kernel-habits-${process.pid}`;
+    const write = (v: number) =>
+      `require("fs").writeFileSync("${sub}/b.ts", "export const b = ${v};\\n");`;
+    const steps = [
+      { code: `require("fs").mkdirSync("${sub}", { recursive: true }); ${write(1)}` },
+      { code: `require("fs").writeFileSync("${sub}/a.ts", 'export { b } from "./b";\\n');` },
+      { code: `import { b } from "./${sub}/a"; console.log(b);` },
+      { code: write(2) },
+      { code: `import { b } from "./${sub}/a"; console.log(b);` },
+    ];
+    try {
+      const first = course(steps).cells;
+      expect(first.map((c) => c.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+      expect([first[2].stdout, first[4].stdout]).toEqual(["1\n", "1\n"]); // the edit is not seen
+      // control: a new kernel (a restart) sees the edited file
+      const restarted = course([steps[2]]).cells;
+      expect(restarted[0]).toMatchObject({ status: "ok", stdout: "2\n" });
+    } finally {
+      rmSync(join(ROOT, sub), { recursive: true, force: true });
+    }
+  });
+
+  it("Kernel > Interrupt stops a long loop and keeps the earlier cells' state", () => {
+    const { cells } = course([
+      { code: "let spins = 0;" },
+      { code: "while (true) { spins++; }", interrupt: 3, pause: 0.5 },
+      { code: "console.log(spins > 0);" },
+    ]);
+    const [setup, loop, after] = cells;
+    expect(setup.status).toBe("ok");
+    expect(loop.status).toBe("error");
+    expect(loop.stderr).toMatch(/interrupted/i);
+    expect(after).toMatchObject({ status: "ok", stdout: "true\n" });
   });
 });

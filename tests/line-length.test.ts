@@ -1,10 +1,7 @@
 // Lines of at most 100 characters (issue 16) in the code cells of the notebooks and in the src/
-// files
-// listed in scripts/checked-notebooks.mjs (an opt-in list for now: the lead configures a formatter
-// for
-// the whole tree and turns the check on for everything at the end). Characters are counted as
-// Unicode
-// code points, so "ψ" is one.
+// files listed in scripts/checked-notebooks.mjs (an opt-in list for now; tests/format.test.ts holds
+// the formatted files to the same limit, and covers the whole tree once the lead turns it on).
+// Characters are counted as Unicode code points, so "ψ" is one.
 import { describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "fs";
 import { join } from "path";
