@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
+import { InterruptedError, requestInterrupt } from "../src/core/interrupt";
 import { randn, seed } from "../src/core/random";
 import { twoMoons } from "../src/data/toy2d";
 import { divergence } from "../src/field/divergence";
@@ -167,6 +168,45 @@ describe("trainMaximumLikelihood", () => {
     a.dispose();
     b.dispose();
     tf.dispose([data, held]);
+  });
+
+  it("an interrupt stops it after a step, with that step's parameters bit for bit", async () => {
+    const data = twoMoons(64);
+    /** Trains a fresh seeded model for `steps` steps, interrupted during step `stopAfter`. */
+    const run = async (steps: number, stopAfter?: number) => {
+      seed(9);
+      const model = createVelocityModel({ width: 8, depth: 1 });
+      model.dispose();
+      const before = tf.memory().numTensors;
+      const error = await trainMaximumLikelihood(model, {
+        data,
+        steps,
+        batchSize: 16,
+        solver: { method: "euler", steps: 2 },
+        progress: false,
+        onStep: (step) => {
+          if (step === stopAfter) requestInterrupt();
+        },
+      }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      const leaked = tf.memory().numTensors - before;
+      const theta = Array.from(model.theta);
+      model.dispose();
+      return { error, leaked, theta };
+    };
+    const stopped = await run(1000, 3);
+    expect(stopped.error).toBeInstanceOf(InterruptedError);
+    const err = stopped.error as InterruptedError<{ steps: number; losses: number[] }>;
+    expect(err.message).toMatch(/trainMaximumLikelihood stopped after step 3 of 1000/);
+    expect(err.partial?.steps).toBe(3);
+    expect(err.partial?.losses).toHaveLength(3);
+    expect(stopped.leaked).toBe(0);
+    expect(stopped.theta).toEqual((await run(3)).theta);
+    // Negative control: one more step gives other parameters.
+    expect(stopped.theta).not.toEqual((await run(4)).theta);
+    data.dispose();
   });
 
   it("stops on a non-finite loss naming the step, parameters finite; refuses bad options", async () => {

@@ -32,6 +32,7 @@
  * flow matching step costs one network pass and its backward pass, with no solver at all.
  */
 import * as tf from "@tensorflow/tfjs";
+import { InterruptedError, checkInterrupt, interruptibleAsync } from "../core/interrupt";
 import { randint } from "../core/random";
 import { inKernel } from "../notebook/display";
 import { progress as startProgress, type Progress } from "../notebook/progress";
@@ -363,49 +364,77 @@ export async function trainMaximumLikelihood(
   const previous = new Float32Array(model.numParameters);
   const batch = new Float32Array(batchSize * d);
   const start = Date.now();
-  for (let step = 1; step <= steps; step++) {
-    for (let i = 0; i < batchSize; i++) {
-      const row = randint(data.n);
-      for (let j = 0; j < d; j++) batch[i * d + j] = data.values[row * d + j];
-    }
-    const x1 = tf.tensor2d(batch, [batchSize, d]);
-    let result: LikelihoodGradient;
-    try {
-      result = likelihoodGradient(model, x1, solver, true);
-    } finally {
-      x1.dispose();
-    }
-    const { loss, grad } = result;
-    if (!Number.isFinite(loss) || !grad.every(Number.isFinite)) {
-      if (step > 1) model.setTheta(previous);
-      if (bar) await bar.done();
-      throw new Error(
-        `${fn} stopped at step ${step} of ${steps}: the loss is ${loss}` +
-          `${Number.isFinite(loss) ? " (its gradient is not finite)" : ""}. The model keeps the ` +
-          `parameters of step ${step - 1}. Try a smaller learning rate (${baseRate}), clipNorm, ` +
-          `or more solver steps.`,
-      );
-    }
-    if (options.clipNorm !== undefined) clipGradientNorm(grad, options.clipNorm);
-    const rate = baseRate * learningRateFactor(schedule, step, steps, warmup);
-    previous.set(model.theta);
-    adam.update(model.theta, grad, rate);
-    model.invalidate();
-    losses.push(loss);
-    learningRates.push(rate);
-    options.onStep?.(step, loss, (Date.now() - start) / 1000);
-    if (bar) await bar.update(step, { loss });
+  const nfePerStep = STAGES[solver.method] * solver.steps;
+  // An interrupt (Kernel > Interrupt, src/core/interrupt.ts) stops the loop between two steps: the
+  // model keeps the parameters of the last completed step, exactly as a run of that many steps.
+  try {
+    await interruptibleAsync(async () => {
+      for (let step = 1; step <= steps; step++) {
+        checkInterrupt();
+        for (let i = 0; i < batchSize; i++) {
+          const row = randint(data.n);
+          for (let j = 0; j < d; j++) batch[i * d + j] = data.values[row * d + j];
+        }
+        const x1 = tf.tensor2d(batch, [batchSize, d]);
+        let result: LikelihoodGradient;
+        try {
+          result = likelihoodGradient(model, x1, solver, true);
+        } finally {
+          x1.dispose();
+        }
+        const { loss, grad } = result;
+        if (!Number.isFinite(loss) || !grad.every(Number.isFinite)) {
+          if (step > 1) model.setTheta(previous);
+          if (bar) await bar.done();
+          throw new Error(
+            `${fn} stopped at step ${step} of ${steps}: the loss is ${loss}` +
+              `${Number.isFinite(loss) ? " (its gradient is not finite)" : ""}. The model keeps the ` +
+              `parameters of step ${step - 1}. Try a smaller learning rate (${baseRate}), clipNorm, ` +
+              `or more solver steps.`,
+          );
+        }
+        if (options.clipNorm !== undefined) clipGradientNorm(grad, options.clipNorm);
+        const rate = baseRate * learningRateFactor(schedule, step, steps, warmup);
+        previous.set(model.theta);
+        adam.update(model.theta, grad, rate);
+        model.invalidate();
+        losses.push(loss);
+        learningRates.push(rate);
+        options.onStep?.(step, loss, (Date.now() - start) / 1000);
+        if (bar) await bar.update(step, { loss });
+      }
+    });
+  } catch (err) {
+    if (!(err instanceof InterruptedError)) throw err;
+    const done = losses.length;
+    if (bar) await bar.stop(`interrupted after step ${done}`);
+    throw new InterruptedError(
+      `Interrupted: ${fn} stopped after step ${done} of ${steps}; the model keeps the ` +
+        `parameters of step ${done} (the error's "partial" holds the losses of those steps)`,
+      mlSummary(losses, learningRates, (Date.now() - start) / 1000, nfePerStep),
+    );
   }
   const seconds = (Date.now() - start) / 1000;
   if (bar) await bar.done();
+  return mlSummary(losses, learningRates, seconds, nfePerStep);
+}
+
+/** The `MaximumLikelihoodResult` of the steps taken. */
+function mlSummary(
+  losses: number[],
+  learningRates: number[],
+  seconds: number,
+  nfePerStep: number,
+): MaximumLikelihoodResult {
   const tail = losses.slice(Math.floor(0.9 * losses.length));
+  const steps = losses.length;
   return {
     losses,
     learningRates,
     steps,
     seconds,
-    secondsPerStep: seconds / steps,
-    nfePerStep: STAGES[solver.method] * solver.steps,
-    finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
+    secondsPerStep: steps ? seconds / steps : NaN,
+    nfePerStep,
+    finalLoss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN,
   };
 }
