@@ -11,13 +11,17 @@
 // that fails, anything printed on stderr, an unhandled promise rejection (also one from code still
 // running in the background after the last cell) and the time limit (kernel start included) each
 // fail the notebook, with its name, the code cell's number and first line, and the kernel's own
-// error text. Also a module: buildNotebook(path, options) and buildCourse(options).
+// error text. Two checks of the notebook itself fail it too: an appendix whose cells are not tagged and
+// collapsed (scripts/appendix.mjs; checked before it runs), and, for the notebooks listed in
+// scripts/checked-notebooks.mjs, a number quoted in its markdown that no output shows
+// (scripts/quoted-numbers.mjs; checked after it ran, the executed notebook and page are kept).
+// Also a module: buildNotebook(path, options) and buildCourse(options).
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, renameSync, accessSync, constants } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, delimiter, dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { KERNEL_NAME, DISPLAY_NAME, installKernel, kernelSpec, writeKernelSpec } from "./install-kernel.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -106,6 +110,20 @@ function privateKernelPath() {
   return dir;
 }
 
+let checksCache;
+
+/**
+ * The course's own checks of a notebook (appendix, quoted numbers, the opt-in list), or null where
+ * their scripts are absent: a student's copy of the course ships the runner without them.
+ */
+async function courseChecks() {
+  if (checksCache !== undefined) return checksCache;
+  const files = ["appendix.mjs", "quoted-numbers.mjs", "checked-notebooks.mjs"].map((f) => join(ROOT, "scripts", f));
+  if (!files.every((f) => existsSync(f))) return (checksCache = null);
+  const [appendix, quoted, list] = await Promise.all(files.map((f) => import(pathToFileURL(f).href)));
+  return (checksCache = { appendix, quoted, list });
+}
+
 /** Drops tslab's and Node's own frames from a stack trace: what is left points at the cell. */
 export function tidyErrorText(text) {
   const lines = String(text).replace(/\s+$/, "").split("\n");
@@ -124,10 +142,11 @@ function rel(p) {
  * partly executed notebook is kept as `<outDir>/<name>.failed.ipynb`, and a NotebookError is thrown.
  *
  * @param {string} notebookPath
- * @param {{ outDir?: string, timeout?: number, html?: boolean, kernel?: string, cwd?: string }} [options]
+ * @param {{ outDir?: string, timeout?: number, html?: boolean, kernel?: string, cwd?: string, quotedNumbers?: boolean }} [options]
  *   outDir: default build/; timeout: seconds for the whole notebook, kernel start included (default 300);
  *   html: write the HTML page (default true); kernel: kernelspec name (default: this copy's course
- *   kernel); cwd: where the kernel starts (default the course root).
+ *   kernel); cwd: where the kernel starts (default the course root); quotedNumbers: run the quoted-number
+ *   check (default: when scripts/checked-notebooks.mjs lists the notebook).
  * @returns {Promise<{ executedPath: string, htmlPath: string | null, seconds: number, backend: string, cells: number }>}
  */
 export async function buildNotebook(notebookPath, options = {}) {
@@ -136,6 +155,14 @@ export async function buildNotebook(notebookPath, options = {}) {
   if (!existsSync(notebook)) throw new NotebookError(`${rel(notebook)}: no such notebook`, { notebook, kind: "missing" });
   if (!(timeout > 0)) throw new Error(`timeout must be a positive number of seconds; got ${timeout}`);
   const python = findPython();
+  const checks = await courseChecks();
+  if (checks) {
+    const problems = checks.appendix.appendixProblems(JSON.parse(readFileSync(notebook, "utf8")));
+    if (problems.length) {
+      const text = `${problems.join("\n")}\n(${checks.appendix.fixHint(rel(notebook))})`;
+      throw new NotebookError(`${rel(notebook)}: its appendix is not tagged and collapsed:\n${text}`, { notebook, kind: "appendix", text });
+    }
+  }
   const stem = basename(notebook, ".ipynb");
   mkdirSync(outDir, { recursive: true });
   const executedPath = join(outDir, `${stem}.ipynb`);
@@ -189,6 +216,16 @@ export async function buildNotebook(notebookPath, options = {}) {
     rmSync(failedPath, { force: true });
     renameSync(join(work, "executed.ipynb"), executedPath);
     if (htmlPath) renameSync(join(work, "page.html"), htmlPath);
+    if (checks && (options.quotedNumbers ?? checks.list.isChecked(notebook))) {
+      const executed = JSON.parse(readFileSync(executedPath, "utf8"));
+      const { problems } = checks.quoted.checkQuotedNumbers(executed);
+      if (problems.length) {
+        const text = checks.quoted.describeProblems(executed, problems).join("\n");
+        throw new NotebookError(`${rel(notebook)} quotes numbers that no output shows:\n${text}`, {
+          notebook, kind: "quoted-numbers", cell: null, firstLine: null, text, failedPath: null,
+        });
+      }
+    }
     return { executedPath, htmlPath, seconds: result.seconds ?? (Date.now() - t0) / 1000, backend: result.backend ?? "unknown", cells: result.cells };
   } finally {
     rmSync(work, { recursive: true, force: true });

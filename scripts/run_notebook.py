@@ -468,7 +468,50 @@ def with_plotly(nb):
     return page
 
 
+APPENDIX_TAG = "appendix"
+
+# The page template: nbconvert's own (lab) page, with the cells tagged "appendix" (the notebook's last
+# section, from its "## Appendix" heading on) inside one <details> element, closed until the reader
+# opens it; plots drawn while it was closed are resized to the page when it opens.
+PAGE_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
+{% block any_cell %}
+{%- if cell.metadata.get('fm_appendix_start') -%}
+<details class="fm-appendix">
+<summary>Appendix: checks, tolerances and implementation notes (click to open)</summary>
+{%- endif -%}
+{{ super() }}
+{% endblock any_cell %}
+{% block body_footer %}
+{%- if nb.metadata.get('fm_appendix') %}</details>
+<style>details.fm-appendix > summary { cursor: pointer; font-size: 1.2em; font-weight: bold; margin: 1em 0; }</style>
+<script>
+document.querySelectorAll("details.fm-appendix").forEach(function (d) {
+  d.addEventListener("toggle", function () {
+    if (!d.open || !window.Plotly) return;
+    d.querySelectorAll(".js-plotly-plot").forEach(function (p) { window.Plotly.Plots.resize(p); });
+  });
+});
+</script>
+{% endif -%}
+{{ super() }}
+{% endblock body_footer %}
+"""
+
+
+def mark_appendix(nb):
+    """A copy of the notebook whose first appendix cell (and the notebook) say where <details> goes."""
+    import copy
+
+    marked = copy.deepcopy(nb)
+    start = next((i for i, c in enumerate(marked.cells) if APPENDIX_TAG in c.metadata.get("tags", [])), None)
+    if start is not None:
+        marked.cells[start].metadata["fm_appendix_start"] = True
+        marked.metadata["fm_appendix"] = True
+    return marked
+
+
 def export_html(nb, path):
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     from nbconvert.utils.base import NbConvertBase
     from traitlets.config import Config
@@ -479,7 +522,10 @@ def export_html(nb, path):
     priority = [m for m in NbConvertBase().display_data_priority if m != "text/html"]
     config = Config()
     config.NbConvertBase.display_data_priority = ["text/html"] + priority
-    body, _ = HTMLExporter(config=config).from_notebook_node(with_plotly(nb))
+    exporter = HTMLExporter(
+        config=config, extra_loaders=[DictLoader({"course.html.j2": PAGE_TEMPLATE})], template_file="course.html.j2"
+    )
+    body, _ = exporter.from_notebook_node(mark_appendix(with_plotly(nb)))
     write_atomic(path, body)
 
 

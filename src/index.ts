@@ -105,3 +105,18 @@ export * from "./metrics/path-energy";
 
 // --- Notebook 06 (training and sampling): empirical order of convergence (log-log slope) ---
 export * from "./metrics/convergence";
+
+// --- Notebooks 01 and 02 rewritten (issue 16): their figure builders, and the energy distance in units of its floor ---
+export * from "./figures/flows";
+export * from "./figures/continuity";
+export * from "./metrics/twoSample";
+
+// --- Notebooks 03 and 04 (issue 16): the conditional and the marginal path
+export * from "./figures/conditional";
+export * from "./figures/marginal";
+
+// --- Issue 18 (the lecture's two arguments): minibatch OT couplings, maximum-likelihood CNF
+// --- training; issue 13 item 3: the trained models the course ships (assets/models/) ---
+export * from "./model/coupling";
+export * from "./model/cnf-ml";
+export * from "./model/shipped";

@@ -28,7 +28,7 @@ interface NotebookErrorLike extends Error {
   details: { kind: string; cell: number | null; firstLine: string | null; text: string; failedPath: string | null };
 }
 interface RunnerModule {
-  buildNotebook(path: string, options?: { outDir?: string; timeout?: number; html?: boolean }): Promise<BuildResult>;
+  buildNotebook(path: string, options?: { outDir?: string; timeout?: number; html?: boolean; quotedNumbers?: boolean }): Promise<BuildResult>;
   courseNotebooks(): string[];
 }
 
@@ -205,6 +205,28 @@ describe.concurrent("the strict runner", () => {
     expect(err.message).toContain("hit the time limit");
     expect(err.message).toContain("time limit of 8 s");
     expect(err.seconds).toBeLessThan(25); // the cell sleeps 120 s
+  }, 60_000);
+
+  it("refuses, before running it, a notebook whose appendix is not tagged and collapsed", async ({ expect }) => {
+    const err = await failure("runner-appendix-untagged.ipynb");
+    expect(err.details).toMatchObject({ kind: "appendix" });
+    expect(err.message).toContain('cell 3 ("## Appendix") is in the appendix but not tagged "appendix"');
+    expect(err.message).toContain("run: npm run appendix --");
+  }, 60_000);
+
+  it("fails a notebook that quotes a number no output shows, naming the cell and the number; keeps its output", async ({ expect }) => {
+    const out = mkdtempSync(join(tmpdir(), "fm-runner-"));
+    try {
+      const build = (await runner()).buildNotebook(join(FIXTURES, "runner-quoted-numbers.ipynb"), { outDir: out, html: false, quotedNumbers: true });
+      const err = (await slot(() => build.then(() => null, (e) => e))) as NotebookErrorLike | null;
+      expect(err?.details).toMatchObject({ kind: "quoted-numbers" });
+      expect(err!.message).toContain('runner-quoted-numbers.ipynb quotes numbers that no output shows');
+      expect(err!.message).toContain('markdown cell 3 ("The error is 0.23 after 1624 steps, and 0.9 is a n"): "0.9" is quoted');
+      expect(err!.message).not.toMatch(/"0\.23"|"1624"/); // printed, so not reported
+      expect(readdirSync(out)).toEqual(["runner-quoted-numbers.ipynb"]); // the run itself succeeded
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it("says exactly what to install when Jupyter's client is missing, and exits non-zero", async ({ expect }) => {

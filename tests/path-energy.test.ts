@@ -146,4 +146,31 @@ describe("normalizedPathEnergy", () => {
     expect(curved.flow.straightness).toBeGreaterThan(19);
     x0.dispose();
   });
+
+  it("ownW2Squared: no excess cost for a shift, a large one for a rotation", () => {
+    seed(8);
+    const x0 = randn([100, 2]) as tf.Tensor2D;
+    const rows = x0.arraySync() as number[][];
+    const data = rows.map(([p, q]) => [p + 1, q]);
+    const before = tf.memory().numTensors;
+    const straight = normalizedPathEnergy(constantField([1, 0]), x0, data);
+    expect(tf.memory().numTensors).toBe(before);
+    // A translation is optimal: the pairs (x0, x0 + c) are already the cheapest assignment.
+    expect(Math.abs(straight.ownW2Squared - straight.flow.transportCost)).toBeLessThan(1e-6);
+    // Rotating the Gaussian by 2 radians: straight in no sense, its coupling far from the optimal
+    // one (the identity is optimal between N(0, I) and itself); PE - own = S + (C - own) holds.
+    const turned = normalizedPathEnergy(rotation(2), x0, data);
+    const { straightness: S, transportCost: C, pathEnergy: PE } = turned.flow;
+    expect(turned.ownW2Squared).toBeLessThan(0.2 * C);
+    expect(C - turned.ownW2Squared).toBeGreaterThan(1);
+    expect(Math.abs(PE - turned.ownW2Squared - (S + (C - turned.ownW2Squared)))).toBeLessThan(1e-4);
+    // A W2^2 given in the options is the one NPE is normalised by.
+    const given = normalizedPathEnergy(constantField([1, 0]), x0, data, { w2Squared: 2 });
+    expect(given.w2Squared).toBe(2);
+    expect(given.npe).toBeCloseTo(0.5, 5);
+    expect(() => normalizedPathEnergy(constantField([1, 0]), x0, data, { w2Squared: 0 })).toThrow(
+      "w2Squared must be a positive number; got 0",
+    );
+    x0.dispose();
+  });
 });

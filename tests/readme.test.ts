@@ -67,6 +67,17 @@ claim(edModel < 0.1 * edNoise, "the trained model's samples land on the mixture:
 const mem = fm.memorisation(gen.x, train, mix.sample(1000)).ratio;
 claim(mem > 0.6 && mem < 1.6, "memorisation ratio ~1; got " + mem);
 claim(reloaded.theta.every((v, i) => v === model.theta[i]), "the reloaded model has the same parameters");
+const pairing = [fm.minibatchCoupling(noise, moons, "independent"), fm.minibatchCoupling(noise, moons, "exact")];
+claim(close(pairing[0].pairCost, 5.95, 0.005) && close(pairing[1].pairCost, 1.20, 0.005), "the two pairings' costs");
+claim(close(pairing[1].pairCost, fm.exactW2Squared(noise, moons).cost, 1e-12), "exact OT's cost is the batch's W2^2");
+claim([...pairing[1].partner].sort((a, b) => a - b).every((v, i) => v === i), "exact OT pairs by a permutation");
+const entropic = fm.minibatchCoupling(noise, moons, { method: "sinkhorn", regularization: 0.05 }).planCost;
+claim(close(entropic, 1.23, 0.005) && entropic > pairing[1].pairCost, "the entropic plan costs a little more");
+claim(otRun.couplingSeconds > 0 && otRun.couplingSeconds <= otRun.seconds, "coupling time is part of the training time");
+claim(mlRun.nfePerStep === 8 && mlRun.losses.length === 10 && mlRun.secondsPerStep > 0, "ML training records its cost");
+claim(Array.from(heldOutLl.dataSync()).every(Number.isFinite), "held-out log-likelihoods are finite");
+claim(shipped.model.describe() === "MLP 2+1 -> 3 x 64 elu -> 2, raw t, 8706 parameters", "the shipped model");
+claim((shipped.info.recipe as fm.ModelRecipe).training.steps === 3000, "the shipped model's recipe");
 `;
 
 describe("README API section", () => {

@@ -70,3 +70,56 @@ function describe(x: unknown): string {
   if (Array.isArray(x)) return "an array (wrap it with tf.tensor2d)";
   return x === null ? "null" : typeof x;
 }
+
+/**
+ * The most numbers one array of the library may hold: 2^28 float32 entries (1 GiB). Larger requests
+ * are refused before any work, instead of running for minutes and failing when memory runs out.
+ */
+export const MAX_ELEMENTS = 2 ** 28;
+
+/**
+ * The most steps a solver takes (fixed steps, or dopri5's maxSteps): each step is at least one
+ * field evaluation, so 1e6 steps already take minutes to hours on a laptop.
+ */
+export const MAX_STEPS = 1_000_000;
+
+/**
+ * Throws unless `v` is an integer in [min, max], saying what it counts and why the upper limit is
+ * there. `where` starts the message (e.g. `"solveOde"`); `why` explains the limit.
+ */
+export function assertCount(
+  v: unknown,
+  name: string,
+  where: string,
+  min: number,
+  max: number,
+  why: string,
+): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+    const what = min === 1 ? "a positive integer" : `an integer >= ${min}`;
+    throw new Error(`${where}: ${name} must be ${what}; got ${String(v)}`);
+  }
+  if (v > max) {
+    throw new Error(`${where}: ${name} = ${v} is more than ${max.toLocaleString("en-US")}, ${why}`);
+  }
+  return v;
+}
+
+/**
+ * Throws when an array of `elements` float32 numbers (e.g. n points of d coordinates) would not
+ * fit in `MAX_ELEMENTS`, naming what would be allocated.
+ */
+export function assertFits(elements: number, where: string, what: string): void {
+  if (elements > MAX_ELEMENTS) {
+    const gib = (elements * 4) / 2 ** 30;
+    throw new Error(
+      `${where}: ${what} would hold ${elements.toLocaleString("en-US")} numbers ` +
+        `(${gib.toPrecision(3)} GiB of float32), more than the ` +
+        `${MAX_ELEMENTS.toLocaleString("en-US")} (1 GiB) one array may take here; ask for fewer, ` +
+        `or work in batches`,
+    );
+  }
+}
+
+/** The most steps one training call takes (its loss and learning-rate curves stay in memory). */
+export const MAX_TRAINING_STEPS = 10_000_000;

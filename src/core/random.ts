@@ -6,6 +6,7 @@
  * so `seed(0)` at the top of a notebook or test makes the whole run repeat exactly.
  */
 import * as tf from "@tensorflow/tfjs";
+import { assertCount, assertFits, MAX_ELEMENTS } from "./checks";
 
 let state = new Uint32Array(4);
 
@@ -30,12 +31,19 @@ function next32(): number {
 }
 
 /**
- * Seeds every random draw of the library.
+ * Seeds every random draw of the library. The seed is an integer in [0, 2^32 - 1]; anything else
+ * is an error (not wrapped: 2^32 and 0 would otherwise give the same stream).
  * @example
  * seed(0); const a = uniform(); seed(0); const b = uniform();  // a === b
  */
 export function seed(s: number): void {
-  if (!Number.isInteger(s)) throw new Error(`seed must be an integer; got ${s}`);
+  if (typeof s !== "number" || !Number.isInteger(s)) {
+    throw new Error(`seed must be an integer; got ${String(s)}`);
+  }
+  // Rejected rather than wrapped: seed(2^32) would silently equal seed(0).
+  if (s < 0 || s >= 2 ** 32) {
+    throw new Error(`seed must lie in [0, 2^32 - 1] (a 32-bit seed); got ${s}`);
+  }
   // splitmix32 spreads the seed over the state; then a few rounds mix it.
   let z = s >>> 0;
   for (let i = 0; i < 4; i++) {
@@ -74,6 +82,7 @@ export function randint(n: number): number {
 
 /** A seeded permutation of 0..n-1 (Fisher-Yates). */
 export function permutation(n: number): number[] {
+  assertCount(n, "n", "permutation", 0, MAX_ELEMENTS, "too many to hold in one array here");
   const p = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = randint(i + 1);
@@ -84,10 +93,26 @@ export function permutation(n: number): number[] {
 
 /** Standard normal samples, seeded: the x0 ~ N(0, I) of the course. */
 export function randn(shape: number[]): tf.Tensor {
+  checkShape(shape, "randn");
   return tf.randomNormal(shape, 0, 1, "float32", nextSeed());
 }
 
 /** Uniform samples in [lo, hi), seeded: e.g. the times t ~ U[0, 1] of training. */
 export function rand(shape: number[], lo = 0, hi = 1): tf.Tensor {
+  checkShape(shape, "rand");
+  if (!Number.isFinite(lo) || !Number.isFinite(hi) || !(lo < hi)) {
+    throw new Error(`rand: needs finite lo < hi; got lo = ${lo}, hi = ${hi}`);
+  }
   return tf.randomUniform(shape, lo, hi, "float32", nextSeed());
+}
+
+/** Checks a shape: non-negative integers whose product fits in one array. */
+function checkShape(shape: unknown, where: string): void {
+  const bad = (s: unknown) => typeof s !== "number" || !Number.isInteger(s) || s < 0;
+  if (!Array.isArray(shape) || shape.some(bad)) {
+    const got = JSON.stringify(shape);
+    throw new Error(`${where}: shape must be an array of non-negative integers; got ${got}`);
+  }
+  const size = shape.reduce((a: number, b: number) => a * b, 1);
+  assertFits(size, where, `shape [${shape.join(", ")}]`);
 }

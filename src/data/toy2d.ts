@@ -11,6 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { normal, randint, uniform } from "../core/random";
+import { assertFits } from "../core/checks";
 
 /** Options shared by every toy data set. */
 export interface ToyDataOptions {
@@ -38,6 +39,7 @@ function settle(name: string, n: number, options: ToyDataOptions, defaultNoise: 
   if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
     throw new Error(`${name}: n must be a positive integer (the number of points); got ${n}`);
   }
+  assertFits(2 * n, name, `${n} points of 2 coordinates`);
   const noise = options.noise ?? defaultNoise;
   const scale = options.scale ?? 2;
   if (typeof noise !== "number" || !Number.isFinite(noise) || noise < 0) {

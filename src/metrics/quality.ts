@@ -131,9 +131,18 @@ export function mmd(a: Points, b: Points, options: MmdOptions = {}): MmdResult {
     const dists: number[] = [];
     for (let i = 0; i < sub.length; i++) for (let j = i + 1; j < sub.length; j++) dists.push(Math.sqrt(sq(sub[i], sub[j])));
     bandwidths = [median(dists)];
+    if (!(bandwidths[0] > 0)) {
+      throw new Error(
+        `${fn}: the median heuristic found no kernel width: at least half of the pairs of points ` +
+          `coincide (median distance 0), e.g. identical sets of one repeated point; pass ` +
+          `bandwidths yourself, e.g. { bandwidths: [1] }`,
+      );
+    }
   }
-  if (bandwidths.length === 0 || bandwidths.some((h) => !(h > 0) || !Number.isFinite(h))) {
-    throw new Error(`${fn}: bandwidths must be positive numbers; got [${bandwidths.join(", ")}]`);
+  const badWidth = (h: number) => !(h > 0) || !Number.isFinite(h);
+  if (!Array.isArray(bandwidths) || bandwidths.length === 0 || bandwidths.some(badWidth)) {
+    const got = Array.isArray(bandwidths) ? `[${bandwidths.join(", ")}]` : String(bandwidths);
+    throw new Error(`${fn}: bandwidths must be a non-empty array of positive numbers; got ${got}`);
   }
   const gammas = bandwidths.map((h) => 1 / (2 * h * h));
   const k = (x: number[], y: number[]) => {

@@ -17,6 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { VelocityField } from "../core/notation";
+import { assertFits } from "../core/checks";
 import { randn } from "../core/random";
 import type { OdeMethod } from "../solvers/ode";
 import { VelocityModel } from "./mlp";
@@ -71,6 +72,7 @@ export function reflowPairs(model: VelocityModel | VelocityField, options: Reflo
   if (!Number.isInteger(n) || n < 1) throw new Error(`reflowPairs: n must be a positive integer; got ${n}`);
   const dim = options.dim ?? 2;
   if (!Number.isInteger(dim) || dim < 1) throw new Error(`reflowPairs: dim must be a positive integer; got ${dim}`);
+  assertFits(n * dim, "reflowPairs", `n = ${n} pairs of dimension ${dim}`);
   // A model draws its own noise; for a plain field draw it here (seeded), and free it after the copy.
   const drawn = options.x0 === undefined && !(model instanceof VelocityModel) ? (randn([n, dim]) as tf.Tensor2D) : undefined;
   const x0 = options.x0 ?? drawn;
@@ -90,7 +92,7 @@ export function reflowPairs(model: VelocityModel | VelocityField, options: Reflo
 }
 
 /** Options of `reflow`: the pairs, the start of the next model, and the training (as `trainFlowMatching`). */
-export interface ReflowOptions extends Omit<TrainOptions, "data" | "pairs"> {
+export interface ReflowOptions extends Omit<TrainOptions, "data" | "pairs" | "coupling"> {
   /** Number of pairs to generate. @default 4000 */
   n?: number;
   /** The accurate solver that generates the pairs (see `ReflowPairsOptions`). @default { method: "rk4", steps: 40 } */

@@ -4,7 +4,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { VelocityField } from "../core/notation";
-import { assert2D } from "../core/checks";
+import { assert2D, assertFits } from "../core/checks";
+import { checkSteps } from "../solvers/internal";
 import { randn } from "../core/random";
 import { solveOde, type OdeSolution, type SolveOdeOptions } from "../solvers/ode";
 import { VelocityModel } from "./mlp";
@@ -37,6 +38,7 @@ export type SampleFlowResult = OdeSolution & {
  * const traj = fm.sampleFlow(model, { n: 200, steps: 100, saveAt: [0, 0.25, 0.5, 0.75, 1] }).trajectory;
  */
 export function sampleFlow(model: VelocityModel | VelocityField, options: SampleFlowOptions = {}): SampleFlowResult {
+  checkSampleOptions(options);
   const field: VelocityField = model instanceof VelocityModel ? model.field : model;
   if (typeof field !== "function") throw new Error("sampleFlow: give a VelocityModel or a velocity field (x, t) => tensor");
   let x0: tf.Tensor2D;
@@ -47,6 +49,9 @@ export function sampleFlow(model: VelocityModel | VelocityField, options: Sample
   } else {
     const n = options.n ?? 1000;
     if (!Number.isInteger(n) || n < 1) throw new Error(`n must be a positive integer; got ${n}`);
+    if (model instanceof VelocityModel) {
+      assertFits(n * model.config.dim, "sampleFlow", `n = ${n} samples`);
+    }
     if (!(model instanceof VelocityModel)) {
       throw new Error("sampleFlow: with a plain velocity field, pass the starting noise as x0 (its dimension is not known)");
     }
@@ -62,4 +67,52 @@ export function sampleFlow(model: VelocityModel | VelocityField, options: Sample
     x0.dispose();
     throw err;
   }
+}
+
+/** The options `sampleFlow` knows; each value is plain data (numbers, a name, times). */
+const SAMPLE_OPTIONS = [
+  "n",
+  "x0",
+  "method",
+  "steps",
+  "saveAt",
+  "rtol",
+  "atol",
+  "maxSteps",
+  "firstStep",
+];
+
+/**
+ * Checks the options before any work, the same way whether or not helper threads are ready (the
+ * options may be sent to them, so a function or other non-data value is refused here, always).
+ */
+function checkSampleOptions(options: unknown): void {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    const got = String(options);
+    throw new Error(`sampleFlow: options must be an object such as { n: 1000, steps: 20 }; got ${got}`);
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (key === "t0" || key === "t1") {
+      throw new Error(
+        `sampleFlow: ${key} is not an option: sampling always runs from t = 0 (noise) to t = 1 (data)`,
+      );
+    }
+    if (!SAMPLE_OPTIONS.includes(key)) {
+      const known = SAMPLE_OPTIONS.join(", ");
+      throw new Error(`sampleFlow: unknown option "${key}"; the options are ${known}`);
+    }
+    if (key === "x0" || value === undefined) continue;
+    const plain =
+      typeof value === "number" ||
+      typeof value === "string" ||
+      (Array.isArray(value) && value.every((v) => typeof v === "number"));
+    if (!plain) {
+      const got = typeof value === "function" ? "a function" : value === null ? "null" : typeof value;
+      const want = key === "saveAt" ? "a number array" : "a number or a name";
+      throw new Error(`sampleFlow: option ${key} must be ${want}; got ${got}`);
+    }
+  }
+  const o = options as SampleFlowOptions;
+  if (o.steps !== undefined) checkSteps("sampleFlow", o.steps);
+  if (o.maxSteps !== undefined) checkSteps("sampleFlow", o.maxSteps, "maxSteps");
 }

@@ -13,21 +13,26 @@
  * parallel.ts) and adds them in order: the numbers depend on `shards`, never on the thread count.
  *
  * With `pairs` instead of `data`, each batch takes rows (x0_i, x1_i) together, so a coupling between
- * noise and data survives (reflow, notebook 07).
+ * noise and data survives (reflow, notebook 07). With `coupling`, the noise and data drawn for a
+ * batch are re-paired between steps 1 and 2, by minibatch optimal transport (coupling.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import { assert2D } from "../core/checks";
+import { assert2D, assertCount, assertFits, MAX_TRAINING_STEPS } from "../core/checks";
 import { normal, randint, uniform } from "../core/random";
 import { AffineProbPath, condOTPath } from "../path/affine";
 import { progress as startProgress, type Progress } from "../notebook/progress";
 import { inKernel } from "../notebook/display";
 import { Adam } from "./adam";
+import { batchCoupler, type BatchCoupler, type BatchDraws, type Coupling } from "./coupling";
 import { clipGradientNorm } from "./backprop";
 import { shardedLossAndGradient } from "./parallel";
 import { VelocityModel } from "./mlp";
 
 /** Points as a tensor `[n, d]` or as rows. */
 export type PointsInput = tf.Tensor2D | number[][];
+
+/** Points read into a flat row-major array (`flatPoints`). */
+export type FlatPoints = { values: Float32Array; n: number; d: number };
 
 /** A learning-rate schedule: a factor in (0, 1] of the base rate at `step` (1-based) of `total`. */
 export type LearningRateSchedule = "constant" | "cosine" | ((step: number, total: number) => number);
@@ -67,6 +72,13 @@ export interface TrainOptions {
    * never on the number of threads. @default 2
    */
   shards?: number;
+  /**
+   * Which noise point trains with which data point inside each batch (coupling.ts): `"independent"`
+   * (the draw's own pairing), `"exact"` (minibatch optimal transport, Hungarian) or `"sinkhorn"`
+   * (entropic, `{ method: "sinkhorn", regularization: 0.05 }`). Only with `data`.
+   * @default "independent"
+   */
+  coupling?: Coupling;
 }
 
 /** What `trainFlowMatching` returns. */
@@ -83,6 +95,8 @@ export interface TrainResult {
   stepsPerSecond: number;
   /** Mean loss of the last 10% of steps (a less noisy final value). */
   finalLoss: number;
+  /** Seconds of `seconds` spent pairing batches (option `coupling`; 0 for independent pairs). */
+  couplingSeconds: number;
 }
 
 /** Reads points to a flat Float32Array with its shape, checking them. */
@@ -133,25 +147,47 @@ export interface CfmBatch {
 }
 
 /**
- * Draws one conditional flow matching batch (step 1 and 2 of the module comment) with the library's
- * seeded generator. `x1Rows` are the data; with `x0Rows` given, row i of both is taken together.
+ * Step 1 of the module comment in plain arrays, with the library's seeded generator: for each batch
+ * row a data row (with replacement), a time in `timeRange`, and fresh noise unless the pairs bring
+ * their own (`withPairs`). Drawn in this order, row by row, so that the batches never change.
  */
-export function drawCfmBatch(
-  path: AffineProbPath,
-  x1Rows: { values: Float32Array; n: number; d: number },
+export function drawBatchRows(
+  x1Rows: { n: number; d: number },
   batchSize: number,
-  x0Rows?: { values: Float32Array; n: number; d: number },
+  withPairs: boolean,
   timeRange: [number, number] = [0, 1],
-): CfmBatch {
+): BatchDraws {
   const { d } = x1Rows;
   const n = batchSize;
+  const rows = new Int32Array(n);
+  const t = new Float64Array(n);
+  const noise = withPairs ? null : new Float64Array(n * d);
+  const [lo, hi] = timeRange;
+  for (let i = 0; i < n; i++) {
+    rows[i] = randint(x1Rows.n);
+    t[i] = lo + (hi - lo) * uniform();
+    if (noise) for (let j = 0; j < d; j++) noise[i * d + j] = normal();
+  }
+  return { n, d, rows, t, noise };
+}
+
+/**
+ * Step 2 of the module comment: places each drawn row on the path, x_t = alpha_t x1 + sigma_t x0,
+ * with the target dAlpha_t x1 + dSigma_t x0 (x0 from the noise, or row `rows[i]` of `x0Rows` with
+ * pairs).
+ */
+export function placeOnPath(
+  path: AffineProbPath,
+  x1Rows: FlatPoints,
+  draws: BatchDraws,
+  x0Rows?: FlatPoints,
+): CfmBatch {
+  const { n, d, rows, noise } = draws;
   const xt = new Float32Array(n * d);
   const target = new Float32Array(n * d);
   const t = new Float32Array(n);
-  const [lo, hi] = timeRange;
   for (let i = 0; i < n; i++) {
-    const row = randint(x1Rows.n);
-    const ti = lo + (hi - lo) * uniform();
+    const ti = draws.t[i];
     t[i] = ti;
     const { alpha, sigma, dAlpha, dSigma } = path.scheduler.at(ti);
     if (!Number.isFinite(dAlpha) || !Number.isFinite(dSigma)) {
@@ -159,14 +195,35 @@ export function drawCfmBatch(
         `the ${path.name} path has an infinite slope at t = ${ti}; train on a time range that stops short of it (timeRange: [0, 0.999])`,
       );
     }
+    const row = rows[i];
     for (let j = 0; j < d; j++) {
       const x1 = x1Rows.values[row * d + j];
-      const x0 = x0Rows ? x0Rows.values[row * d + j] : normal();
+      const x0 = noise ? noise[i * d + j] : x0Rows!.values[row * d + j];
       xt[i * d + j] = alpha * x1 + sigma * x0;
       target[i * d + j] = dAlpha * x1 + dSigma * x0;
     }
   }
   return { xt, t, target, n, d };
+}
+
+/**
+ * Draws one conditional flow matching batch (steps 1 and 2 of the module comment) with the
+ * library's seeded generator. `x1Rows` are the data; with `x0Rows` given, row i of both is taken
+ * together. With a `coupler` (minibatch optimal transport, coupling.ts), the drawn noise and data
+ * are re-paired in between.
+ */
+export function drawCfmBatch(
+  path: AffineProbPath,
+  x1Rows: FlatPoints,
+  batchSize: number,
+  x0Rows?: FlatPoints,
+  timeRange: [number, number] = [0, 1],
+  coupler?: BatchCoupler | null,
+): CfmBatch {
+  const draws = drawBatchRows(x1Rows, batchSize, x0Rows !== undefined, timeRange);
+  // The coupling of the batch: which noise row trains with which data row (coupling.ts).
+  if (coupler) coupler.pair(draws, x1Rows);
+  return placeOnPath(path, x1Rows, draws, x0Rows);
 }
 
 /**
@@ -217,10 +274,18 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
     x0Rows = flatPoints(options.pairs!.x0, "pairs.x0", dim);
     if (x0Rows.n !== x1Rows.n) throw new Error(`pairs.x0 has ${x0Rows.n} rows but pairs.x1 has ${x1Rows.n}; a coupling pairs row i with row i`);
   }
+  if (x1Rows.n === 0) {
+    const what = options.data !== undefined ? "data" : "pairs";
+    throw new Error(`trainFlowMatching: ${what} is empty (no rows); give at least one point`);
+  }
   const path = options.path ?? condOTPath();
   if (!(path instanceof AffineProbPath)) throw new Error("path must be an AffineProbPath (fm.condOTPath(), fm.vpPath(), ...)");
   const steps = positive(options.steps ?? 2000, "steps", true);
+  const why = "the most one call trains (its loss curve is kept); call it again to go on";
+  assertCount(steps, "steps", "trainFlowMatching", 1, MAX_TRAINING_STEPS, why);
   const batchSize = positive(options.batchSize ?? 256, "batchSize", true);
+  const inputs = batchSize * model.layers[0].inputs;
+  assertFits(inputs, "trainFlowMatching", `a batch of ${batchSize} network inputs`);
   const baseRate = positive(options.learningRate ?? 1e-3, "learningRate");
   const schedule = options.schedule ?? "constant";
   const warmup = options.warmup ?? 0;
@@ -232,6 +297,8 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
   }
   const shards = positive(options.shards ?? 2, "shards", true);
   learningRateFactor(schedule, 1, steps, warmup); // checks the schedule before any work
+  // The coupling of each batch (coupling.ts); null keeps the draw's own pairing.
+  const coupler = batchCoupler(options.coupling, options.pairs !== undefined);
 
   const showProgress = options.progress ?? inKernel();
   const bar: Progress | null = showProgress
@@ -244,7 +311,7 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
   const previous = new Float32Array(model.numParameters);
   const start = Date.now();
   for (let step = 1; step <= steps; step++) {
-    const batch = drawCfmBatch(path, x1Rows, batchSize, x0Rows, timeRange);
+    const batch = drawCfmBatch(path, x1Rows, batchSize, x0Rows, timeRange, coupler);
     // L = (1/n) sum_i |u_theta(x_t,i, t_i) - target_i|^2 and its gradient 2/n sum_i (...), by back-propagation.
     const { loss, grad } = shardedLossAndGradient(model, networkInput(model, batch), batch.target, batch.n, shards);
     if (!Number.isFinite(loss)) {
@@ -275,5 +342,6 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
     seconds,
     stepsPerSecond: steps / Math.max(seconds, 1e-9),
     finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
+    couplingSeconds: coupler ? coupler.seconds : 0,
   };
 }

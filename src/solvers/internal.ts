@@ -4,9 +4,31 @@
  * inserted, and checks of save times. Not re-exported from the library's index.
  */
 import * as tf from "@tensorflow/tfjs";
-import { assert2D, assertFinite } from "../core/checks";
+import { assert2D, assertCount, assertFinite, assertFits, MAX_STEPS } from "../core/checks";
 import type { VelocityField } from "../core/notation";
 import { AffineProbPath } from "../path/affine";
+
+/**
+ * Checks a number of steps (a positive integer, at most `MAX_STEPS`) before any work starts.
+ * `name` is the option's name (`steps`, `maxSteps`).
+ */
+export function checkSteps(label: string, steps: unknown, name = "steps"): number {
+  return assertCount(
+    steps,
+    name,
+    label,
+    1,
+    MAX_STEPS,
+    "the most a solver takes here: each step evaluates the field at least once, so that many " +
+      "would run for hours; take fewer steps (or dopri5 with a looser tolerance)",
+  );
+}
+
+/** Checks that saving `times` states of x `[n, d]` fits in one array, before any work. */
+export function checkTrajectorySize(label: string, times: number, x: tf.Tensor2D): void {
+  const what = `the trajectory (${times} saved times of [${x.shape.join(", ")}])`;
+  assertFits(times * x.shape[0] * x.shape[1], label, what);
+}
 
 /** Wraps the field: counts calls and checks that each returns a tensor shaped like its input. */
 export function countedField(field: VelocityField): { f: VelocityField; nfe: () => number } {
@@ -140,8 +162,7 @@ export function samplerMesh(label: string, options: GridOptions, defaults: { ste
     }
     return times.slice();
   }
-  const steps = options.steps ?? defaults.steps;
-  if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 1) throw new Error(`${label}: steps must be a positive integer; got ${String(steps)}`);
+  const steps = checkSteps(label, options.steps ?? defaults.steps);
   const t0 = options.t0 ?? defaults.t0;
   const t1 = options.t1 ?? defaults.t1;
   for (const [name, v] of [["t0", t0], ["t1", t1]] as const) {

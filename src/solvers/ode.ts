@@ -16,7 +16,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertFinite } from "../core/checks";
 import type { VelocityField } from "../core/notation";
-import { checkSaveAt, countedField, fixedMesh, runGrid } from "./internal";
+import { checkSaveAt, checkSteps, checkTrajectorySize, countedField } from "./internal";
+import { fixedMesh, runGrid } from "./internal";
 
 /** The solver names `solveOde` accepts. */
 export const ODE_METHODS = ["euler", "midpoint", "heun", "rk4", "dopri5"] as const;
@@ -281,6 +282,7 @@ export function solveOde(field: VelocityField, x0: tf.Tensor2D, options: SolveOd
   }
   const t0 = checkNumber(options.t0 ?? 0, "t0", () => true, "a finite number");
   const t1 = checkNumber(options.t1 ?? 1, "t1", () => true, "a finite number");
+  if (Array.isArray(options.saveAt)) checkTrajectorySize("solveOde", options.saveAt.length, x0);
   if (options.saveAt !== undefined) checkSaveAt("solveOde", options.saveAt, t0, t1);
   const saveAt = options.saveAt ? options.saveAt.slice() : undefined;
   const counted = countedField(field);
@@ -289,14 +291,14 @@ export function solveOde(field: VelocityField, x0: tf.Tensor2D, options: SolveOd
     const rtol = checkNumber(options.rtol ?? 1e-5, "rtol", (v) => v >= 0, "a finite number >= 0");
     const atol = checkNumber(options.atol ?? 1e-5, "atol", (v) => v >= 0, "a finite number >= 0");
     if (rtol === 0 && atol === 0) throw new Error("solveOde: rtol and atol cannot both be 0");
-    const maxSteps = checkNumber(options.maxSteps ?? 10000, "maxSteps", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
+    const maxSteps = checkSteps("solveOde", options.maxSteps ?? 10000, "maxSteps");
     const firstStep =
       options.firstStep === undefined
         ? undefined
         : checkNumber(options.firstStep, "firstStep", (v) => v > 0, "a finite number > 0");
     return solveDopri5(counted, x0, t0, t1, saveAt, rtol, atol, maxSteps, firstStep);
   }
-  const steps = checkNumber(options.steps ?? 100, "steps", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
+  const steps = checkSteps("solveOde", options.steps ?? 100);
   return solveFixed(method, counted, x0, t0, t1, steps, saveAt);
 }
 
@@ -310,7 +312,15 @@ function solveFixed(
   saveAt: number[] | undefined,
 ): OdeSolution {
   const mesh = t0 === t1 ? [t0] : fixedMesh(t0, t1, steps, saveAt);
-  const { x, trajectory } = runGrid(x0, mesh, saveAt, (x, i) => fixedCore(method, counted.f, x, mesh[i], mesh[i + 1] - mesh[i], mesh[i + 1]));
+  const step = (x: tf.Tensor2D, i: number) =>
+    fixedCore(method, counted.f, x, mesh[i], mesh[i + 1] - mesh[i], mesh[i + 1]);
+  const { x, trajectory } = runGrid(x0, mesh, saveAt, step);
+  const bad = nonFinite(x);
+  if (bad !== undefined) {
+    x.dispose();
+    trajectory?.dispose();
+    throw new Error(`solveOde (${method}): ${firstNonFiniteStep(x0, mesh, step, bad)}`);
+  }
   const out: OdeSolution = {
     x,
     times: saveAt ? saveAt : [t1],
@@ -320,6 +330,51 @@ function solveFixed(
   };
   if (trajectory) out.trajectory = trajectory;
   return out;
+}
+
+/**
+ * Says where a fixed-grid solve first produced a non-finite state, by replaying it step by step
+ * from x0 (only after the solve has ended non-finite, so a finite solve pays one check in all).
+ */
+function firstNonFiniteStep(
+  x0: tf.Tensor2D,
+  mesh: number[],
+  step: (x: tf.Tensor2D, i: number) => tf.Tensor2D,
+  what: string,
+): string {
+  let x = x0;
+  try {
+    for (let i = 0; i + 1 < mesh.length; i++) {
+      const prev = x;
+      x = tf.tidy(() => step(prev, i));
+      if (prev !== x0) prev.dispose();
+      const bad = nonFinite(x);
+      if (bad !== undefined) {
+        return (
+          `the state became ${bad} in step ${i + 1} of ${mesh.length - 1}, from t = ${+mesh[i].toPrecision(6)} ` +
+          `to t = ${+mesh[i + 1].toPrecision(6)}: the field returned a non-finite value there or grew too fast ` +
+          `for this step size (try more steps, or dopri5, which names the time it fails at)`
+        );
+      }
+    }
+    return `the state became ${what}, but not on replay: the field is not deterministic`;
+  } finally {
+    if (x !== x0) x.dispose();
+  }
+}
+
+/** The Dormand-Prince stage times, as fractions of the step: stage i evaluates at t + C[i] h. */
+const DOPRI5_C = [0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1, 1];
+/** Rejections in a row for a non-finite field value before dopri5 says so (h shrinks 5x each). */
+const NON_FINITE_REJECTIONS = 12;
+
+/** "NaN" or "Infinity" when the tensor holds one (NaN first), else undefined. */
+function nonFinite(v: tf.Tensor): string | undefined {
+  return tf.tidy(() => {
+    if (tf.any(tf.isNaN(v)).dataSync()[0]) return "NaN";
+    if (tf.any(tf.isInf(v)).dataSync()[0]) return "Infinity";
+    return undefined;
+  });
 }
 
 /** RMS norm scaled by the tolerances, as in Hairer-Norsett-Wanner (II.4). Reads one number. */
@@ -363,8 +418,22 @@ function solveDopri5(
   let accepted = 0;
   let rejected = 0;
   let t = t0;
+  let badRejections = 0; // rejections in a row caused by a non-finite field value
+  // The latest rejection, if a non-finite field value caused it: named if the step then collapses.
+  let lastBad: { kind: string; at: number; from: number } | undefined;
+  const nanMessage = (bad: { kind: string; at: number; from: number }, how: string): string =>
+    `solveOde (dopri5): the velocity field returned ${bad.kind} at t = ${bad.at} (a stage of the ` +
+    `step from t = ${bad.from}), ${how}: a smaller step or a looser tolerance cannot fix that; ` +
+    `check the field near that time`;
   try {
     k1 = tf.tidy(() => f(x0, t0));
+    const atStart = nonFinite(k1);
+    if (atStart) {
+      throw new Error(
+        `solveOde (dopri5): the velocity field returned ${atStart} at t = ${t0}, at the starting ` +
+          `points (before any step); no step size can fix that: check the field there`,
+      );
+    }
     let h: number;
     if (firstStep !== undefined) {
       h = Math.min(firstStep, Math.abs(t1 - t0));
@@ -387,6 +456,7 @@ function solveDopri5(
     let facMax = FAC_MAX;
     while (dir * (t1 - t) > 0) {
       if (accepted + rejected >= maxSteps) {
+        if (lastBad) throw new Error(nanMessage(lastBad, `and it reached maxSteps = ${maxSteps}`));
         throw new Error(
           `solveOde (dopri5): reached maxSteps = ${maxSteps} at t = ${t} before t1 = ${t1}; ` +
             `loosen rtol/atol (float32 cannot resolve rtol below ~1e-6) or raise maxSteps`,
@@ -397,6 +467,10 @@ function solveDopri5(
       if (dir * (tNew - t1) >= 0 || Math.abs(t1 - tNew) <= 1e-12 * Math.max(1, Math.abs(t1))) tNew = t1;
       const hs = tNew - t; // signed step actually taken
       if (Math.abs(hs) <= 1e-14 * Math.max(1, Math.abs(t))) {
+        if (lastBad) {
+          const how = `and the step shrank to h = ${hs.toExponential(2)} at t = ${t}`;
+          throw new Error(nanMessage(lastBad, how));
+        }
         throw new Error(`solveOde (dopri5): step size underflow at t = ${t} (h = ${hs}); the field may be singular there`);
       }
       const xCur = x;
@@ -430,7 +504,20 @@ function solveDopri5(
         const fac = err === 0 ? facMax : Math.min(facMax, Math.max(FAC_MIN, SAFETY * Math.pow(err, -1 / ORDER)));
         h = Math.abs(hs) * fac;
         facMax = FAC_MAX;
+        badRejections = 0;
+        lastBad = undefined;
       } else {
+        // A NaN field value away from x may come from a step too long; one that persists as the
+        // step shrinks is the field's own: say so, with the time, instead of a tolerance hint.
+        const ks = step.r.ks;
+        const stage = Number.isFinite(err) ? -1 : ks.findIndex((k) => nonFinite(k) !== undefined);
+        const at = t + DOPRI5_C[stage] * hs;
+        lastBad = stage < 0 ? undefined : { kind: nonFinite(ks[stage])!, at, from: t };
+        if (lastBad && ++badRejections >= NON_FINITE_REJECTIONS) {
+          tf.dispose([step.r.x, step.r.error, ...step.r.ks.slice(1)]);
+          const how = `and again in ${NON_FINITE_REJECTIONS} ever shorter steps`;
+          throw new Error(nanMessage(lastBad, how));
+        }
         // Reject: keep x and k1, shrink the step, and do not let it grow right after a rejection.
         tf.dispose([step.r.x, step.r.error, ...step.r.ks.slice(1)]);
         rejected++;

@@ -32,7 +32,8 @@ import { randn } from "../core/random";
 import { AffineProbPath } from "../path/affine";
 import { convertPrediction, velocityToEpsilon, velocityToScore, velocityToX1, type PredictionKind } from "../path/conversions";
 import type { ForwardSde } from "../path/sde";
-import { checkSamplerInputs, countedField, fixedMesh, checkSaveAt, runGrid, samplerMesh } from "./internal";
+import { checkSamplerInputs, checkSteps, countedField, fixedMesh, checkSaveAt } from "./internal";
+import { runGrid, samplerMesh } from "./internal";
 import type { OdeSolution } from "./ode";
 
 /**
@@ -200,8 +201,7 @@ export function simulateForwardSde(sde: ForwardSde, xData: tf.Tensor2D, options:
   if (!sde || typeof sde.at !== "function") throw new Error(`${label}: sde must be a ForwardSde (vpSde(), veSde(), forwardSde(path)); got ${String(sde)}`);
   assert2D(xData, `${label}: xData`);
   assertFinite(xData, `${label}: xData`);
-  const steps = options.steps ?? 1000;
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`${label}: steps must be a positive integer; got ${steps}`);
+  const steps = checkSteps(label, options.steps ?? 1000);
   const s1 = options.s1 ?? 1;
   if (typeof s1 !== "number" || !(s1 > 0) || s1 > 1) throw new Error(`${label}: s1 must lie in (0, 1]; got ${s1}`);
   if (options.saveAt) checkSaveAt(label, options.saveAt, 0, s1);

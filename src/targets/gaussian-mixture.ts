@@ -15,15 +15,20 @@
  *                    = E[dAlpha x1 + dSigma x0 | x_t = x]      (the marginal velocity: x1 - x0 averaged)
  *   grad log p_t(x)  = -sum_k p(k | x, t) (x - alpha mu_k) / v_k
  *
- * Everything goes through log-sum-exp over the components, so it stays finite for t near 0 and near 1
- * (for a finite set, v_k = sigma_t^2 -> 0 as t -> 1: the posterior becomes one-hot, no overflow).
+ * Everything is computed in float64 (mixture64.ts): the posterior from logit differences formed
+ * analytically, renormalised so rows sum to 1, and posterior averages taken term by term, so the
+ * answers stay right far from the data and near t = 1 (for a finite set v_k = sigma_t^2 -> 0: the
+ * posterior becomes one-hot; at t = 1 - 2^-53 and |x| = 1e4 the logits are ~1e39, beyond float32).
+ * Only the result is rounded to float32; a result float32 cannot hold is an error, never Infinity.
  */
 import * as tf from "@tensorflow/tfjs";
-import { assert2D, assertFinite, type Time } from "../core/checks";
+import { assert2D, assertFinite, assertFits, type Time } from "../core/checks";
 import type { ScalarField, VelocityField } from "../core/notation";
 import { normal, uniform } from "../core/random";
 import { AffineProbPath, condOTPath } from "../path/affine";
-import { columnsOf, timedTable, type TimedTable } from "../path/internal";
+import { timedTable, type TimedTable } from "../path/internal";
+import { AVERAGES, average, averageVjp, mixtureRows, toFloat32 } from "./mixture64";
+import type { MixtureConstants } from "./mixture64";
 
 /** Options of `GaussianMixture`. */
 export interface GaussianMixtureOptions {
@@ -35,14 +40,8 @@ export interface GaussianMixtureOptions {
   weights?: number[];
 }
 
-/** What the shared evaluation computes (only what is asked for). */
-interface Wanted {
-  logDensity?: boolean;
-  posterior?: boolean;
-  velocity?: boolean;
-  score?: boolean;
-  posteriorMean?: boolean;
-}
+/** What the shared evaluation computes. */
+type Output = "logDensity" | "posterior" | "velocity" | "score" | "posteriorMean";
 
 /** The lecture's path, the default of every method. */
 const LECTURE_PATH = condOTPath();
@@ -120,7 +119,7 @@ export class IsotropicMixture {
    * gm.logDensity(tf.zeros([1, 2]) as tf.Tensor2D, 0);   // returns [-1.8379] = log N(0; 0, I) in 2-D
    */
   logDensity(x: tf.Tensor2D, t: Time, path: AffineProbPath = LECTURE_PATH): tf.Tensor1D {
-    return this.evaluate("logDensity", x, t, path, { logDensity: true }).logDensity as tf.Tensor1D;
+    return this.evaluate("logDensity", x, t, path).logDensity as tf.Tensor1D;
   }
 
   /**
@@ -129,7 +128,7 @@ export class IsotropicMixture {
    * @returns `[n, K]`
    */
   posterior(x: tf.Tensor2D, t: Time, path: AffineProbPath = LECTURE_PATH): tf.Tensor2D {
-    return this.evaluate("posterior", x, t, path, { posterior: true }).posterior as tf.Tensor2D;
+    return this.evaluate("posterior", x, t, path).posterior as tf.Tensor2D;
   }
 
   /**
@@ -141,7 +140,7 @@ export class IsotropicMixture {
    * const u = gm.velocity(x, 0.5);   // the field a flow matching model learns
    */
   velocity(x: tf.Tensor2D, t: Time, path: AffineProbPath = LECTURE_PATH): tf.Tensor2D {
-    return this.evaluate("velocity", x, t, path, { velocity: true }).velocity as tf.Tensor2D;
+    return this.evaluate("velocity", x, t, path).velocity as tf.Tensor2D;
   }
 
   /**
@@ -149,7 +148,7 @@ export class IsotropicMixture {
    * @returns `[n, d]`
    */
   score(x: tf.Tensor2D, t: Time, path: AffineProbPath = LECTURE_PATH): tf.Tensor2D {
-    return this.evaluate("score", x, t, path, { score: true }).score as tf.Tensor2D;
+    return this.evaluate("score", x, t, path).score as tf.Tensor2D;
   }
 
   /**
@@ -157,7 +156,7 @@ export class IsotropicMixture {
    * @returns `[n, d]`
    */
   posteriorMean(x: tf.Tensor2D, t: Time, path: AffineProbPath = LECTURE_PATH): tf.Tensor2D {
-    return this.evaluate("posteriorMean", x, t, path, { posteriorMean: true }).posteriorMean as tf.Tensor2D;
+    return this.evaluate("posteriorMean", x, t, path).posteriorMean as tf.Tensor2D;
   }
 
   /**
@@ -170,6 +169,7 @@ export class IsotropicMixture {
     if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
       throw new Error(`${this.label}.sample: n must be a positive integer; got ${n}`);
     }
+    assertFits(n * this.dim, `${this.label}.sample`, `n = ${n} samples of dimension ${this.dim}`);
     const K = this.numComponents;
     const d = this.dim;
     const cumulative: number[] = [];
@@ -216,6 +216,9 @@ export class IsotropicMixture {
       throw new Error(`${where}: x must have shape [n, ${this.dim}] (the target has dimension ${this.dim}); got ${got}`);
     }
     assert2D(x, `${where}: x`, this.dim);
+    if (x.shape[0] === 0) {
+      throw new Error(`${where}: x is an empty batch (shape [0, ${this.dim}]); pass at least one point`);
+    }
     assertFinite(x, `${where}: x`);
     const c = timedTable(path.scheduler, t, x.shape[0]);
     const minStd = this.stds.reduce((a, b) => Math.min(a, b), Infinity);
@@ -241,50 +244,64 @@ export class IsotropicMixture {
     return c;
   }
 
-  /** The shared closed-form evaluation (one tidy); returns only what is asked for. */
+  /** The mixture's constants in float64, built once. */
+  private get constants(): MixtureConstants {
+    if (!this.cached) {
+      const K = this.numComponents;
+      const d = this.dim;
+      const mu = new Float64Array(K * d);
+      this.means.forEach((row, k) => row.forEach((v, j) => (mu[k * d + j] = v)));
+      this.cached = {
+        K,
+        d,
+        mu,
+        s2: Float64Array.from(this.stds, (s) => s * s),
+        logW: Float64Array.from(this.weights, (w) => Math.log(w)),
+      };
+    }
+    return this.cached;
+  }
+  private cached?: MixtureConstants;
+
+  /**
+   * The shared closed-form evaluation, in float64 (see mixture64.ts): one output, differentiable
+   * in x by TensorFlow.js through its exact vector-Jacobian product (not in t: a `[n]` tensor t is
+   * read as numbers, and a gradient with respect to it is an error).
+   */
   private evaluate(
-    method: string,
+    method: Output,
     x: tf.Tensor2D,
     t: Time,
     path: AffineProbPath,
-    want: Wanted,
-  ): { logDensity?: tf.Tensor1D; posterior?: tf.Tensor2D; velocity?: tf.Tensor2D; score?: tf.Tensor2D; posteriorMean?: tf.Tensor2D } {
-    const c = this.check(method, x, t, path, !!want.velocity);
+  ): Record<string, tf.Tensor> {
+    const c = this.check(method, x, t, path, method === "velocity");
+    const consts = this.constants;
+    const [n, d] = x.shape;
     const K = this.numComponents;
-    const d = this.dim;
-    const n = x.shape[0];
-    return tf.tidy(() => {
-      const m = c.table.length; // 1 (a number t) or n
-      const cols = columnsOf(c.table); // [m, 1] each
-      const mu = tf.tensor2d(this.means, [K, d]);
-      const s2 = tf.tensor2d([this.stds.map((s) => s * s)], [1, K]);
-      const logW = tf.tensor2d([this.weights.map((w) => Math.log(w))], [1, K]);
-      // v_k = alpha^2 s_k^2 + sigma^2, [m, K]
-      const v = tf.add(tf.mul(tf.square(cols.alpha), s2), tf.square(cols.sigma));
-      // x - alpha mu_k, [n, K, d]: differences taken directly (not by expanding the square) for accuracy near t = 1.
-      const diff = tf.sub(tf.reshape(x, [n, 1, d]), tf.mul(tf.reshape(cols.alpha, [m, 1, 1]), tf.reshape(mu, [1, K, d])));
-      const sq = tf.sum(tf.square(diff), 2); // [n, K]
-      const logits = tf.sub(tf.sub(logW, tf.div(tf.mul(sq, 0.5), v)), tf.mul(tf.log(tf.mul(v, 2 * Math.PI)), d / 2));
-      const logp = tf.logSumExp(logits, 1); // [n]
-      const out: { logDensity?: tf.Tensor1D; posterior?: tf.Tensor2D; velocity?: tf.Tensor2D; score?: tf.Tensor2D; posteriorMean?: tf.Tensor2D } = {};
-      if (want.logDensity) out.logDensity = logp as tf.Tensor1D;
-      if (!want.posterior && !want.velocity && !want.score && !want.posteriorMean) return out;
-      const post = tf.exp(tf.sub(logits, tf.reshape(logp, [n, 1]))) as tf.Tensor2D; // [n, K]
-      if (want.posterior) out.posterior = post;
-      /** sum_k weight_ik diff_ik, [n, d]. */
-      const weighted = (w: tf.Tensor): tf.Tensor2D => tf.sum(tf.mul(tf.reshape(w, [n, K, 1]), diff), 1) as tf.Tensor2D;
-      if (want.score) out.score = tf.neg(weighted(tf.div(post, v))) as tf.Tensor2D;
-      if (want.posteriorMean) {
-        const gain = tf.div(tf.mul(cols.alpha, s2), v); // alpha s_k^2 / v_k, [m, K]
-        out.posteriorMean = tf.add(tf.matMul(post, mu), weighted(tf.mul(post, gain))) as tf.Tensor2D;
-      }
-      if (want.velocity) {
-        // dAlpha E[x1|x,k] + dSigma E[x0|x,k] = dAlpha mu_k + (dAlpha alpha s_k^2 + dSigma sigma) / v_k (x - alpha mu_k)
-        const gain = tf.div(tf.add(tf.mul(tf.mul(cols.dAlpha, cols.alpha), s2), tf.mul(cols.dSigma, cols.sigma)), v);
-        out.velocity = tf.add(tf.mul(cols.dAlpha, tf.matMul(post, mu)), weighted(tf.mul(post, gain))) as tf.Tensor2D;
-      }
-      return out;
+    const at = c.table.length === 1 ? () => c.table[0] : (i: number) => c.table[i];
+    const where = `${this.label}.${method}`;
+    const shape = method === "logDensity" ? [n] : method === "posterior" ? [n, K] : [n, d];
+    const columns = shape.length === 1 ? 1 : shape[1];
+    const name = (i: number): string =>
+      `${where}: the value at row ${Math.floor(i / columns)}` +
+      (columns > 1 ? `, column ${i % columns}` : "");
+    const run = tf.customGrad((xx, save) => {
+      void save;
+      const rows = mixtureRows(consts, Float64Array.from((xx as tf.Tensor).dataSync()), n, at);
+      const a =
+        method === "logDensity" || method === "posterior" ? undefined : AVERAGES[method](consts);
+      const y =
+        method === "logDensity" ? rows.logp : method === "posterior" ? rows.post : average(consts, rows, a!);
+      const value = tf.tensor(toFloat32(y, name), shape);
+      const gradFunc = (dy: tf.Tensor): tf.Tensor => {
+        const kind = a ?? (method === "logDensity" ? "logp" : "posterior");
+        const g = averageVjp(consts, rows, kind, y, dy.dataSync());
+        const what = (i: number) => `${where}'s gradient at row ${Math.floor(i / d)}`;
+        return tf.tensor2d(toFloat32(g, what), [n, d]);
+      };
+      return { value, gradFunc };
     });
+    return { [method]: run(x) };
   }
 }
 
@@ -325,7 +342,7 @@ export class GaussianMixture extends IsotropicMixture {
  * A finite data set, the empirical distribution p_1 = sum_k w_k delta(x - x1_k): the zero-width case of
  * `GaussianMixture` (s_k = 0), with the same exact answers. Along a path ending at sigma_1 = 0 (the
  * lecture's path with sigmaMin = 0) p_t tends to the point masses as t -> 1: every method works for any
- * t < 1 (tested down to 1 - t = 1e-4) and is an error at t = 1, never a NaN.
+ * t < 1 (tested up to t = 1 - 2^-53 at |x| = 1e4) and is an error at t = 1, never a NaN.
  * This is the lecture's picture of flow matching on a training set (and its memorisation: the exact
  * marginal velocity of a finite set carries noise onto the training points).
  *
