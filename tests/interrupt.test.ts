@@ -121,7 +121,7 @@ describe("interrupting a solver", () => {
       const { field, calls } = interruptingField(7);
       const options =
         method === "dopri5"
-          ? { method, rtol: 1e-7, atol: 1e-7, t1: 200, maxSteps: 1e9 }
+          ? { method, rtol: 1e-7, atol: 1e-7, t1: 200, maxSteps: 1e6 }
           : { method, steps: 100_000, saveAt: [0, 1] };
       expect(() => solveOde(field, x0, options)).toThrow(InterruptedError);
       expect(() => solveOde(interruptingField(7).field, x0, options)).toThrow(

@@ -41,6 +41,10 @@ const SETUP = 'import * as fm from "./src/index"; await fm.initBackend({ backend
 const WASM_ONLY =
   'import * as tf from "@tensorflow/tfjs"; import "@tensorflow/tfjs-backend-wasm"; ' +
   'await tf.setBackend("wasm"); console.log(tf.getBackend());';
+/** A field that returns NaN: solveOde fails, sampleFlow re-throws (sample.ts's `throw err`). */
+const NAN_SAMPLING =
+  "fm.sampleFlow((x: fm.tf.Tensor2D) => x.mul(NaN) as fm.tf.Tensor2D, " +
+  "{ x0: fm.randn([2, 2]) as fm.tf.Tensor2D, steps: 4 })";
 const TIMER_THROWS =
   'setTimeout(() => { throw new Error("boom from a timer"); }, 10); ' +
   "await new Promise((r) => setTimeout(r, 50));";
@@ -199,8 +203,10 @@ describe("the course kernel with the wasm backend loaded", () => {
       { code: printLines("late", 200) },
       { code: TIMER_THROWS, pause: 0.3 },
       {
-        code: 'setTimeout(() => { throw new Error("thrown later"); }, 150); console.log("started")',
-        pause: 0.8,
+        // Thrown after the cell has ended (1.5 s: a cell's own end takes longer than 0.15 s on a
+        // loaded machine) and before the next cell (3 s).
+        code: 'setTimeout(() => { throw new Error("thrown later"); }, 1500); console.log("started")',
+        pause: 3,
       },
       { code: 'console.log("not run")', pause: 0.3 },
       {
@@ -209,7 +215,8 @@ describe("the course kernel with the wasm backend loaded", () => {
           "fm.condOTPath().sample(z(), z(), 1.2)",
         pause: 0.3,
       },
-      { code: "fm.sampleFlow(fm.createVelocityModel(), { n: 10, steps: -1 })", pause: 0.3 },
+      // Raised in solveOde, re-thrown by sampleFlow (whose own option checks come first).
+      { code: NAN_SAMPLING, pause: 0.3 },
       // Every backend: wasm stays loaded (its handlers were installed), cpu now computes.
       { code: 'await fm.initBackend({ backend: "cpu" });' },
       { code: TIMER_THROWS, pause: 0.3 },
@@ -300,7 +307,7 @@ describe("the course kernel with the wasm backend loaded", () => {
     }
     expect(range.stderr).toMatch(/^Error: t must lie in \[0, 1\]; got 1\.2\n/);
     expect(range.stderr).toContain(`${join(ROOT, "src", "core", "checks.ts")}:${checksLine}:`);
-    expect(sampling.stderr).toMatch(/^Error: solveOde: steps must be a positive integer; got -1\n/);
+    expect(sampling.stderr).toMatch(/^Error: [^\n]*the state became NaN in step 1 of 4/);
     expect(sampling.stderr).toMatch(/src[\\/]model[\\/]sample\.ts:\d+:\d+/);
     expect(sampling.stderr).toMatch(/src[\\/]solvers[\\/]ode\.ts:\d+:\d+/);
   });
@@ -355,7 +362,8 @@ describe("plain tslab (negative control: why the launcher wraps it)", () => {
       { code: "console.log({ data })", pause: 0.3 },
       { code: 'import * as fm from "./src/index";' },
       { code: "fm.condOTScheduler().at(1.2)", pause: 0.3 },
-      { code: "fm.sampleFlow(fm.createVelocityModel(), { n: 10, steps: -1 })", pause: 0.3 },
+      // Raised in solveOde, re-thrown by sampleFlow (whose own option checks come first).
+      { code: NAN_SAMPLING, pause: 0.3 },
     ]);
     const [thrown, forgotten, , shorthand, , range, sampling] = cells;
     // An excerpt and a caret come first.
