@@ -105,3 +105,18 @@ export * from "./metrics/path-energy";
 
 // --- Notebook 06 (training and sampling): empirical order of convergence (log-log slope) ---
 export * from "./metrics/convergence";
+
+// --- Notebook 09 (images and guidance, issue 19): MNIST digits, the class-conditional network,
+// classifier-free guidance, the digit classifier, the Frechet distance, image figures ---
+export * from "./images/mnist";
+export * from "./images/conditional";
+export * from "./images/train";
+export * from "./figures/png";
+export * from "./notebook/live-images";
+export * from "./images/classifier";
+export * from "./metrics/frechet";
+export * from "./targets/guidance";
+export * from "./figures/images";
+export * from "./images/io";
+export * from "./images/sample";
+export * from "./images/codec";
