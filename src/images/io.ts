@@ -1,6 +1,6 @@
 /**
  * The files of notebook 09's shipped models (`assets/models/mnist-*.json`): a class-conditional
- * velocity model or a digit classifier, with the recipe that made it.
+ * velocity model, a digit classifier or the PCA codec, with the recipe that made it.
  *
  * A sibling of the velocity-model format of src/model/io.ts, made for models ~100 times larger:
  *
@@ -14,13 +14,15 @@
  * - `recipe`: everything needed to train the same model again (data split, seeds, architecture,
  *   every hyper-parameter, backend); `info`: what was measured when it was trained (loss trace,
  *   wall time, machine).
- * Writing goes through a temporary file and a rename: an interrupted save leaves the old file intact
- * and no temporary file behind.
+ * Writing creates the folder if needed and goes through a temporary file and a rename: an
+ * interrupted or failed save leaves the old file intact and no temporary file behind.
  */
 import { createHash } from "crypto";
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "fs";
+import { dirname } from "path";
 import { layerLayout, modelSizes, VelocityModel, velocityModelConfig, type VelocityModelConfig } from "../model/mlp";
 import { Classifier, type ClassifierConfig } from "./classifier";
+import { ImageCodec } from "./codec";
 
 /** The `format` field of these files. */
 export const IMAGE_MODEL_FORMAT = "flow-matching-image-model";
@@ -34,8 +36,8 @@ export type ParameterDtype = "float32" | "float16";
 export interface SavedImageModel {
   format: typeof IMAGE_MODEL_FORMAT;
   version: number;
-  kind: "velocity" | "classifier";
-  config: VelocityModelConfig | ClassifierConfig;
+  kind: "velocity" | "classifier" | "codec";
+  config: VelocityModelConfig | ClassifierConfig | CodecConfig;
   numParameters: number;
   dtype: ParameterDtype;
   sha256: string;
@@ -44,10 +46,36 @@ export interface SavedImageModel {
   info: Record<string, unknown>;
 }
 
+/** A codec's configuration in the file; its numbers (mean, basis, variances) are the parameters. */
+export interface CodecConfig {
+  pixels: number;
+  k: number;
+  scale: number;
+}
+
+/** What a file holds besides the model. */
+interface Saved {
+  recipe: Record<string, unknown>;
+  info: Record<string, unknown>;
+  dtype: ParameterDtype;
+  /** SHA-256 of the stored parameter bytes (what recipes of other models refer to). */
+  sha256: string;
+}
+
 /** A loaded file: the model and what was saved with it. */
 export type LoadedImageModel =
-  | { kind: "velocity"; model: VelocityModel; recipe: Record<string, unknown>; info: Record<string, unknown>; dtype: ParameterDtype }
-  | { kind: "classifier"; model: Classifier; recipe: Record<string, unknown>; info: Record<string, unknown>; dtype: ParameterDtype };
+  | ({ kind: "velocity"; model: VelocityModel } & Saved)
+  | ({ kind: "classifier"; model: Classifier } & Saved)
+  | ({ kind: "codec"; model: ImageCodec } & Saved);
+
+/** A codec's numbers in one array: the mean, the basis (rows), the variances. */
+function codecParameters(codec: ImageCodec): Float32Array {
+  const out = new Float32Array(codec.pixels + codec.k * codec.pixels + codec.k);
+  out.set(codec.mean, 0);
+  out.set(codec.basis, codec.pixels);
+  out.set(codec.variances, codec.pixels + codec.k * codec.pixels);
+  return out;
+}
 
 const scratch = new DataView(new ArrayBuffer(4));
 
@@ -127,25 +155,31 @@ function whereIs(layers: readonly { inputs: number; outputs: number; offset: num
  * fm.saveImageModel(model, "models/my-digits.json", { dtype: "float16", recipe, info: { losses } });
  */
 export function saveImageModel(
-  model: VelocityModel | Classifier,
+  model: VelocityModel | Classifier | ImageCodec,
   file: string,
   options: { dtype?: ParameterDtype; recipe?: Record<string, unknown>; info?: Record<string, unknown> } = {},
 ): void {
-  const kind = model instanceof VelocityModel ? "velocity" : model instanceof Classifier ? "classifier" : null;
-  if (kind === null) throw new Error("saveImageModel: model must be a VelocityModel or a Classifier");
+  const kind =
+    model instanceof VelocityModel ? "velocity" : model instanceof Classifier ? "classifier" : model instanceof ImageCodec ? "codec" : null;
+  if (kind === null) throw new Error("saveImageModel: model must be a VelocityModel, a Classifier or an ImageCodec");
   if (typeof file !== "string" || file === "") throw new Error('saveImageModel: give a file name, e.g. "models/digits.json"');
   const dtype = options.dtype ?? "float32";
   if (dtype !== "float32" && dtype !== "float16") throw new Error(`saveImageModel: dtype must be "float32" or "float16"; got ${dtype}`);
-  model.theta.forEach((v, i) => {
-    if (!Number.isFinite(v)) throw new Error(`saveImageModel: parameter ${i} (${whereIs(model.layers, i)}) is ${v}; a saved model must be finite`);
+  const theta = model instanceof ImageCodec ? codecParameters(model) : model.theta;
+  theta.forEach((v, i) => {
+    if (!Number.isFinite(v)) {
+      const where = model instanceof ImageCodec ? "" : ` (${whereIs(model.layers, i)})`;
+      throw new Error(`saveImageModel: parameter ${i}${where} is ${v}; a saved model must be finite`);
+    }
   });
-  const bytes = parameterBytes(model.theta, dtype);
+  const bytes = parameterBytes(theta, dtype);
+  const config = model instanceof ImageCodec ? { pixels: model.pixels, k: model.k, scale: model.scale } : model.config;
   const saved: SavedImageModel = {
     format: IMAGE_MODEL_FORMAT,
     version: IMAGE_MODEL_VERSION,
     kind,
-    config: model.config,
-    numParameters: model.numParameters,
+    config,
+    numParameters: theta.length,
     dtype,
     sha256: createHash("sha256").update(bytes).digest("hex"),
     theta: bytes.toString("base64"),
@@ -154,10 +188,15 @@ export function saveImageModel(
   };
   const tmp = `${file}.${process.pid}.tmp`;
   try {
+    mkdirSync(dirname(file), { recursive: true });
     writeFileSync(tmp, JSON.stringify(saved) + "\n");
     renameSync(tmp, file);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // no temporary file could have been made there either
+    }
     throw new Error(`saveImageModel: could not write ${file} (${(err as Error).message}); nothing was changed`);
   }
 }
@@ -190,8 +229,13 @@ export function loadImageModel(file: string): LoadedImageModel {
     const c = s.config as ClassifierConfig;
     if (!c || !Array.isArray(c.hidden)) throw new Error(`loadImageModel: ${file} has no classifier configuration`);
     sizes = [c.inputs, ...c.hidden, c.classes];
+  } else if (s.kind === "codec") {
+    const c = s.config as CodecConfig;
+    if (!c || !Number.isInteger(c.pixels) || !Number.isInteger(c.k)) throw new Error(`loadImageModel: ${file} has no codec configuration`);
+    sizes = [];
   } else throw new Error(`loadImageModel: ${file} has an unknown kind ${JSON.stringify(s.kind)}`);
-  const n = layerLayout(sizes).count;
+  const codecSize = s.kind === "codec" ? (s.config as CodecConfig).pixels * ((s.config as CodecConfig).k + 1) + (s.config as CodecConfig).k : 0;
+  const n = s.kind === "codec" ? codecSize : layerLayout(sizes).count;
   if (s.numParameters !== n) throw new Error(`loadImageModel: ${file} says ${s.numParameters} parameters; its architecture has ${n}`);
   const bytes = Buffer.from(s.theta, "base64");
   const width = s.dtype === "float16" ? 2 : 4;
@@ -212,13 +256,29 @@ export function loadImageModel(file: string): LoadedImageModel {
   theta.forEach((v, i) => {
     if (!Number.isFinite(v)) throw new Error(`loadImageModel: ${file}: parameter ${i} is ${v}`);
   });
-  const model =
-    s.kind === "velocity"
-      ? new VelocityModel(s.config as VelocityModelConfig, theta)
-      : new Classifier(s.config as ClassifierConfig, theta);
-  const recipe = (s.recipe ?? {}) as Record<string, unknown>;
-  const info = (s.info ?? {}) as Record<string, unknown>;
-  return model instanceof VelocityModel
-    ? { kind: "velocity", model, recipe, info, dtype: s.dtype }
-    : { kind: "classifier", model, recipe, info, dtype: s.dtype };
+  const saved: Saved = {
+    recipe: (s.recipe ?? {}) as Record<string, unknown>,
+    info: (s.info ?? {}) as Record<string, unknown>,
+    dtype: s.dtype,
+    sha256: s.sha256,
+  };
+  if (s.kind === "velocity") return { kind: "velocity", model: new VelocityModel(s.config as VelocityModelConfig, theta), ...saved };
+  if (s.kind === "classifier") return { kind: "classifier", model: new Classifier(s.config as ClassifierConfig, theta), ...saved };
+  const { pixels, k, scale } = s.config as CodecConfig;
+  const codec = new ImageCodec({
+    pixels,
+    k,
+    scale,
+    mean: theta.slice(0, pixels),
+    basis: theta.slice(pixels, pixels + k * pixels),
+    variances: theta.slice(pixels + k * pixels),
+  });
+  return { kind: "codec", model: codec, ...saved };
+}
+
+/** `loadImageModel` of a file that must hold a `kind`; anything else is an error naming both. */
+export function loadImageModelOf<K extends LoadedImageModel["kind"]>(file: string, kind: K): Extract<LoadedImageModel, { kind: K }> {
+  const loaded = loadImageModel(file);
+  if (loaded.kind !== kind) throw new Error(`loadImageModel: ${file} holds a ${loaded.kind}, not a ${kind}`);
+  return loaded as Extract<LoadedImageModel, { kind: K }>;
 }
