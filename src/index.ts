@@ -120,3 +120,6 @@ export * from "./figures/images";
 export * from "./images/io";
 export * from "./images/sample";
 export * from "./images/codec";
+export * from "./images/recipes";
+export * from "./images/evaluate";
+export * from "./figures/guidance";

@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert2D } from "../core/checks";
 import { randn } from "../core/random";
-import { alongside, helpers, send, threadCount } from "../core/threads";
+import { alongside, awaitHelpers, helpers, send, threadCount } from "../core/threads";
 import { VelocityModel, type VelocityModelConfig } from "../model/mlp";
 import { partRows } from "../model/parallel";
 import { solveOde, ODE_STAGES, type OdeSolution } from "../solvers/ode";
@@ -19,6 +19,16 @@ import { classesOf, guidedField, readLabels } from "./conditional";
 
 /** The module whose jobs the helper threads run for image sampling. */
 export const IMAGE_JOBS = join(__dirname, "jobs.ts");
+
+/**
+ * Starts the helper threads for image sampling and waits until they are ready (otherwise they start
+ * in the background on first use, and the main thread does all the work meanwhile: same numbers).
+ * The helpers of `fm.startThreads` (2-D sampling and training) are replaced: one set runs at a time.
+ * Resolves to the number of threads image sampling will use.
+ */
+export async function startImageThreads(): Promise<number> {
+  return 1 + (await awaitHelpers(threadCount() - 1, IMAGE_JOBS));
+}
 
 /** Fewest images worth sending to a helper thread. */
 export const MIN_IMAGES_PER_THREAD = 64;
