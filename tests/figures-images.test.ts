@@ -134,9 +134,10 @@ describe("guidance figures", () => {
   });
 
   it("draws the trade-off with the floor", () => {
+    const none = { predicted: new Int32Array(0), labels: new Uint8Array(0) };
     const rows = [
-      { w: 0, accuracy: 0.7, fd: 60, nfe: 16, passes: 16 },
-      { w: 1, accuracy: 0.97, fd: 20, nfe: 16, passes: 32 },
+      { w: 0, accuracy: 0.7, fd: 60, nfe: 16, passes: 16, ...none },
+      { w: 1, accuracy: 0.97, fd: 20, nfe: 16, passes: 32, ...none },
     ];
     const fig = plotGuidanceTradeoff(rows, { floor: 0.7 });
     expect(fig.data.length).toBe(3);

@@ -9,7 +9,7 @@ import { backendInfo } from "../src/core/backend";
 import { runningHelpers, setThreads, stopThreads } from "../src/core/threads";
 import { createVelocityModel } from "../src/model/mlp";
 import { guidedField } from "../src/images/conditional";
-import { sampleDigits, MIN_IMAGES_PER_THREAD, startImageThreads } from "../src/images/sample";
+import { sampleDigits, MIN_IMAGES_PER_THREAD, slerpNoise, startImageThreads } from "../src/images/sample";
 import { solveOde } from "../src/solvers/ode";
 import { Classifier } from "../src/images/classifier";
 import { ImageCodec } from "../src/images/codec";
@@ -95,6 +95,24 @@ describe("sampleDigits", () => {
   });
 });
 
+describe("slerpNoise", () => {
+  it("runs from a to b along the arc, keeping the length of orthogonal equal-length points", () => {
+    const a = tf.tensor2d([[3, 0, 0]]);
+    const b = tf.tensor2d([[0, 3, 0]]);
+    const s = slerpNoise(a, b, [0, 0.25, 0.5, 1]).arraySync() as number[][];
+    expect(s[0]).toEqual([3, 0, 0]);
+    expect(s[3][1]).toBeCloseTo(3, 6);
+    s.forEach((row) => expect(Math.hypot(...row)).toBeCloseTo(3, 5));
+    expect(s[1][0]).toBeCloseTo(3 * Math.cos(Math.PI / 8), 5);
+    // negative control: the straight line halfway is sqrt(2) times shorter
+    expect(Math.hypot(1.5, 1.5, 0)).toBeLessThan(0.75 * 3);
+    expect(() => slerpNoise(a, a, [0.5])).toThrow(/point the same way/);
+    expect(() => slerpNoise(a, b, [1.5])).toThrow("alphas must be numbers in [0, 1]; got [1.5]");
+    expect(() => slerpNoise(tf.zeros([2, 3]) as tf.Tensor2D, b, [0])).toThrow(/single points \[1, d\]; got 2 and 1 rows/);
+    tf.dispose([a, b]);
+  });
+});
+
 describe("judging samples", () => {
   /** A codec that is the identity on 2 x 3 'images' (k = 6), and a classifier. */
   const codec = new ImageCodec({
@@ -147,6 +165,20 @@ describe("judging samples", () => {
     );
     expect(curves.map((c) => c.nfe)).toEqual([[1, 2, 4, 8], [4, 8]]);
     curves.forEach((c) => c.values.forEach((v) => expect(Number.isFinite(v)).toBe(true)));
+  });
+
+  it("a code velocity becomes a grey-value velocity (s / 2) V u, the derivative of the decoded image", () => {
+    const scaled = new ImageCodec({ ...codec, pixels: 6, k: 6, mean: codec.mean, basis: codec.basis, variances: codec.variances, scale: 2 });
+    const z = tf.tensor2d([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]]);
+    const u = tf.tensor2d([[1, -1, 0, 2, 0, 0]]);
+    const v = scaled.toPixelVelocity(u);
+    const h = 1e-2;
+    const ahead = tf.tidy(() => scaled.decode(tf.add(z, tf.mul(u, h)) as tf.Tensor2D));
+    const now = scaled.decode(z);
+    const fd = tf.tidy(() => tf.div(tf.sub(ahead, now), 2 * h)); // d/dt of (x + 1) / 2
+    expect(Array.from(v.dataSync()).map((x, i) => Math.abs(x - fd.dataSync()[i])).every((e) => e < 1e-4)).toBe(true);
+    expect(Array.from(v.dataSync())).toEqual([1, -1, 0, 2, 0, 0]);
+    tf.dispose([z, u, v, ahead, now, fd]);
   });
 
   it("classBalance: shares and their total variation from the reference", () => {

@@ -90,10 +90,38 @@ export class ImageCodec {
     return tf.tidy(() => tf.clipByValue(tf.mul(tf.add(this.decode(z), 1), 0.5), 0, 1) as tf.Tensor2D);
   }
 
+  /**
+   * A velocity in code space as a velocity of grey values: d/dt of (x + 1) / 2 for x = m + s V z,
+   * that is (s / 2) V u, `[n, k]` -> `[n, pixels]` (signed: ink appearing is positive).
+   */
+  toPixelVelocity(u: tf.Tensor2D): tf.Tensor2D {
+    assert2D(u, "toPixelVelocity: u", this.k);
+    const { basis } = this.parts();
+    return tf.tidy(() => tf.matMul(tf.mul(u, this.scale / 2), basis) as tf.Tensor2D);
+  }
+
   /** Codes of an image set (grey values in [0, 1]), `[n, k]`. */
   encodeSet(set: ImageSet): tf.Tensor2D {
     if (set.height * set.width !== this.pixels) throw new Error(`encodeSet: the codec takes ${this.pixels}-pixel images; got ${set.height} x ${set.width}`);
     return tf.tidy(() => this.encode(tf.sub(tf.mul(tf.tensor2d(set.pixels, [set.n, this.pixels]), 2), 1) as tf.Tensor2D));
+  }
+
+  /** The codec of the first `k` directions only (same mean and scale): a coarser code. */
+  truncate(k: number): ImageCodec {
+    if (!Number.isInteger(k) || k < 1 || k > this.k) throw new Error(`truncate: k must be an integer in [1, ${this.k}]; got ${k}`);
+    return new ImageCodec({
+      pixels: this.pixels,
+      k,
+      mean: this.mean,
+      basis: this.basis.slice(0, k * this.pixels),
+      variances: this.variances.slice(0, k),
+      scale: this.scale,
+    });
+  }
+
+  /** Images squeezed through the code: decode(encode(x)) as grey values, `[n, pixels]`. */
+  reconstruct(set: ImageSet): tf.Tensor2D {
+    return tf.tidy(() => this.toPixels(this.encodeSet(set)));
   }
 
   /** Frees the codec's tensors (rebuilt on the next use). */

@@ -22,6 +22,7 @@ import { VelocityModel } from "../model/mlp";
 import { ODE_STAGES } from "../solvers/ode";
 import { Classifier } from "./classifier";
 import { ImageCodec } from "./codec";
+import { guidedField } from "./conditional";
 import { loadImageModelOf } from "./io";
 import { classCounts, takeImages, type ImageSet } from "./mnist";
 import { sampleDigits, type ImageSolver } from "./sample";
@@ -96,6 +97,9 @@ export interface GuidanceRow {
   /** Field evaluations per image, and network passes. */
   nfe: number;
   passes: number;
+  /** The class the classifier gives each sample, and the class it was drawn for. */
+  predicted: Int32Array;
+  labels: Uint8Array;
 }
 
 /**
@@ -114,10 +118,10 @@ export function guidanceSweep(
   try {
     return options.ws.map((w) => {
       const s = sampleDigitPixels(flow, codec, { labels, w, method: options.method, steps: options.steps, x0 });
-      const { accuracy } = judge.accuracy(s.pixels, labels);
+      const { accuracy, predicted } = judge.accuracy(s.pixels, labels);
       const fd = judge.frechet(s.pixels);
       tf.dispose([s.pixels, s.codes]);
-      return { w, accuracy, fd, nfe: s.nfe, passes: s.passes };
+      return { w, accuracy, fd, nfe: s.nfe, passes: s.passes, predicted, labels };
     });
   } finally {
     x0.dispose();
@@ -190,6 +194,58 @@ export function nearestCodes(query: tf.Tensor2D, reference: tf.Tensor2D): { dist
     const index = Array.from(tf.argMin(d2, 1).dataSync());
     const best = tf.min(d2, 1).dataSync();
     return { distance: Array.from(best, (v) => Math.sqrt(Math.max(v, 0))), index };
+  });
+}
+
+/**
+ * Grey-value samples in rows, one row per guidance weight, one column per label, all rows from the
+ * same noise `x0` (`[labels, k]`): the grids of notebook 09.
+ */
+export function sampleDigitGrid(
+  flow: VelocityModel,
+  codec: ImageCodec,
+  options: { ws: number[]; labels: number[]; x0: tf.Tensor2D; method?: ImageSolver; steps?: number },
+): tf.Tensor2D {
+  return tf.tidy(() =>
+    tf.concat(options.ws.map((w) => sampleDigitPixels(flow, codec, { ...options, w }).pixels)) as tf.Tensor2D,
+  );
+}
+
+/** Does a generator copy its training set? Distances to the nearest training code (see `nearestCodes`). */
+export function codeMemorisation(
+  samples: tf.Tensor2D,
+  train: tf.Tensor2D,
+  heldOut: tf.Tensor2D,
+): { ratio: number; sampleMedian: number; heldOutMedian: number; nearest: number[] } {
+  const median = (v: number[]) => {
+    const s = v.slice().sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const near = nearestCodes(samples, train);
+  const sampleMedian = median(near.distance);
+  const heldOutMedian = median(nearestCodes(heldOut, train).distance);
+  return { ratio: sampleMedian / heldOutMedian, sampleMedian, heldOutMedian, nearest: near.index };
+}
+
+/**
+ * The guided velocity of a flow model at one code z and time t, as images: the decoded x_t, the
+ * velocity in grey values per unit time, and the final image it predicts, x_t + (1 - t) u (notebook 08).
+ */
+export function velocityImages(
+  flow: VelocityModel,
+  codec: ImageCodec,
+  z: tf.Tensor2D,
+  t: number,
+  label: number,
+  w: number,
+): { xt: tf.Tensor2D; velocity: tf.Tensor2D; prediction: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const u = guidedField(flow, [label], w)(z, t);
+    return {
+      xt: codec.toPixels(z),
+      velocity: codec.toPixelVelocity(u),
+      prediction: codec.toPixels(tf.add(z, tf.mul(u, 1 - t)) as tf.Tensor2D),
+    };
   });
 }
 

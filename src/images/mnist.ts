@@ -238,6 +238,17 @@ export function toPixels(x: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => tf.clipByValue(tf.mul(tf.add(x, 1), 0.5), 0, 1) as tf.Tensor2D);
 }
 
+/** How many images of `a` are also images of `b` (pixel for pixel): 0 for a held-out split. */
+export function countSharedImages(a: ImageSet, b: ImageSet): number {
+  const size = b.height * b.width;
+  if (a.height * a.width !== size) throw new Error(`countSharedImages: the sets hold images of different sizes`);
+  const key = (s: ImageSet, i: number) => s.pixels.subarray(i * size, (i + 1) * size).join();
+  const seen = new Set(Array.from({ length: b.n }, (_, i) => key(b, i)));
+  let shared = 0;
+  for (let i = 0; i < a.n; i++) if (seen.has(key(a, i))) shared++;
+  return shared;
+}
+
 /** How many images of each class a set holds. */
 export function classCounts(labels: ArrayLike<number>, classes: number): number[] {
   const counts = new Array<number>(classes).fill(0);

@@ -166,3 +166,39 @@ function parallelGuidedSolve(
   own.x.dispose();
   return { ...own, x: tf.tensor2d(x, [n, d]) };
 }
+
+/**
+ * Spherical interpolation between two noise points a and b (`[1, d]` each): for each alpha in [0, 1],
+ * (sin((1 - alpha) theta) a + sin(alpha theta) b) / sin(theta), theta the angle between them. Two
+ * independent Gaussian draws are nearly orthogonal and of equal length, and so are these points:
+ * every one looks like a draw of N(0, I). (The straight line (1 - alpha) a + alpha b is about
+ * sqrt(2) times shorter halfway: noise the model was never trained to start from.)
+ */
+export function slerpNoise(a: tf.Tensor2D, b: tf.Tensor2D, alphas: number[]): tf.Tensor2D {
+  assert2D(a, "slerpNoise: a");
+  assert2D(b, "slerpNoise: b", a.shape[1]);
+  if (a.shape[0] !== 1 || b.shape[0] !== 1) throw new Error(`slerpNoise: a and b must be single points [1, d]; got ${a.shape[0]} and ${b.shape[0]} rows`);
+  if (!Array.isArray(alphas) || alphas.length === 0 || alphas.some((v) => !(v >= 0 && v <= 1))) {
+    throw new Error(`slerpNoise: alphas must be numbers in [0, 1]; got ${JSON.stringify(alphas)}`);
+  }
+  const va = a.dataSync();
+  const vb = b.dataSync();
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < va.length; i++) {
+    ab += va[i] * vb[i];
+    aa += va[i] * va[i];
+    bb += vb[i] * vb[i];
+  }
+  const theta = Math.acos(Math.max(-1, Math.min(1, ab / Math.sqrt(aa * bb))));
+  if (!(Math.sin(theta) > 1e-6)) throw new Error("slerpNoise: a and b point the same way (or opposite): the arc is not defined");
+  const d = va.length;
+  const out = new Float32Array(alphas.length * d);
+  alphas.forEach((alpha, r) => {
+    const wa = Math.sin((1 - alpha) * theta) / Math.sin(theta);
+    const wb = Math.sin(alpha * theta) / Math.sin(theta);
+    for (let i = 0; i < d; i++) out[r * d + i] = wa * va[i] + wb * vb[i];
+  });
+  return tf.tensor2d(out, [alphas.length, d]);
+}
