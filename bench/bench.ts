@@ -8,9 +8,10 @@
  * Training: the course's own loop (fm.trainFlowMatching: CFM batch from a 2-D training set, explicit
  * back-propagation, Adam); milliseconds per step over `steps` steps after `warmup` steps.
  * Sampling: fm.sampleFlow with `euler-steps` Euler steps from `particles` noise points; seconds.
- * Image training (notebook 09): `image --dim 100 --classes 10 --width 256 --depth 3 --batch 128`: the
- * class-conditional network's training step (fm.trainConditionalFlow: codes of images with labels,
- * label dropout, Fourier time features), on synthetic codes (the step's cost does not depend on them).
+ * Image training (notebook 09): `image --dim 100 --classes 10 --width 256 --depth 3 --batch 128`:
+ * the class-conditional network's training step (fm.trainConditionalFlow: codes of images with
+ * labels, label dropout, Fourier time features), on synthetic codes (the step's cost does not
+ * depend on them).
  * Both use the library's default threads (one per core on wasm; FM_THREADS changes it), started
  * before the warm-up. The output says how many ran.
  */
@@ -53,12 +54,15 @@ async function main(): Promise<void> {
     const batch = arg("batch", 128);
     const net = createVelocityModel({ dim, classes, width, depth, time: "fourier" });
     const n = 8000;
-    const data = { x1: Float32Array.from({ length: n * dim }, () => normal()), labels: Uint8Array.from({ length: n }, () => randint(classes)), n };
+    const x1 = Float32Array.from({ length: n * dim }, () => normal());
+    const data = { x1, labels: Uint8Array.from({ length: n }, () => randint(classes)), n };
     const options = { data, batchSize: batch, progress: false, labelDropout: 0.2 };
     await trainConditionalFlow(net, { ...options, steps: arg("warmup", 50) });
     const steps = arg("steps", 300);
     const r = await trainConditionalFlow(net, { ...options, steps });
-    console.log(JSON.stringify({ side: "tfjs", backend, threads, what, dim, classes, width, depth, batch, steps, msPerStep: (1000 * r.seconds) / steps }));
+    const msPerStep = (1000 * r.seconds) / steps;
+    const shape = { dim, classes, width, depth, batch, steps };
+    console.log(JSON.stringify({ side: "tfjs", backend, threads, what, ...shape, msPerStep }));
     net.dispose();
     return;
   }

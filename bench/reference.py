@@ -38,6 +38,16 @@ def mlp(width, depth, d=2, inputs=None):
     return torch.nn.Sequential(*layers)
 
 
+def ms_per_step(step, warmup, steps):
+    """Milliseconds per call of step(), timed over `steps` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return 1000 * (time.perf_counter() - start) / steps
+
+
 def two_moons(n):
     a = math.pi * torch.rand(n)
     upper = torch.rand(n) < 0.5
@@ -79,13 +89,7 @@ def main():
             loss.backward()
             opt.step()
 
-        for _ in range(warmup):
-            image_step()
-        start = time.perf_counter()
-        for _ in range(steps):
-            image_step()
-        info.update(dim=dim, classes=classes, batch=batch, steps=steps,
-                    msPerStep=1000 * (time.perf_counter() - start) / steps)
+        info.update(dim=dim, classes=classes, batch=batch, steps=steps, msPerStep=ms_per_step(image_step, warmup, steps))
     elif what == "train":
         batch, steps, warmup = arg("batch", 256), arg("steps", 300), arg("warmup", 50)
         data = two_moons(2000)
@@ -101,12 +105,7 @@ def main():
             loss.backward()
             opt.step()
 
-        for _ in range(warmup):
-            step()
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        info.update(batch=batch, steps=steps, msPerStep=1000 * (time.perf_counter() - start) / steps)
+        info.update(batch=batch, steps=steps, msPerStep=ms_per_step(step, warmup, steps))
     else:
         particles, euler_steps = arg("particles", 10000), arg("euler-steps", 100)
 

@@ -84,7 +84,14 @@ const CASES = [
   { name: "training step, width 256 x 3, batch 1024 (ms)", what: "train", flags: ["--width", "256", "--batch", "1024", "--steps", "40", "--warmup", "10"], key: "msPerStep", target: 4 },
   { name: "sampling 10,000 particles, 100 Euler steps, width 64 (s)", what: "sample", flags: ["--width", "64", "--particles", "10000", "--euler-steps", "100"], key: "seconds", target: 2 },
   // notebook 09 (issue 19): the class-conditional image network on 100 codes, batch 128
-  { name: "image network step, 100 codes + labels, 256 x 3, batch 128 (ms)", what: "image", flags: ["--dim", "100", "--classes", "10", "--width", "256", "--depth", "3", "--batch", "128", "--steps", "500", "--warmup", "500"], key: "msPerStep", target: 3 },
+  {
+    name: "image network step, 100 codes + labels, 256 x 3, batch 128 (ms)",
+    what: "image",
+    flags: ["--dim", "100", "--classes", "10", "--width", "256", "--depth", "3", "--batch", "128",
+      "--steps", "500", "--warmup", "500"],
+    key: "msPerStep",
+    target: 3,
+  },
 ];
 
 function measure(side, c, threads) {

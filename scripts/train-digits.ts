@@ -1,11 +1,14 @@
 // Trains notebook 09's shipped models from their recipes (src/images/recipes.ts) and writes them to
-// assets/models/: the PCA codec, the digit classifier, the class-conditional flow model and its reflow.
+// assets/models/: the PCA codec, the digit classifier, the class-conditional flow model and its
+// reflow.
 //
 //   node -r ./src/core/ts-register.cjs scripts/train-digits.ts [codec|classifier|flow|reflow|all]
 //
-// Each step reads the files of the steps before it (the flow model trains on the shipped codec's codes,
+// Each step reads the files of the steps before it (the flow model trains on the shipped codec's
+// codes,
 // the reflow starts from the shipped flow model) and records in its file the recipe, the SHA-256 of
-// what it was made from, the first losses exactly, the whole loss trace (4 significant digits), the wall
+// what it was made from, the first losses exactly, the whole loss trace (4 significant digits),
+// the wall
 // time and how loaded the machine was. Deterministic: the same recipe gives the same files.
 import { cpus, loadavg } from "os";
 import { join } from "path";
@@ -57,7 +60,8 @@ const trace = (losses: number[]) => ({
 
 async function main(): Promise<void> {
   const what = process.argv[2] ?? "all";
-  if (!["codec", "classifier", "flow", "reflow", "all"].includes(what)) throw new Error(`unknown step ${what}`);
+  if (!["codec", "classifier", "flow", "reflow", "all"].includes(what))
+    throw new Error(`unknown step ${what}`);
   await initBackend();
   await startThreads();
   const split = digitSplit();
@@ -66,7 +70,10 @@ async function main(): Promise<void> {
     const load = loadavg();
     const t0 = Date.now();
     const codec = codecFromRecipe(split);
-    saveImageModel(codec, FILES.codec, { recipe: CODEC_RECIPE, info: machine((Date.now() - t0) / 1000, load) });
+    saveImageModel(codec, FILES.codec, {
+      recipe: CODEC_RECIPE,
+      info: machine((Date.now() - t0) / 1000, load),
+    });
     console.log(`codec: ${codec.describe()} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
   if (all || what === "classifier") {
@@ -87,7 +94,10 @@ async function main(): Promise<void> {
       recipe: { ...FLOW_RECIPE, codecSha256: codec.sha256 },
       info: { ...machine(run.seconds, load), finalLoss: run.finalLoss, ...trace(run.losses) },
     });
-    console.log(`flow: ${model.describe()}, final loss ${run.finalLoss.toFixed(2)}, ${run.seconds.toFixed(0)} s`);
+    console.log(
+      `flow: ${model.describe()}, final loss ${run.finalLoss.toFixed(2)}, ` +
+        `${run.seconds.toFixed(0)} s`,
+    );
   }
   if (all || what === "reflow") {
     const codec = loadImageModelOf(FILES.codec, "codec");
@@ -107,7 +117,10 @@ async function main(): Promise<void> {
         ...trace(run.losses),
       },
     });
-    console.log(`reflow: pairs in ${pairSeconds.toFixed(0)} s, training ${run.seconds.toFixed(0)} s, final loss ${run.finalLoss.toFixed(2)}`);
+    console.log(
+      `reflow: pairs in ${pairSeconds.toFixed(0)} s, training ${run.seconds.toFixed(0)} s, ` +
+        `final loss ${run.finalLoss.toFixed(2)}`,
+    );
   }
   console.log(`live tensors at the end: ${tf.memory().numTensors}`);
 }

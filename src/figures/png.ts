@@ -44,11 +44,18 @@ export function greyPng(
   options: { scale?: number; invert?: boolean } = {},
 ): Buffer {
   const scale = options.scale ?? 1;
-  for (const [name, v] of [["width", width], ["height", height], ["scale", scale]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`greyPng: ${name} must be a positive integer; got ${v}`);
+  for (const [name, v] of [
+    ["width", width],
+    ["height", height],
+    ["scale", scale],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new Error(`greyPng: ${name} must be a positive integer; got ${v}`);
   }
   if (values.length !== width * height) {
-    throw new Error(`greyPng: a ${width} x ${height} image needs ${width * height} values; got ${values.length}`);
+    throw new Error(
+      `greyPng: a ${width} x ${height} image needs ${width * height} values; got ${values.length}`,
+    );
   }
   const W = width * scale;
   const H = height * scale;
@@ -77,7 +84,8 @@ export function greyPng(
 
 /**
  * Tiles n images (each `height * width` values in [0, 1], image after image) into one picture of
- * `columns` images per row, with a gap of `gap` pixels (value `background`, default 0.25: light grey ink) between them.
+ * `columns` images per row, with a gap of `gap` pixels (value `background`, default 0.25: light
+ * grey ink) between them.
  * @returns the tiled values and their size
  */
 export function tileImages(
@@ -87,12 +95,16 @@ export function tileImages(
   options: { columns?: number; gap?: number; background?: number } = {},
 ): { values: Float32Array; width: number; height: number; columns: number; rows: number } {
   const { height: h, width: w } = size;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`tileImages: n must be a positive integer; got ${n}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`tileImages: n must be a positive integer; got ${n}`);
   if (images.length !== n * h * w) {
-    throw new Error(`tileImages: ${n} images of ${h} x ${w} need ${n * h * w} values; got ${images.length}`);
+    throw new Error(
+      `tileImages: ${n} images of ${h} x ${w} need ${n * h * w} values; got ${images.length}`,
+    );
   }
   const columns = Math.min(n, options.columns ?? n);
-  if (!Number.isInteger(columns) || columns < 1) throw new Error(`tileImages: columns must be a positive integer; got ${columns}`);
+  if (!Number.isInteger(columns) || columns < 1)
+    throw new Error(`tileImages: columns must be a positive integer; got ${columns}`);
   const gap = options.gap ?? 2;
   const rows = Math.ceil(n / columns);
   const W = columns * w + (columns - 1) * gap;
@@ -101,7 +113,8 @@ export function tileImages(
   for (let k = 0; k < n; k++) {
     const r0 = Math.floor(k / columns) * (h + gap);
     const c0 = (k % columns) * (w + gap);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) values[(r0 + y) * W + c0 + x] = images[k * h * w + y * w + x];
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) values[(r0 + y) * W + c0 + x] = images[k * h * w + y * w + x];
   }
   return { values, width: W, height: H, columns, rows };
 }

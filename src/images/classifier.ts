@@ -4,7 +4,8 @@
  * and its penultimate layer is the feature space of the Frechet distance (src/metrics/frechet.ts),
  * the role the Inception network plays for the FID of photographs.
  *
- * A multilayer perceptron on grey values in [0, 1]: `hidden` ReLU layers, then a linear layer to one
+ * A multilayer perceptron on grey values in [0, 1]: `hidden` ReLU layers, then a linear layer to
+ * one
  * logit per class; trained with the softmax cross-entropy and Adam on batches of training images
  * shifted by a few pixels at random (a cheap augmentation that makes it robust to the small
  * misplacements generated digits have). Parameters live in one flat array, layer after layer (W
@@ -31,7 +32,6 @@ export interface ClassifierConfig {
   classes: number;
 }
 
-
 /** An MLP classifier with flat parameters (module comment). */
 export class Classifier {
   readonly config: ClassifierConfig;
@@ -41,15 +41,25 @@ export class Classifier {
   constructor(config: ClassifierConfig, theta?: Float32Array) {
     const { inputs, hidden, classes } = config ?? ({} as ClassifierConfig);
     const ints = [inputs, classes, ...(Array.isArray(hidden) ? hidden : [])];
-    if (!Array.isArray(hidden) || hidden.length === 0 || ints.some((v) => !Number.isInteger(v) || v < 1)) {
-      throw new Error(`Classifier: config needs positive integers inputs, classes and hidden[]; got ${JSON.stringify(config)}`);
+    if (
+      !Array.isArray(hidden) ||
+      hidden.length === 0 ||
+      ints.some((v) => !Number.isInteger(v) || v < 1)
+    ) {
+      throw new Error(
+        `Classifier: config needs positive integers inputs, classes and hidden[]; got ` +
+          `${JSON.stringify(config)}`,
+      );
     }
     if (classes < 2) throw new Error(`Classifier: needs at least 2 classes; got ${classes}`);
     this.config = { inputs, hidden: hidden.slice(), classes };
     const { layers, count } = layerLayout([inputs, ...hidden, classes]);
     this.layers = layers;
     if (theta !== undefined) {
-      if (theta.length !== count) throw new Error(`Classifier: theta has ${theta.length} numbers; the architecture needs ${count}`);
+      if (theta.length !== count)
+        throw new Error(
+          `Classifier: theta has ${theta.length} numbers; the architecture needs ${count}`,
+        );
       this.theta = Float32Array.from(theta);
     } else this.theta = initialParameters(layers, count);
   }
@@ -61,12 +71,23 @@ export class Classifier {
   /** The parameters as tensors [W0, b0, W1, b1, ...] (new tensors: the caller disposes them). */
   parameterTensors(): tf.Tensor[] {
     return this.layers.flatMap((l) => [
-      tf.tensor2d(this.theta.subarray(l.offset, l.offset + l.inputs * l.outputs), [l.inputs, l.outputs]),
-      tf.tensor1d(this.theta.subarray(l.offset + l.inputs * l.outputs, l.offset + l.inputs * l.outputs + l.outputs)),
+      tf.tensor2d(this.theta.subarray(l.offset, l.offset + l.inputs * l.outputs), [
+        l.inputs,
+        l.outputs,
+      ]),
+      tf.tensor1d(
+        this.theta.subarray(
+          l.offset + l.inputs * l.outputs,
+          l.offset + l.inputs * l.outputs + l.outputs,
+        ),
+      ),
     ]);
   }
 
-  /** The activations of the last hidden layer, `[n, hidden.at(-1)]`: the Frechet distance's features. */
+  /**
+   * The activations of the last hidden layer, `[n, hidden.at(-1)]`: the Frechet distance's
+   * features.
+   */
   features(x: tf.Tensor2D): tf.Tensor2D {
     assert2D(x, "x", this.config.inputs);
     return tf.tidy(() => run(this.parameterTensors(), x, true));
@@ -90,7 +111,10 @@ export class Classifier {
   /** A one-line description. */
   describe(): string {
     const c = this.config;
-    return `MLP classifier ${c.inputs} -> ${c.hidden.join(" -> ")} relu -> ${c.classes}, ${this.numParameters} parameters`;
+    return (
+      `MLP classifier ${c.inputs} -> ${c.hidden.join(" -> ")} relu -> ${c.classes}, ` +
+      `${this.numParameters} parameters`
+    );
   }
 }
 
@@ -102,7 +126,12 @@ function run(p: tf.Tensor[], x: tf.Tensor2D, featuresOnly: boolean): tf.Tensor2D
     const last = i === layers - 1;
     if (last && featuresOnly) return h;
     const act = last ? "linear" : "relu";
-    h = tf.fused.matMul({ a: h, b: p[2 * i] as tf.Tensor2D, bias: p[2 * i + 1], activation: act }) as tf.Tensor2D;
+    h = tf.fused.matMul({
+      a: h,
+      b: p[2 * i] as tf.Tensor2D,
+      bias: p[2 * i + 1],
+      activation: act,
+    }) as tf.Tensor2D;
   }
   return h;
 }
@@ -115,7 +144,8 @@ function checkBatch(clf: Classifier, x: tf.Tensor2D, labels: ArrayLike<number>, 
   const K = clf.config.classes;
   for (let i = 0; i < n; i++) {
     const c = labels[i];
-    if (!Number.isInteger(c) || c < 0 || c >= K) throw new Error(`${fn}: label ${i} is ${c}, not a class in [0, ${K})`);
+    if (!Number.isInteger(c) || c < 0 || c >= K)
+      throw new Error(`${fn}: label ${i} is ${c}, not a class in [0, ${K})`);
   }
 }
 
@@ -146,7 +176,12 @@ export function classifierLossAndGradient(
     for (let i = 0; i < layers; i++) {
       inputs.push(h);
       const act = i === layers - 1 ? "linear" : "relu";
-      h = tf.fused.matMul({ a: h, b: p[2 * i] as tf.Tensor2D, bias: p[2 * i + 1], activation: act }) as tf.Tensor2D;
+      h = tf.fused.matMul({
+        a: h,
+        b: p[2 * i] as tf.Tensor2D,
+        bias: p[2 * i + 1],
+        activation: act,
+      }) as tf.Tensor2D;
     }
     const onehot = tf.oneHot(tf.tensor1d(Array.from(labels), "int32"), K);
     const logp = tf.logSoftmax(h);
@@ -155,9 +190,15 @@ export function classifierLossAndGradient(
     const ones = tf.ones([1, n]);
     for (let i = layers - 1; i >= 0; i--) {
       // [h^T; 1^T] g = [dL/dW; dL/db], already in theta's layout for this layer
-      grad.set(tf.matMul(tf.concat([tf.transpose(inputs[i]), ones], 0), g).dataSync(), clf.layers[i].offset);
+      grad.set(
+        tf.matMul(tf.concat([tf.transpose(inputs[i]), ones], 0), g).dataSync(),
+        clf.layers[i].offset,
+      );
       if (i === 0) break;
-      g = tf.mul(tf.matMul(g, tf.transpose(p[2 * i] as tf.Tensor2D)), tf.step(inputs[i])) as tf.Tensor2D;
+      g = tf.mul(
+        tf.matMul(g, tf.transpose(p[2 * i] as tf.Tensor2D)),
+        tf.step(inputs[i]),
+      ) as tf.Tensor2D;
     }
   });
   return { loss, grad };
@@ -197,14 +238,22 @@ export function classifierAutodiffGradient(
 /**
  * Copies image `k` of `set`, shifted by (dx, dy) pixels (zeros shifted in), into `out` at `at`.
  */
-export function shiftedImage(set: ImageSet, k: number, dx: number, dy: number, out: Float32Array, at: number): void {
+export function shiftedImage(
+  set: ImageSet,
+  k: number,
+  dx: number,
+  dy: number,
+  out: Float32Array,
+  at: number,
+): void {
   const { width: w, height: h } = set;
   const src = k * w * h;
   for (let y = 0; y < h; y++) {
     const sy = y - dy;
     for (let x = 0; x < w; x++) {
       const sx = x - dx;
-      out[at + y * w + x] = sy >= 0 && sy < h && sx >= 0 && sx < w ? set.pixels[src + sy * w + sx] : 0;
+      out[at + y * w + x] =
+        sy >= 0 && sy < h && sx >= 0 && sx < w ? set.pixels[src + sy * w + sx] : 0;
     }
   }
 }
@@ -228,26 +277,48 @@ export interface ClassifierTrainOptions {
 }
 
 /**
- * Trains the classifier in place (module comment). Seeded through `fm.seed`: per batch row, an image
+ * Trains the classifier in place (module comment). Seeded through `fm.seed`: per batch row, an
+ * image
  * index, then the shift dx, then dy. Returns the loss of every step.
  */
-export async function trainClassifier(clf: Classifier, options: ClassifierTrainOptions): Promise<{ losses: number[]; seconds: number }> {
+export async function trainClassifier(
+  clf: Classifier,
+  options: ClassifierTrainOptions,
+): Promise<{ losses: number[]; seconds: number }> {
   const data = options.data;
   const size = clf.config.inputs;
-  if (!data || !(data.pixels instanceof Float32Array) || data.height * data.width !== size || data.classes !== clf.config.classes) {
-    throw new Error(`trainClassifier: data must be an ImageSet of ${size}-pixel images in ${clf.config.classes} classes`);
+  if (
+    !data ||
+    !(data.pixels instanceof Float32Array) ||
+    data.height * data.width !== size ||
+    data.classes !== clf.config.classes
+  ) {
+    throw new Error(
+      `trainClassifier: data must be an ImageSet of ${size}-pixel images in ` +
+        `${clf.config.classes} classes`,
+    );
   }
   const steps = options.steps ?? 3000;
   const batchSize = options.batchSize ?? 128;
   const shift = options.shift ?? 2;
-  for (const [name, v, min] of [["steps", steps, 1], ["batchSize", batchSize, 1], ["shift", shift, 0]] as const) {
-    if (!Number.isInteger(v) || v < min) throw new Error(`trainClassifier: ${name} must be an integer >= ${min}; got ${v}`);
+  for (const [name, v, min] of [
+    ["steps", steps, 1],
+    ["batchSize", batchSize, 1],
+    ["shift", shift, 0],
+  ] as const) {
+    if (!Number.isInteger(v) || v < min)
+      throw new Error(`trainClassifier: ${name} must be an integer >= ${min}; got ${v}`);
   }
   const schedule = options.schedule ?? "cosine";
   const rate = options.learningRate ?? 1e-3;
   if (!(rate > 0)) throw new Error(`trainClassifier: learningRate must be positive; got ${rate}`);
   const show = options.progress ?? inKernel();
-  const bar = show ? startProgress({ total: steps, title: typeof show === "string" ? show : "training the classifier" }) : null;
+  const bar = show
+    ? startProgress({
+        total: steps,
+        title: typeof show === "string" ? show : "training the classifier",
+      })
+    : null;
   const adam = new Adam(clf.numParameters, { learningRate: rate });
   const batch = new Float32Array(batchSize * size);
   const labels = new Int32Array(batchSize);
@@ -265,7 +336,8 @@ export async function trainClassifier(clf: Classifier, options: ClassifierTrainO
       const x = tf.tensor2d(batch, [batchSize, size]);
       const { loss, grad } = classifierLossAndGradient(clf, x, labels);
       x.dispose();
-      if (!Number.isFinite(loss)) throw new Error(`trainClassifier: the loss is ${loss} at step ${step}`);
+      if (!Number.isFinite(loss))
+        throw new Error(`trainClassifier: the loss is ${loss} at step ${step}`);
       adam.update(clf.theta, grad, rate * learningRateFactor(schedule, step, steps));
       losses.push(loss);
       if (bar) await bar.update(step, { loss });

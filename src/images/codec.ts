@@ -3,9 +3,11 @@
  *
  * Why: a multilayer perceptron that outputs a velocity for all 784 pixels through narrower hidden
  * layers can only move the image inside the span of its last layer's weights (as many directions as
- * hidden units). In the other directions the sample keeps its starting noise, so every image comes out
+ * hidden units). In the other directions the sample keeps its starting noise, so every image comes
+ * out
  * speckled. Flow matching in the coordinates of the first k principal components (a k-dimensional
- * "latent space", as latent diffusion and latent flow matching do with a learned autoencoder) avoids
+ * "latent space", as latent diffusion and latent flow matching do with a learned autoencoder)
+ * avoids
  * that: the network's output spans all k directions, and the decoder puts the pixels back.
  *
  *     encode: z = V^T (x - m) / s          decode: x = m + s V z
@@ -14,7 +16,8 @@
  * V (784 x k) the top k eigenvectors of the training images' covariance, and s one scale that gives
  * the codes an average variance of 1 (the noise's). The eigenvectors come from a cyclic Jacobi
  * eigendecomposition in float64 (src/metrics/frechet.ts); it takes a minute or two for 784 pixels,
- * so the course ships the codec (assets/models/mnist-codec.json) and `verifyCodec` checks it against
+ * so the course ships the codec (assets/models/mnist-codec.json) and `verifyCodec` checks it
+ * against
  * the training images in a second.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -38,18 +41,29 @@ export class ImageCodec {
   readonly scale: number;
   private tensors: { mean: tf.Tensor1D; basis: tf.Tensor2D; basisT: tf.Tensor2D } | null = null;
 
-  constructor(parts: { pixels: number; k: number; mean: Float32Array; basis: Float32Array; variances: Float32Array; scale: number }) {
+  constructor(parts: {
+    pixels: number;
+    k: number;
+    mean: Float32Array;
+    basis: Float32Array;
+    variances: Float32Array;
+    scale: number;
+  }) {
     const { pixels, k, mean, basis, variances, scale } = parts;
     if (!Number.isInteger(pixels) || !Number.isInteger(k) || k < 1 || k > pixels) {
-      throw new Error(`ImageCodec: need integers 1 <= k <= pixels; got k = ${k}, pixels = ${pixels}`);
+      throw new Error(
+        `ImageCodec: need integers 1 <= k <= pixels; got k = ${k}, pixels = ${pixels}`,
+      );
     }
     if (mean.length !== pixels || basis.length !== k * pixels || variances.length !== k) {
       throw new Error(
-        `ImageCodec: expected a mean of ${pixels}, a basis of ${k} x ${pixels} and ${k} variances; ` +
+        `ImageCodec: expected a mean of ${pixels}, a basis of ${k} x ${pixels} and ${k} ` +
+          `variances; ` +
           `got ${mean.length}, ${basis.length} and ${variances.length}`,
       );
     }
-    if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`ImageCodec: scale must be a positive number; got ${scale}`);
+    if (!(scale > 0) || !Number.isFinite(scale))
+      throw new Error(`ImageCodec: scale must be a positive number; got ${scale}`);
     this.pixels = pixels;
     this.k = k;
     this.mean = mean;
@@ -61,7 +75,9 @@ export class ImageCodec {
   private parts(): { mean: tf.Tensor1D; basis: tf.Tensor2D; basisT: tf.Tensor2D } {
     if (!this.tensors) {
       const basisT = new Float32Array(this.k * this.pixels);
-      for (let i = 0; i < this.k; i++) for (let p = 0; p < this.pixels; p++) basisT[p * this.k + i] = this.basis[i * this.pixels + p];
+      for (let i = 0; i < this.k; i++)
+        for (let p = 0; p < this.pixels; p++)
+          basisT[p * this.k + i] = this.basis[i * this.pixels + p];
       this.tensors = {
         mean: tf.keep(tf.tensor1d(this.mean)),
         basis: tf.keep(tf.tensor2d(this.basis, [this.k, this.pixels])),
@@ -87,7 +103,9 @@ export class ImageCodec {
 
   /** Grey values in [0, 1] (clipped) of codes: `[n, k]` -> `[n, pixels]`. */
   toPixels(z: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => tf.clipByValue(tf.mul(tf.add(this.decode(z), 1), 0.5), 0, 1) as tf.Tensor2D);
+    return tf.tidy(
+      () => tf.clipByValue(tf.mul(tf.add(this.decode(z), 1), 0.5), 0, 1) as tf.Tensor2D,
+    );
   }
 
   /**
@@ -102,13 +120,21 @@ export class ImageCodec {
 
   /** Codes of an image set (grey values in [0, 1]), `[n, k]`. */
   encodeSet(set: ImageSet): tf.Tensor2D {
-    if (set.height * set.width !== this.pixels) throw new Error(`encodeSet: the codec takes ${this.pixels}-pixel images; got ${set.height} x ${set.width}`);
-    return tf.tidy(() => this.encode(tf.sub(tf.mul(tf.tensor2d(set.pixels, [set.n, this.pixels]), 2), 1) as tf.Tensor2D));
+    if (set.height * set.width !== this.pixels)
+      throw new Error(
+        `encodeSet: the codec takes ${this.pixels}-pixel images; got ${set.height} x ${set.width}`,
+      );
+    return tf.tidy(() =>
+      this.encode(
+        tf.sub(tf.mul(tf.tensor2d(set.pixels, [set.n, this.pixels]), 2), 1) as tf.Tensor2D,
+      ),
+    );
   }
 
   /** The codec of the first `k` directions only (same mean and scale): a coarser code. */
   truncate(k: number): ImageCodec {
-    if (!Number.isInteger(k) || k < 1 || k > this.k) throw new Error(`truncate: k must be an integer in [1, ${this.k}]; got ${k}`);
+    if (!Number.isInteger(k) || k < 1 || k > this.k)
+      throw new Error(`truncate: k must be an integer in [1, ${this.k}]; got ${k}`);
     return new ImageCodec({
       pixels: this.pixels,
       k,
@@ -139,7 +165,11 @@ export class ImageCodec {
 }
 
 /** The pixel covariance of a set of images in [-1, 1] scale, float64, with the mean. */
-export function pixelCovariance(set: ImageSet): { mean: Float64Array; cov: Float64Array; total: number } {
+export function pixelCovariance(set: ImageSet): {
+  mean: Float64Array;
+  cov: Float64Array;
+  total: number;
+} {
   const P = set.height * set.width;
   const n = set.n;
   if (n < 2) throw new Error(`pixelCovariance: needs at least 2 images; got ${n}`);
@@ -148,12 +178,16 @@ export function pixelCovariance(set: ImageSet): { mean: Float64Array; cov: Float
   for (let p = 0; p < P; p++) mean[p] /= n;
   // X_c^T X_c with an explicit transpose (a transposed operand is slow on wasm), one product.
   const cov64 = tf.tidy(() => {
-    const x = tf.sub(tf.sub(tf.mul(tf.tensor2d(set.pixels, [n, P]), 2), 1), tf.tensor1d(Float32Array.from(mean)));
+    const x = tf.sub(
+      tf.sub(tf.mul(tf.tensor2d(set.pixels, [n, P]), 2), 1),
+      tf.tensor1d(Float32Array.from(mean)),
+    );
     return tf.div(tf.matMul(tf.transpose(x), x), n - 1).dataSync();
   });
   const cov = new Float64Array(P * P);
   // symmetrise (float32 products are symmetric up to rounding)
-  for (let a = 0; a < P; a++) for (let b = 0; b < P; b++) cov[a * P + b] = 0.5 * (cov64[a * P + b] + cov64[b * P + a]);
+  for (let a = 0; a < P; a++)
+    for (let b = 0; b < P; b++) cov[a * P + b] = 0.5 * (cov64[a * P + b] + cov64[b * P + a]);
   let total = 0;
   for (let p = 0; p < P; p++) total += cov[p * P + p];
   return { mean, cov, total };
@@ -167,7 +201,8 @@ export function pixelCovariance(set: ImageSet): { mean: Float64Array; cov: Float
  */
 export function fitImageCodec(set: ImageSet, k: number): ImageCodec {
   const P = set.height * set.width;
-  if (!Number.isInteger(k) || k < 1 || k > P) throw new Error(`fitImageCodec: k must be an integer in [1, ${P}]; got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > P)
+    throw new Error(`fitImageCodec: k must be an integer in [1, ${P}]; got ${k}`);
   const { mean, cov } = pixelCovariance(set);
   const { values, vectors } = symmetricEigen(cov, P);
   const order = Array.from(values.keys()).sort((a, b) => values[b] - values[a] || a - b);
@@ -175,23 +210,37 @@ export function fitImageCodec(set: ImageSet, k: number): ImageCodec {
   const variances = new Float32Array(k);
   order.slice(0, k).forEach((j, i) => {
     variances[i] = values[j];
-    // a fixed sign: the largest entry of each direction positive (eigenvectors are defined up to sign)
+    // a fixed sign: the largest entry of each direction positive (eigenvectors are defined up to
+    // sign)
     let big = 0;
-    for (let p = 0; p < P; p++) if (Math.abs(vectors[p * P + j]) > Math.abs(big)) big = vectors[p * P + j];
+    for (let p = 0; p < P; p++)
+      if (Math.abs(vectors[p * P + j]) > Math.abs(big)) big = vectors[p * P + j];
     const sign = big < 0 ? -1 : 1;
     for (let p = 0; p < P; p++) basis[i * P + p] = sign * vectors[p * P + j];
   });
   const meanVariance = variances.reduce((a, b) => a + b, 0) / k;
-  return new ImageCodec({ pixels: P, k, mean: Float32Array.from(mean), basis, variances, scale: Math.sqrt(meanVariance) });
+  return new ImageCodec({
+    pixels: P,
+    k,
+    mean: Float32Array.from(mean),
+    basis,
+    variances,
+    scale: Math.sqrt(meanVariance),
+  });
 }
 
 /**
- * Checks that a codec is the PCA of `set` without redoing it: the basis is orthonormal, each direction
- * is an eigenvector of the covariance with its recorded variance (relative residual |C v - lambda v| /
+ * Checks that a codec is the PCA of `set` without redoing it: the basis is orthonormal, each
+ * direction
+ * is an eigenvector of the covariance with its recorded variance (relative residual |C v - lambda
+ * v| /
  * lambda_1), and no direction orthogonal to the basis has more variance than the smallest kept one
  * (power iteration on the covariance restricted to the rest).
  */
-export function verifyCodec(codec: ImageCodec, set: ImageSet): { orthonormality: number; eigenResidual: number; nextVariance: number; meanError: number } {
+export function verifyCodec(
+  codec: ImageCodec,
+  set: ImageSet,
+): { orthonormality: number; eigenResidual: number; nextVariance: number; meanError: number } {
   const P = codec.pixels;
   const k = codec.k;
   const { mean, cov } = pixelCovariance(set);

@@ -4,7 +4,8 @@
  *
  * The network is the library's MLP (`createVelocityModel({ dim: 784, classes: 10, ... })`): its
  * input is the image x (784 numbers in [-1, 1]), the time features embed(t) and the label c as
- * K + 1 one-hot numbers, the last of which means "no label". Trained with the label dropped (replaced
+ * K + 1 one-hot numbers, the last of which means "no label". Trained with the label dropped
+ * (replaced
  * by "no label") with some probability (`trainConditionalFlow`), the one network gives both the
  * conditional field u(x, t | c) and the unconditional field u(x, t) = u(x, t | no label).
  *
@@ -14,7 +15,8 @@
  *
  * w = 0 is the conditional field, w = -1 the unconditional one, w > 0 pushes further away from the
  * unconditional field. (Some papers write the same thing with a scale s = 1 + w.) Because velocity
- * and score are affine in each other at fixed (x, t) (notebook 08), this is the velocity whose score
+ * and score are affine in each other at fixed (x, t) (notebook 08), this is the velocity whose
+ * score
  * is grad log p_t(x | c) + w grad log p_t(c | x): the score of p_t(x | c) p_t(c | x)^w, at every t.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -23,7 +25,9 @@ import type { VelocityField } from "../core/notation";
 import { readTimes } from "../path/scheduler";
 import { forwardPass, labelFeatures, VelocityModel } from "../model/mlp";
 
-/** Labels for a batch: one class for every row, one per row (`null` entries: "no label"), or `null`. */
+/**
+ * Labels for a batch: one class for every row, one per row (`null` entries: "no label"), or `null`.
+ */
 export type Labels = number | ArrayLike<number | null> | null;
 
 /** Checks that `model` is class-conditional and returns its number of classes K. */
@@ -49,15 +53,20 @@ export function readLabels(labels: Labels, n: number, K: number, fn = "labels"):
   const check = (c: unknown, where: string): number => {
     if (c === null && where !== "the label") return K;
     if (typeof c !== "number" || !Number.isInteger(c) || c < 0 || c >= K) {
-      throw new Error(`${fn}: a label must be an integer class in [0, ${K}) or null; ${where} is ${String(c)}`);
+      throw new Error(
+        `${fn}: a label must be an integer class in [0, ${K}) or null; ${where} is ${String(c)}`,
+      );
     }
     return c;
   };
   if (typeof labels === "number") return out.fill(check(labels, "the label"));
   if (labels === undefined || typeof labels !== "object" || typeof labels.length !== "number") {
-    throw new Error(`${fn}: labels must be a class, an array of classes or null; got ${typeof labels}`);
+    throw new Error(
+      `${fn}: labels must be a class, an array of classes or null; got ${typeof labels}`,
+    );
   }
-  if (labels.length !== n) throw new Error(`${fn}: need one label per row (${n}); got ${labels.length}`);
+  if (labels.length !== n)
+    throw new Error(`${fn}: need one label per row (${n}); got ${labels.length}`);
   for (let i = 0; i < n; i++) out[i] = check(labels[i], `entry ${i}`);
   return out;
 }
@@ -66,14 +75,24 @@ export function readLabels(labels: Labels, n: number, K: number, fn = "labels"):
  * The network's input rows [x, embed(t), one-hot(c)], `[n, d + time + K + 1]`.
  * @param labels one class for all rows, one per row, or `null` ("no label")
  */
-export function conditionalFeatures(model: VelocityModel, x: tf.Tensor2D, t: Time, labels: Labels): tf.Tensor2D {
+export function conditionalFeatures(
+  model: VelocityModel,
+  x: tf.Tensor2D,
+  t: Time,
+  labels: Labels,
+): tf.Tensor2D {
   const K = classesOf(model, "conditionalFeatures");
   assert2D(x, "x", model.config.dim);
   return featuresOfIndex(model, x, t, readLabels(labels, x.shape[0], K));
 }
 
 /** `conditionalFeatures` with the labels already read (`readLabels`: K is "no label"). */
-function featuresOfIndex(model: VelocityModel, x: tf.Tensor2D, t: Time, index: Int32Array): tf.Tensor2D {
+function featuresOfIndex(
+  model: VelocityModel,
+  x: tf.Tensor2D,
+  t: Time,
+  index: Int32Array,
+): tf.Tensor2D {
   const d = model.config.dim;
   const n = x.shape[0];
   const times = readTimes(t, n);
@@ -95,7 +114,12 @@ function featuresOfIndex(model: VelocityModel, x: tf.Tensor2D, t: Time, index: I
  * @example
  * const u = fm.predictWithLabels(model, x, 0.5, 7);   // every row conditioned on the digit 7
  */
-export function predictWithLabels(model: VelocityModel, x: tf.Tensor2D, t: Time, labels: Labels): tf.Tensor2D {
+export function predictWithLabels(
+  model: VelocityModel,
+  x: tf.Tensor2D,
+  t: Time,
+  labels: Labels,
+): tf.Tensor2D {
   return tf.tidy(() => forwardPass(model, conditionalFeatures(model, x, t, labels), false).out);
 }
 
@@ -104,7 +128,11 @@ export function predictWithLabels(model: VelocityModel, x: tf.Tensor2D, t: Time,
  * @example
  * const guided = fm.classifierFreeGuidance(mixture0.field(), mixture.field(), 2);
  */
-export function classifierFreeGuidance(conditional: VelocityField, unconditional: VelocityField, w: number): VelocityField {
+export function classifierFreeGuidance(
+  conditional: VelocityField,
+  unconditional: VelocityField,
+  w: number,
+): VelocityField {
   if (typeof conditional !== "function" || typeof unconditional !== "function") {
     throw new Error("classifierFreeGuidance: give two velocity fields (x, t) => tensor");
   }
@@ -128,12 +156,16 @@ export function classifierFreeGuidance(conditional: VelocityField, unconditional
 export function guidedField(model: VelocityModel, labels: Labels, w: number): VelocityField {
   const K = classesOf(model, "guidedField");
   assertInRange(w, "w", -1, 1e3);
-  if (labels === null) throw new Error("guidedField: give the class of each row (null is the unconditional field: w = -1)");
+  if (labels === null)
+    throw new Error(
+      "guidedField: give the class of each row (null is the unconditional field: w = -1)",
+    );
   let fixed: Int32Array | null = null;
   return (x, t) => {
     const n = x.shape[0];
     fixed ??= readLabels(labels, n, K, "guidedField");
-    if (fixed.length !== n) throw new Error(`guidedField: the field was made for ${fixed.length} rows; got ${n}`);
+    if (fixed.length !== n)
+      throw new Error(`guidedField: the field was made for ${fixed.length} rows; got ${n}`);
     assert2D(x, "x", model.config.dim);
     const run = (rows: tf.Tensor2D, time: Time, index: Int32Array) =>
       forwardPass(model, featuresOfIndex(model, rows, time, index), false).out;

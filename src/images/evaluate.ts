@@ -6,7 +6,8 @@
  *   samples differ too: `floor` is the distance between test digits and as many training digits.
  * - `guidanceSweep`: how often guided samples show their label, and their Frechet distance, for
  *   several guidance weights w (quality against diversity).
- * - `solverSweep`: the Frechet distance against the number of field evaluations for several solvers,
+ * - `solverSweep`: the Frechet distance against the number of field evaluations for several
+ * solvers,
  *   all from the same noise.
  * - `classBalance`: which classes unguided samples fall into, against the training set's shares.
  * - `nearestCodes`: the nearest training image of each sample, in the codec's space (memorisation).
@@ -38,13 +39,17 @@ export class DigitJudge {
   readonly n: number;
 
   constructor(classifier: Classifier, test: ImageSet, train: ImageSet) {
-    if (!(classifier instanceof Classifier)) throw new Error("DigitJudge: classifier must be a Classifier");
+    if (!(classifier instanceof Classifier))
+      throw new Error("DigitJudge: classifier must be a Classifier");
     this.classifier = classifier;
     this.n = test.n;
     this.reference = this.fit(tf.tensor2d(test.pixels, [test.n, test.height * test.width]), true);
     const m = Math.min(test.n, train.n);
     const other = takeImages(train, m);
-    this.floor = frechetDistance(this.reference, this.fit(tf.tensor2d(other.pixels, [m, other.height * other.width]), true));
+    this.floor = frechetDistance(
+      this.reference,
+      this.fit(tf.tensor2d(other.pixels, [m, other.height * other.width]), true),
+    );
   }
 
   private fit(pixels: tf.Tensor2D, dispose = false): GaussianFit {
@@ -61,9 +66,13 @@ export class DigitJudge {
   }
 
   /** The fraction of images the classifier labels as `labels` (and its predictions). */
-  accuracy(pixels: tf.Tensor2D, labels: ArrayLike<number>): { accuracy: number; predicted: Int32Array } {
+  accuracy(
+    pixels: tf.Tensor2D,
+    labels: ArrayLike<number>,
+  ): { accuracy: number; predicted: Int32Array } {
     const predicted = this.classifier.classify(pixels);
-    if (labels.length !== predicted.length) throw new Error(`accuracy: ${predicted.length} images but ${labels.length} labels`);
+    if (labels.length !== predicted.length)
+      throw new Error(`accuracy: ${predicted.length} images but ${labels.length} labels`);
     let right = 0;
     predicted.forEach((c, i) => (right += c === labels[i] ? 1 : 0));
     return { accuracy: right / predicted.length, predicted };
@@ -75,11 +84,19 @@ export function balancedLabels(K: number, perClass: number): Uint8Array {
   return Uint8Array.from({ length: K * perClass }, (_, i) => i % K);
 }
 
-/** Samples of a class-conditional model as grey values (codes decoded by `codec`), `[n, pixels]`. */
+/**
+ * Samples of a class-conditional model as grey values (codes decoded by `codec`), `[n, pixels]`.
+ */
 export function sampleDigitPixels(
   flow: VelocityModel,
   codec: ImageCodec,
-  options: { labels: ArrayLike<number>; w?: number; method?: ImageSolver; steps?: number; x0?: tf.Tensor2D },
+  options: {
+    labels: ArrayLike<number>;
+    w?: number;
+    method?: ImageSolver;
+    steps?: number;
+    x0?: tf.Tensor2D;
+  },
 ): { pixels: tf.Tensor2D; codes: tf.Tensor2D; nfe: number; passes: number } {
   const s = sampleDigits(flow, options);
   const pixels = codec.toPixels(s.x);
@@ -117,7 +134,13 @@ export function guidanceSweep(
   const x0 = randn([labels.length, codec.k]) as tf.Tensor2D;
   try {
     return options.ws.map((w) => {
-      const s = sampleDigitPixels(flow, codec, { labels, w, method: options.method, steps: options.steps, x0 });
+      const s = sampleDigitPixels(flow, codec, {
+        labels,
+        w,
+        method: options.method,
+        steps: options.steps,
+        x0,
+      });
       const { accuracy, predicted } = judge.accuracy(s.pixels, labels);
       const fd = judge.frechet(s.pixels);
       tf.dispose([s.pixels, s.codes]);
@@ -136,11 +159,13 @@ export interface SolverCurve {
 }
 
 /**
- * The Frechet distance to the test digits against the number of field evaluations per image, for each
+ * The Frechet distance to the test digits against the number of field evaluations per image, for
+ * each
  * (model, solver) run, all from the same noise and labels (seeded by `fm.seed` before the call). An
  * NFE a solver cannot take (below its stages, or not a multiple of them) is skipped.
  * @example
- * fm.solverSweep([{ name: "Euler", model: flow, method: "euler" }], codec, judge, { labels, w: 1, nfes: [1, 2, 4] });
+ * fm.solverSweep([{ name: "Euler", model: flow, method: "euler" }], codec, judge, { labels, w: 1,
+ * nfes: [1, 2, 4] });
  */
 export function solverSweep(
   runs: { name: string; model: VelocityModel; method: ImageSolver; w?: number }[],
@@ -154,7 +179,13 @@ export function solverSweep(
       const stages = ODE_STAGES[run.method];
       const nfe = options.nfes.filter((n) => n >= stages && n % stages === 0);
       const values = nfe.map((n) => {
-        const s = sampleDigitPixels(run.model, codec, { labels: options.labels, w: run.w ?? 0, method: run.method, steps: n / stages, x0 });
+        const s = sampleDigitPixels(run.model, codec, {
+          labels: options.labels,
+          w: run.w ?? 0,
+          method: run.method,
+          steps: n / stages,
+          x0,
+        });
         const fd = judge.frechet(s.pixels);
         tf.dispose([s.pixels, s.codes]);
         return fd;
@@ -170,7 +201,11 @@ export function solverSweep(
  * How predicted classes are spread, against reference shares (e.g. the training set's): the counts,
  * the shares and the total variation distance 1/2 sum |share - reference| (0: the same balance).
  */
-export function classBalance(predicted: ArrayLike<number>, reference: ArrayLike<number>, K: number): { counts: number[]; shares: number[]; reference: number[]; totalVariation: number } {
+export function classBalance(
+  predicted: ArrayLike<number>,
+  reference: ArrayLike<number>,
+  K: number,
+): { counts: number[]; shares: number[]; reference: number[]; totalVariation: number } {
   const counts = classCounts(predicted, K);
   const refCounts = classCounts(reference, K);
   const shares = counts.map((c) => c / predicted.length);
@@ -180,12 +215,20 @@ export function classBalance(predicted: ArrayLike<number>, reference: ArrayLike<
 }
 
 /**
- * For each query code, the nearest reference code (Euclidean) and its distance, by one matrix product
- * (|q|^2 - 2 q.r + |r|^2; codes are of size ~10, so float32 cancellation is far below the distances).
+ * For each query code, the nearest reference code (Euclidean) and its distance, by one matrix
+ * product
+ * (|q|^2 - 2 q.r + |r|^2; codes are of size ~10, so float32 cancellation is far below the
+ * distances).
  */
-export function nearestCodes(query: tf.Tensor2D, reference: tf.Tensor2D): { distance: number[]; index: number[] } {
+export function nearestCodes(
+  query: tf.Tensor2D,
+  reference: tf.Tensor2D,
+): { distance: number[]; index: number[] } {
   if (query.rank !== 2 || reference.rank !== 2 || query.shape[1] !== reference.shape[1]) {
-    throw new Error(`nearestCodes: query and reference must be [n, k] and [m, k]; got [${query.shape}] and [${reference.shape}]`);
+    throw new Error(
+      `nearestCodes: query and reference must be [n, k] and [m, k]; got [${query.shape}] and ` +
+        `[${reference.shape}]`,
+    );
   }
   return tf.tidy(() => {
     const q2 = tf.sum(tf.square(query), 1, true);
@@ -204,14 +247,26 @@ export function nearestCodes(query: tf.Tensor2D, reference: tf.Tensor2D): { dist
 export function sampleDigitGrid(
   flow: VelocityModel,
   codec: ImageCodec,
-  options: { ws: number[]; labels: number[]; x0: tf.Tensor2D; method?: ImageSolver; steps?: number },
+  options: {
+    ws: number[];
+    labels: number[];
+    x0: tf.Tensor2D;
+    method?: ImageSolver;
+    steps?: number;
+  },
 ): tf.Tensor2D {
-  return tf.tidy(() =>
-    tf.concat(options.ws.map((w) => sampleDigitPixels(flow, codec, { ...options, w }).pixels)) as tf.Tensor2D,
+  return tf.tidy(
+    () =>
+      tf.concat(
+        options.ws.map((w) => sampleDigitPixels(flow, codec, { ...options, w }).pixels),
+      ) as tf.Tensor2D,
   );
 }
 
-/** Does a generator copy its training set? Distances to the nearest training code (see `nearestCodes`). */
+/**
+ * Does a generator copy its training set? Distances to the nearest training code (see
+ * `nearestCodes`).
+ */
 export function codeMemorisation(
   samples: tf.Tensor2D,
   train: tf.Tensor2D,
@@ -229,7 +284,8 @@ export function codeMemorisation(
 
 /**
  * The guided velocity of a flow model at one code z and time t, as images: the decoded x_t, the
- * velocity in grey values per unit time, and the final image it predicts, x_t + (1 - t) u (notebook 08).
+ * velocity in grey values per unit time, and the final image it predicts, x_t + (1 - t) u
+ * (notebook 08).
  */
 export function velocityImages(
   flow: VelocityModel,
@@ -256,35 +312,62 @@ export interface DigitModels {
   flow: VelocityModel;
   reflow: VelocityModel;
   /** Recipes and training records of the four files. */
-  records: Record<"codec" | "classifier" | "flow" | "reflow", { recipe: Record<string, unknown>; info: Record<string, unknown>; sha256: string }>;
+  records: Record<
+    "codec" | "classifier" | "flow" | "reflow",
+    { recipe: Record<string, unknown>; info: Record<string, unknown>; sha256: string }
+  >;
 }
 
 /**
  * Loads `mnist-codec.json`, `mnist-classifier.json`, `mnist-flow.json` and `mnist-reflow.json` from
- * `dir`, each checked by its SHA-256, and checks that the flow and reflow models were made from these
+ * `dir`, each checked by its SHA-256, and checks that the flow and reflow models were made from
+ * these
  * very files (their recipes name the codec's and the flow model's checksums).
  */
 export function loadDigitModels(dir = join("assets", "models")): DigitModels {
   const file = (name: string) => {
     const f = join(dir, `mnist-${name}.json`);
-    if (!existsSync(f)) throw new Error(`loadDigitModels: ${f} is missing (the course ships it; or run scripts/train-digits.ts)`);
+    if (!existsSync(f))
+      throw new Error(
+        `loadDigitModels: ${f} is missing (the course ships it; or run scripts/train-digits.ts)`,
+      );
     return f;
   };
   const codec = loadImageModelOf(file("codec"), "codec");
   const classifier = loadImageModelOf(file("classifier"), "classifier");
   const flow = loadImageModelOf(file("flow"), "velocity");
   const reflow = loadImageModelOf(file("reflow"), "velocity");
-  for (const [name, m] of [["flow", flow], ["reflow", reflow]] as const) {
-    if (m.recipe.codecSha256 !== codec.sha256) throw new Error(`loadDigitModels: the ${name} model was trained on another codec than ${file("codec")}`);
-    if (m.model.config.dim !== codec.model.k) throw new Error(`loadDigitModels: the ${name} model works on ${m.model.config.dim} numbers; the codec makes ${codec.model.k}`);
+  for (const [name, m] of [
+    ["flow", flow],
+    ["reflow", reflow],
+  ] as const) {
+    if (m.recipe.codecSha256 !== codec.sha256)
+      throw new Error(
+        `loadDigitModels: the ${name} model was trained on another codec than ${file("codec")}`,
+      );
+    if (m.model.config.dim !== codec.model.k)
+      throw new Error(
+        `loadDigitModels: the ${name} model works on ${m.model.config.dim} numbers; the codec ` +
+          `makes ${codec.model.k}`,
+      );
   }
-  if (reflow.recipe.flowSha256 !== flow.sha256) throw new Error(`loadDigitModels: the reflow model was not made from ${file("flow")}`);
-  const record = (m: { recipe: Record<string, unknown>; info: Record<string, unknown>; sha256: string }) => ({ recipe: m.recipe, info: m.info, sha256: m.sha256 });
+  if (reflow.recipe.flowSha256 !== flow.sha256)
+    throw new Error(`loadDigitModels: the reflow model was not made from ${file("flow")}`);
+  const record = (m: {
+    recipe: Record<string, unknown>;
+    info: Record<string, unknown>;
+    sha256: string;
+  }) => ({ recipe: m.recipe, info: m.info, sha256: m.sha256 });
   return {
     codec: codec.model,
     classifier: classifier.model,
     flow: flow.model,
     reflow: reflow.model,
-    records: { codec: record(codec), classifier: record(classifier), flow: record(flow), reflow: record(reflow) },
+    records: {
+      codec: record(codec),
+      classifier: record(classifier),
+      flow: record(flow),
+      reflow: record(reflow),
+    },
   };
 }

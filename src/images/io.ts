@@ -6,10 +6,12 @@
  *
  *     { format, version, kind, config, numParameters, dtype, sha256, theta, recipe, info }
  *
- * - `theta`: the flat parameters as base64 of little-endian `float32`, or of IEEE `float16` (half the
+ * - `theta`: the flat parameters as base64 of little-endian `float32`, or of IEEE `float16` (half
+ * the
  *   size; rounding to nearest, relative error below 2^-11, which changes the samples far less than
  *   the model's own error: the notebook measures the model as loaded).
- * - `sha256`: SHA-256 of the stored parameter bytes, checked on loading, so a damaged or edited file
+ * - `sha256`: SHA-256 of the stored parameter bytes, checked on loading, so a damaged or edited
+ * file
  *   is an error rather than a different model.
  * - `recipe`: everything needed to train the same model again (data split, seeds, architecture,
  *   every hyper-parameter, backend); `info`: what was measured when it was trained (loss trace,
@@ -20,7 +22,13 @@
 import { createHash } from "crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "fs";
 import { dirname } from "path";
-import { layerLayout, modelSizes, VelocityModel, velocityModelConfig, type VelocityModelConfig } from "../model/mlp";
+import {
+  layerLayout,
+  modelSizes,
+  VelocityModel,
+  velocityModelConfig,
+  type VelocityModelConfig,
+} from "../model/mlp";
 import { Classifier, type ClassifierConfig } from "./classifier";
 import { ImageCodec } from "./codec";
 
@@ -79,13 +87,17 @@ function codecParameters(codec: ImageCodec): Float32Array {
 
 const scratch = new DataView(new ArrayBuffer(4));
 
-/** float32 -> IEEE half precision bits, rounding to nearest (ties to even). Throws beyond +-65504. */
+/**
+ * float32 -> IEEE half precision bits, rounding to nearest (ties to even). Throws beyond +-65504.
+ */
 export function toFloat16(values: Float32Array): Uint16Array {
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!Number.isFinite(v) || Math.abs(v) > 65504) {
-      throw new Error(`toFloat16: parameter ${i} is ${v}; half precision holds finite numbers up to 65504`);
+      throw new Error(
+        `toFloat16: parameter ${i} is ${v}; half precision holds finite numbers up to 65504`,
+      );
     }
     scratch.setFloat32(0, v, true);
     const bits = scratch.getUint32(0, true);
@@ -93,7 +105,8 @@ export function toFloat16(values: Float32Array): Uint16Array {
     const exponent = (bits >>> 23) & 0xff;
     const mantissa = bits & 0x7fffff;
     let half: number;
-    if (exponent < 103) half = 0; // below half the smallest subnormal: rounds to zero
+    if (exponent < 103)
+      half = 0; // below half the smallest subnormal: rounds to zero
     else if (exponent < 113) {
       // subnormal half: shift the mantissa (with its hidden bit) and round to nearest even
       const m = mantissa | 0x800000;
@@ -105,7 +118,8 @@ export function toFloat16(values: Float32Array): Uint16Array {
     } else {
       half = ((exponent - 112) << 10) | (mantissa >>> 13);
       const rest = mantissa & 0x1fff;
-      if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // may carry into the exponent: still right
+      // may carry into the exponent: still right
+      if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
     }
     out[i] = sign | half;
   }
@@ -120,7 +134,14 @@ export function fromFloat16(bits: Uint16Array): Float32Array {
     const sign = h & 0x8000 ? -1 : 1;
     const e = (h >>> 10) & 0x1f;
     const m = h & 0x3ff;
-    out[i] = e === 0 ? sign * m * 2 ** -24 : e === 31 ? (m ? NaN : sign * Infinity) : sign * (1 + m / 1024) * 2 ** (e - 15);
+    out[i] =
+      e === 0
+        ? sign * m * 2 ** -24
+        : e === 31
+          ? m
+            ? NaN
+            : sign * Infinity
+          : sign * (1 + m / 1024) * 2 ** (e - 15);
   }
   return out;
 }
@@ -139,8 +160,13 @@ function parameterBytes(theta: Float32Array, dtype: ParameterDtype): Buffer {
 }
 
 /** Where parameter i sits (layer and index inside it), for messages. */
-function whereIs(layers: readonly { inputs: number; outputs: number; offset: number }[], i: number): string {
-  const k = layers.findIndex((l) => i >= l.offset && i < l.offset + l.inputs * l.outputs + l.outputs);
+function whereIs(
+  layers: readonly { inputs: number; outputs: number; offset: number }[],
+  i: number,
+): string {
+  const k = layers.findIndex(
+    (l) => i >= l.offset && i < l.offset + l.inputs * l.outputs + l.outputs,
+  );
   const l = layers[k];
   const inner = i - l.offset;
   return inner < l.inputs * l.outputs
@@ -152,28 +178,47 @@ function whereIs(layers: readonly { inputs: number; outputs: number; offset: num
  * Writes a velocity model or a classifier with its recipe (see the module comment). Refuses a
  * parameter that is not finite, naming it.
  * @example
- * fm.saveImageModel(model, "models/my-digits.json", { dtype: "float16", recipe, info: { losses } });
+ * fm.saveImageModel(model, "models/my-digits.json", { dtype: "float16", recipe, info: { losses }
+ * });
  */
 export function saveImageModel(
   model: VelocityModel | Classifier | ImageCodec,
   file: string,
-  options: { dtype?: ParameterDtype; recipe?: Record<string, unknown>; info?: Record<string, unknown> } = {},
+  options: {
+    dtype?: ParameterDtype;
+    recipe?: Record<string, unknown>;
+    info?: Record<string, unknown>;
+  } = {},
 ): void {
   const kind =
-    model instanceof VelocityModel ? "velocity" : model instanceof Classifier ? "classifier" : model instanceof ImageCodec ? "codec" : null;
-  if (kind === null) throw new Error("saveImageModel: model must be a VelocityModel, a Classifier or an ImageCodec");
-  if (typeof file !== "string" || file === "") throw new Error('saveImageModel: give a file name, e.g. "models/digits.json"');
+    model instanceof VelocityModel
+      ? "velocity"
+      : model instanceof Classifier
+        ? "classifier"
+        : model instanceof ImageCodec
+          ? "codec"
+          : null;
+  if (kind === null)
+    throw new Error("saveImageModel: model must be a VelocityModel, a Classifier or an ImageCodec");
+  if (typeof file !== "string" || file === "")
+    throw new Error('saveImageModel: give a file name, e.g. "models/digits.json"');
   const dtype = options.dtype ?? "float32";
-  if (dtype !== "float32" && dtype !== "float16") throw new Error(`saveImageModel: dtype must be "float32" or "float16"; got ${dtype}`);
+  if (dtype !== "float32" && dtype !== "float16")
+    throw new Error(`saveImageModel: dtype must be "float32" or "float16"; got ${dtype}`);
   const theta = model instanceof ImageCodec ? codecParameters(model) : model.theta;
   theta.forEach((v, i) => {
     if (!Number.isFinite(v)) {
       const where = model instanceof ImageCodec ? "" : ` (${whereIs(model.layers, i)})`;
-      throw new Error(`saveImageModel: parameter ${i}${where} is ${v}; a saved model must be finite`);
+      throw new Error(
+        `saveImageModel: parameter ${i}${where} is ${v}; a saved model must be finite`,
+      );
     }
   });
   const bytes = parameterBytes(theta, dtype);
-  const config = model instanceof ImageCodec ? { pixels: model.pixels, k: model.k, scale: model.scale } : model.config;
+  const config =
+    model instanceof ImageCodec
+      ? { pixels: model.pixels, k: model.k, scale: model.scale }
+      : model.config;
   const saved: SavedImageModel = {
     format: IMAGE_MODEL_FORMAT,
     version: IMAGE_MODEL_VERSION,
@@ -197,11 +242,15 @@ export function saveImageModel(
     } catch {
       // no temporary file could have been made there either
     }
-    throw new Error(`saveImageModel: could not write ${file} (${(err as Error).message}); nothing was changed`);
+    throw new Error(
+      `saveImageModel: could not write ${file} (${(err as Error).message}); nothing was changed`,
+    );
   }
 }
 
-/** Reads a file written by `saveImageModel`, checking everything (format, sizes, checksum, values). */
+/**
+ * Reads a file written by `saveImageModel`, checking everything (format, sizes, checksum, values).
+ */
 export function loadImageModel(file: string): LoadedImageModel {
   if (!existsSync(file)) throw new Error(`loadImageModel: no file ${file}`);
   let s: Partial<SavedImageModel>;
@@ -211,13 +260,21 @@ export function loadImageModel(file: string): LoadedImageModel {
     throw new Error(`loadImageModel: ${file} is not valid JSON (${(err as Error).message})`);
   }
   if (!s || typeof s !== "object" || s.format !== IMAGE_MODEL_FORMAT) {
-    throw new Error(`loadImageModel: ${file} is not an image model of this course (format should be "${IMAGE_MODEL_FORMAT}")`);
+    throw new Error(
+      `loadImageModel: ${file} is not an image model of this course (format should be ` +
+        `"${IMAGE_MODEL_FORMAT}")`,
+    );
   }
   if (s.version !== IMAGE_MODEL_VERSION) {
-    throw new Error(`loadImageModel: ${file} has version ${s.version}; this library reads version ${IMAGE_MODEL_VERSION}`);
+    throw new Error(
+      `loadImageModel: ${file} has version ${s.version}; this library reads version ` +
+        `${IMAGE_MODEL_VERSION}`,
+    );
   }
-  if (s.dtype !== "float32" && s.dtype !== "float16") throw new Error(`loadImageModel: ${file} has an unknown dtype ${s.dtype}`);
-  if (typeof s.theta !== "string" || typeof s.sha256 !== "string") throw new Error(`loadImageModel: ${file} has no parameters or no checksum`);
+  if (s.dtype !== "float32" && s.dtype !== "float16")
+    throw new Error(`loadImageModel: ${file} has an unknown dtype ${s.dtype}`);
+  if (typeof s.theta !== "string" || typeof s.sha256 !== "string")
+    throw new Error(`loadImageModel: ${file} has no parameters or no checksum`);
   // The sizes come from the configuration alone: building a model first would draw its initial
   // parameters from the seeded stream, and loading must not change what a notebook draws next.
   let sizes: number[];
@@ -227,23 +284,39 @@ export function loadImageModel(file: string): LoadedImageModel {
     sizes = modelSizes(c);
   } else if (s.kind === "classifier") {
     const c = s.config as ClassifierConfig;
-    if (!c || !Array.isArray(c.hidden)) throw new Error(`loadImageModel: ${file} has no classifier configuration`);
+    if (!c || !Array.isArray(c.hidden))
+      throw new Error(`loadImageModel: ${file} has no classifier configuration`);
     sizes = [c.inputs, ...c.hidden, c.classes];
   } else if (s.kind === "codec") {
     const c = s.config as CodecConfig;
-    if (!c || !Number.isInteger(c.pixels) || !Number.isInteger(c.k)) throw new Error(`loadImageModel: ${file} has no codec configuration`);
+    if (!c || !Number.isInteger(c.pixels) || !Number.isInteger(c.k))
+      throw new Error(`loadImageModel: ${file} has no codec configuration`);
     sizes = [];
   } else throw new Error(`loadImageModel: ${file} has an unknown kind ${JSON.stringify(s.kind)}`);
-  const codecSize = s.kind === "codec" ? (s.config as CodecConfig).pixels * ((s.config as CodecConfig).k + 1) + (s.config as CodecConfig).k : 0;
+  const codecSize =
+    s.kind === "codec"
+      ? (s.config as CodecConfig).pixels * ((s.config as CodecConfig).k + 1) +
+        (s.config as CodecConfig).k
+      : 0;
   const n = s.kind === "codec" ? codecSize : layerLayout(sizes).count;
-  if (s.numParameters !== n) throw new Error(`loadImageModel: ${file} says ${s.numParameters} parameters; its architecture has ${n}`);
+  if (s.numParameters !== n)
+    throw new Error(
+      `loadImageModel: ${file} says ${s.numParameters} parameters; its architecture has ${n}`,
+    );
   const bytes = Buffer.from(s.theta, "base64");
   const width = s.dtype === "float16" ? 2 : 4;
   if (bytes.length !== n * width) {
-    throw new Error(`loadImageModel: ${file} stores ${bytes.length} bytes of parameters; ${n} ${s.dtype} numbers need ${n * width}`);
+    throw new Error(
+      `loadImageModel: ${file} stores ${bytes.length} bytes of parameters; ${n} ${s.dtype} ` +
+        `numbers need ${n * width}`,
+    );
   }
   const digest = createHash("sha256").update(bytes).digest("hex");
-  if (digest !== s.sha256) throw new Error(`loadImageModel: ${file} is damaged: the parameters' SHA-256 is ${digest}, the file says ${s.sha256}`);
+  if (digest !== s.sha256)
+    throw new Error(
+      `loadImageModel: ${file} is damaged: the parameters' SHA-256 is ${digest}, the file says ` +
+        `${s.sha256}`,
+    );
   let theta: Float32Array;
   if (s.dtype === "float16") {
     const half = new Uint16Array(n);
@@ -262,8 +335,18 @@ export function loadImageModel(file: string): LoadedImageModel {
     dtype: s.dtype,
     sha256: s.sha256,
   };
-  if (s.kind === "velocity") return { kind: "velocity", model: new VelocityModel(s.config as VelocityModelConfig, theta), ...saved };
-  if (s.kind === "classifier") return { kind: "classifier", model: new Classifier(s.config as ClassifierConfig, theta), ...saved };
+  if (s.kind === "velocity")
+    return {
+      kind: "velocity",
+      model: new VelocityModel(s.config as VelocityModelConfig, theta),
+      ...saved,
+    };
+  if (s.kind === "classifier")
+    return {
+      kind: "classifier",
+      model: new Classifier(s.config as ClassifierConfig, theta),
+      ...saved,
+    };
   const { pixels, k, scale } = s.config as CodecConfig;
   const codec = new ImageCodec({
     pixels,
@@ -277,8 +360,12 @@ export function loadImageModel(file: string): LoadedImageModel {
 }
 
 /** `loadImageModel` of a file that must hold a `kind`; anything else is an error naming both. */
-export function loadImageModelOf<K extends LoadedImageModel["kind"]>(file: string, kind: K): Extract<LoadedImageModel, { kind: K }> {
+export function loadImageModelOf<K extends LoadedImageModel["kind"]>(
+  file: string,
+  kind: K,
+): Extract<LoadedImageModel, { kind: K }> {
   const loaded = loadImageModel(file);
-  if (loaded.kind !== kind) throw new Error(`loadImageModel: ${file} holds a ${loaded.kind}, not a ${kind}`);
+  if (loaded.kind !== kind)
+    throw new Error(`loadImageModel: ${file} holds a ${loaded.kind}, not a ${kind}`);
   return loaded as Extract<LoadedImageModel, { kind: K }>;
 }

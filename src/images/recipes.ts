@@ -1,11 +1,13 @@
 /**
  * The recipes of notebook 09's shipped models (assets/models/mnist-*.json), and the functions that
  * follow them. Each file stores its recipe; `scripts/train-digits.ts` runs them all and writes the
- * files; `tests/digit-models.test.ts` checks that each file is what its recipe makes (the first steps
+ * files; `tests/digit-models.test.ts` checks that each file is what its recipe makes (the first
+ * steps
  * of each training run repeat the recorded losses bit for bit; the codec is the PCA of the split).
  *
  * Everything is seeded, and the training numbers do not depend on the number of threads (the batch
- * is always cut in the same two parts), so a recipe gives the same model on any machine with the same
+ * is always cut in the same two parts), so a recipe gives the same model on any machine with the
+ * same
  * backend (wasm here: the recipe records it; another backend rounds differently).
  */
 import * as tf from "@tensorflow/tfjs";
@@ -20,7 +22,10 @@ import { sampleDigits, type ImageSolver } from "./sample";
 import { labelledCodes, trainConditionalFlow, type LabelledPoints } from "./train";
 
 /** The data split every model of the notebook uses. */
-export const DIGIT_SPLIT: Required<Pick<LoadMnistOptions, "testFraction" | "seed">> = { testFraction: 0.2, seed: 0 };
+export const DIGIT_SPLIT: Required<Pick<LoadMnistOptions, "testFraction" | "seed">> = {
+  testFraction: 0.2,
+  seed: 0,
+};
 
 /** The PCA codec: the top `k` directions of the training images. */
 export const CODEC_RECIPE = { split: DIGIT_SPLIT, k: 100 };
@@ -41,7 +46,13 @@ export const CLASSIFIER_RECIPE = {
 /** The class-conditional velocity model on the codec's codes. */
 export const FLOW_RECIPE = {
   split: DIGIT_SPLIT,
-  model: { width: 256, depth: 3, activation: "elu", time: "fourier", classes: 10 } as VelocityModelOptions,
+  model: {
+    width: 256,
+    depth: 3,
+    activation: "elu",
+    time: "fourier",
+    classes: 10,
+  } as VelocityModelOptions,
   initSeed: 1,
   trainSeed: 4,
   steps: 6000,
@@ -84,7 +95,9 @@ export function digitSplit(): MnistSplit {
 
 /** SHA-256 of an array's bytes (hex): how a recipe names the exact data or model it used. */
 export function sha256Of(values: Float32Array | Uint8Array): string {
-  return createHash("sha256").update(Buffer.from(values.buffer, values.byteOffset, values.byteLength)).digest("hex");
+  return createHash("sha256")
+    .update(Buffer.from(values.buffer, values.byteOffset, values.byteLength))
+    .digest("hex");
 }
 
 /** The codec of `CODEC_RECIPE` (a minute or two: a 784 x 784 eigendecomposition). */
@@ -92,9 +105,14 @@ export function codecFromRecipe(split = digitSplit()): ImageCodec {
   return fitImageCodec(split.train, CODEC_RECIPE.k);
 }
 
-/** Options of the recipe runners: stop early after `steps` (the reproduction test) and show progress. */
+/**
+ * Options of the recipe runners: stop early after `steps` (the reproduction test) and show
+ * progress.
+ */
 export interface RecipeRunOptions {
-  /** Train only this many steps of the recipe (its first steps, same numbers). @default the recipe's */
+  /**
+   * Train only this many steps of the recipe (its first steps, same numbers). @default the recipe's
+   */
   steps?: number;
   /** Live progress in a notebook. @default false */
   progress?: boolean | string;
@@ -124,7 +142,8 @@ export async function classifierFromRecipe(
 }
 
 /**
- * The flow model of `FLOW_RECIPE` on the codes of `codec`. With `steps` below the recipe's, the first
+ * The flow model of `FLOW_RECIPE` on the codes of `codec`. With `steps` below the recipe's, the
+ * first
  * steps of the same run (the schedule is the full run's).
  */
 export async function flowFromRecipe(
@@ -136,24 +155,18 @@ export async function flowFromRecipe(
   seed(r.initSeed);
   const model = createVelocityModel({ ...r.model, dim: codec.k });
   const data = labelledCodes(codec, split.train);
-  seed(r.trainSeed);
-  const run = await trainConditionalFlow(model, {
-    data,
-    steps: options.steps ?? r.steps,
-    batchSize: r.batchSize,
-    learningRate: r.learningRate,
-    schedule: fullRunCosine(r.steps),
-    warmup: r.warmup,
-    labelDropout: r.labelDropout,
-    shards: r.shards,
-    progress: options.progress ?? false,
-    onStep: options.onStep,
-    ...(options.preview ? { preview: { codec } } : {}),
+  const { preview, ...rest } = options;
+  const run = await trainByRecipe(model, data, r, {
+    ...rest,
+    ...(preview ? { preview: { codec } } : {}),
   });
   return { model, run };
 }
 
-/** The reflow pairs of `REFLOW_RECIPE`: noise, labels (each class in turn) and where the guided sampler takes them. */
+/**
+ * The reflow pairs of `REFLOW_RECIPE`: noise, labels (each class in turn) and where the guided
+ * sampler takes them.
+ */
 export function digitReflowPairs(flow: VelocityModel): LabelledPoints {
   const r = REFLOW_RECIPE;
   const K = flow.config.classes ?? 0;
@@ -173,11 +186,28 @@ export async function reflowFromRecipe(
   pairs: LabelledPoints,
   options: RecipeRunOptions = {},
 ): Promise<{ model: VelocityModel; run: TrainResult }> {
-  const r = REFLOW_RECIPE;
   const model = flow.clone();
+  const run = await trainByRecipe(model, pairs, REFLOW_RECIPE, options);
+  return { model, run };
+}
+
+/** What the two velocity recipes share: the settings of `trainConditionalFlow`. */
+type VelocityRecipe = Pick<
+  typeof FLOW_RECIPE,
+  "trainSeed" | "steps" | "batchSize" | "learningRate" | "warmup" | "labelDropout" | "shards"
+>;
+
+/** Trains `model` on `data` with a velocity recipe's seed and settings (its first `steps` ' +
+  'only, if given). */
+async function trainByRecipe(
+  model: VelocityModel,
+  data: LabelledPoints,
+  r: VelocityRecipe,
+  options: RecipeRunOptions & { preview?: { codec: ImageCodec } },
+): Promise<TrainResult> {
   seed(r.trainSeed);
-  const run = await trainConditionalFlow(model, {
-    data: pairs,
+  return trainConditionalFlow(model, {
+    data,
     steps: options.steps ?? r.steps,
     batchSize: r.batchSize,
     learningRate: r.learningRate,
@@ -187,8 +217,8 @@ export async function reflowFromRecipe(
     shards: r.shards,
     progress: options.progress ?? false,
     onStep: options.onStep,
+    preview: options.preview,
   });
-  return { model, run };
 }
 
 /** The cosine schedule of a run of `total` steps, also when only its first steps are run. */

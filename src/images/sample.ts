@@ -23,7 +23,8 @@ export const IMAGE_JOBS = join(__dirname, "jobs.ts");
 /**
  * Starts the helper threads for image sampling and waits until they are ready (otherwise they start
  * in the background on first use, and the main thread does all the work meanwhile: same numbers).
- * The helpers of `fm.startThreads` (2-D sampling and training) are replaced: one set runs at a time.
+ * The helpers of `fm.startThreads` (2-D sampling and training) are replaced: one set runs at a
+ * time.
  * Resolves to the number of threads image sampling will use.
  */
 export async function startImageThreads(): Promise<number> {
@@ -80,9 +81,19 @@ export interface GuidedSolveJob {
 }
 
 /** Runs one share of a guided sampling run (on a helper thread, or on the main thread). */
-export function guidedSolve(model: VelocityModel, x0: tf.Tensor2D, job: Omit<GuidedSolveJob, "config" | "theta" | "x0" | "rows">): OdeSolution {
+export function guidedSolve(
+  model: VelocityModel,
+  x0: tf.Tensor2D,
+  job: Omit<GuidedSolveJob, "config" | "theta" | "x0" | "rows">,
+): OdeSolution {
   const field = guidedField(model, job.labels, job.w);
-  return solveOde(field, x0, { method: job.method, steps: job.steps, saveAt: job.saveAt, t0: 0, t1: 1 });
+  return solveOde(field, x0, {
+    method: job.method,
+    steps: job.steps,
+    saveAt: job.saveAt,
+    t0: 0,
+    t1: 1,
+  });
 }
 
 /**
@@ -94,27 +105,39 @@ export function guidedSolve(model: VelocityModel, x0: tf.Tensor2D, job: Omit<Gui
  */
 export function sampleDigits(model: VelocityModel, options: SampleDigitsOptions): DigitSamples {
   const K = classesOf(model, "sampleDigits");
-  if (!options || options.labels === undefined) throw new Error("sampleDigits: give the labels of the images to draw");
+  if (!options || options.labels === undefined)
+    throw new Error("sampleDigits: give the labels of the images to draw");
   const n = options.labels.length;
   if (!(n >= 1)) throw new Error("sampleDigits: labels must hold at least one class");
   const labels = readLabels(options.labels as ArrayLike<number>, n, K, "sampleDigits");
   const w = options.w ?? 0;
   const method = options.method ?? "midpoint";
-  if (!(method in ODE_STAGES)) throw new Error(`sampleDigits: method must be one of ${Object.keys(ODE_STAGES).join(", ")}; got ${method}`);
+  if (!(method in ODE_STAGES))
+    throw new Error(
+      `sampleDigits: method must be one of ${Object.keys(ODE_STAGES).join(", ")}; got ${method}`,
+    );
   const steps = options.steps ?? 10;
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`sampleDigits: steps must be a positive integer; got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new Error(`sampleDigits: steps must be a positive integer; got ${steps}`);
   const d = model.config.dim;
   let x0: tf.Tensor2D;
   if (options.x0 !== undefined) {
     assert2D(options.x0, "x0", d);
-    if (options.x0.shape[0] !== n) throw new Error(`sampleDigits: x0 has ${options.x0.shape[0]} rows for ${n} labels`);
+    if (options.x0.shape[0] !== n)
+      throw new Error(`sampleDigits: x0 has ${options.x0.shape[0]} rows for ${n} labels`);
     x0 = options.x0.clone();
   } else x0 = randn([n, d]) as tf.Tensor2D;
   const job = { labels, w, method, steps, saveAt: options.saveAt };
   const guided = w !== 0 && w !== -1;
   try {
     const solution = parallelGuidedSolve(model, x0, job) ?? guidedSolve(model, x0, job);
-    return { x: solution.x, x0, nfe: solution.nfe, passes: guided ? 2 * solution.nfe : solution.nfe, ...(solution.trajectory ? { trajectory: solution.trajectory } : {}) };
+    return {
+      x: solution.x,
+      x0,
+      nfe: solution.nfe,
+      passes: guided ? 2 * solution.nfe : solution.nfe,
+      ...(solution.trajectory ? { trajectory: solution.trajectory } : {}),
+    };
   } catch (err) {
     x0.dispose();
     throw err;
@@ -168,7 +191,8 @@ function parallelGuidedSolve(
 }
 
 /**
- * Spherical interpolation between two noise points a and b (`[1, d]` each): for each alpha in [0, 1],
+ * Spherical interpolation between two noise points a and b (`[1, d]` each): for each alpha in [0,
+ * 1],
  * (sin((1 - alpha) theta) a + sin(alpha theta) b) / sin(theta), theta the angle between them. Two
  * independent Gaussian draws are nearly orthogonal and of equal length, and so are these points:
  * every one looks like a draw of N(0, I). (The straight line (1 - alpha) a + alpha b is about
@@ -177,7 +201,10 @@ function parallelGuidedSolve(
 export function slerpNoise(a: tf.Tensor2D, b: tf.Tensor2D, alphas: number[]): tf.Tensor2D {
   assert2D(a, "slerpNoise: a");
   assert2D(b, "slerpNoise: b", a.shape[1]);
-  if (a.shape[0] !== 1 || b.shape[0] !== 1) throw new Error(`slerpNoise: a and b must be single points [1, d]; got ${a.shape[0]} and ${b.shape[0]} rows`);
+  if (a.shape[0] !== 1 || b.shape[0] !== 1)
+    throw new Error(
+      `slerpNoise: a and b must be single points [1, d]; got ${a.shape[0]} and ${b.shape[0]} rows`,
+    );
   if (!Array.isArray(alphas) || alphas.length === 0 || alphas.some((v) => !(v >= 0 && v <= 1))) {
     throw new Error(`slerpNoise: alphas must be numbers in [0, 1]; got ${JSON.stringify(alphas)}`);
   }
@@ -192,7 +219,8 @@ export function slerpNoise(a: tf.Tensor2D, b: tf.Tensor2D, alphas: number[]): tf
     bb += vb[i] * vb[i];
   }
   const theta = Math.acos(Math.max(-1, Math.min(1, ab / Math.sqrt(aa * bb))));
-  if (!(Math.sin(theta) > 1e-6)) throw new Error("slerpNoise: a and b point the same way (or opposite): the arc is not defined");
+  if (!(Math.sin(theta) > 1e-6))
+    throw new Error("slerpNoise: a and b point the same way (or opposite): the arc is not defined");
   const d = va.length;
   const out = new Float32Array(alphas.length * d);
   alphas.forEach((alpha, r) => {

@@ -1,6 +1,8 @@
 /**
- * The Frechet distance between two sets of feature vectors (notebook 09): fit a Gaussian to each set
- * (mean and covariance) and take the squared 2-Wasserstein distance between the two Gaussians, which
+ * The Frechet distance between two sets of feature vectors (notebook 09): fit a Gaussian to each
+ * set
+ * (mean and covariance) and take the squared 2-Wasserstein distance between the two Gaussians,
+ * which
  * has a closed form (Dowson & Landau 1982):
  *
  *     FD = |m1 - m2|^2 + tr(S1) + tr(S2) - 2 tr( (S1^(1/2) S2 S1^(1/2))^(1/2) ).
@@ -9,13 +11,17 @@
  * (2017), here with the course's digit classifier in place of Inception. Two finite samples of one
  * distribution do not give 0 (their fitted Gaussians differ): compare with that floor.
  *
- * Everything runs in float64 on plain arrays: covariances of a few hundred dimensions, and the matrix
- * square roots come from symmetric eigendecompositions (cyclic Jacobi rotations), which are accurate
+ * Everything runs in float64 on plain arrays: covariances of a few hundred dimensions, and the
+ * matrix
+ * square roots come from symmetric eigendecompositions (cyclic Jacobi rotations), which are
+ * accurate
  * to rounding for symmetric positive semi-definite matrices.
  */
 import * as tf from "@tensorflow/tfjs";
 
-/** A Gaussian fitted to a set of vectors: mean and covariance (d x d, row-major, divided by n - 1). */
+/**
+ * A Gaussian fitted to a set of vectors: mean and covariance (d x d, row-major, divided by n - 1).
+ */
 export interface GaussianFit {
   d: number;
   n: number;
@@ -32,7 +38,10 @@ export function gaussianFit(features: tf.Tensor2D | number[][]): GaussianFit {
   let n: number;
   let d: number;
   if (features instanceof tf.Tensor) {
-    if (features.rank !== 2) throw new Error(`gaussianFit: features must have shape [n, d]; got [${features.shape.join(", ")}]`);
+    if (features.rank !== 2)
+      throw new Error(
+        `gaussianFit: features must have shape [n, d]; got [${features.shape.join(", ")}]`,
+      );
     [n, d] = features.shape;
     values = features.dataSync();
   } else if (Array.isArray(features) && features.length > 0 && Array.isArray(features[0])) {
@@ -40,16 +49,22 @@ export function gaussianFit(features: tf.Tensor2D | number[][]): GaussianFit {
     d = features[0].length;
     const flat = new Float64Array(n * d);
     features.forEach((row, i) => {
-      if (!Array.isArray(row) || row.length !== d) throw new Error(`gaussianFit: every row must have ${d} numbers; row ${i} does not`);
+      if (!Array.isArray(row) || row.length !== d)
+        throw new Error(`gaussianFit: every row must have ${d} numbers; row ${i} does not`);
       flat.set(row, i * d);
     });
     values = flat;
   } else {
     throw new Error("gaussianFit: features must be a [n, d] tensor or a non-empty array of rows");
   }
-  if (n < 2 || d < 1) throw new Error(`gaussianFit: needs at least 2 vectors of at least 1 number; got ${n} of ${d}`);
+  if (n < 2 || d < 1)
+    throw new Error(`gaussianFit: needs at least 2 vectors of at least 1 number; got ${n} of ${d}`);
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw new Error(`gaussianFit: features must be finite; row ${Math.floor(i / d)}, column ${i % d} is ${values[i]}`);
+    if (!Number.isFinite(values[i]))
+      throw new Error(
+        `gaussianFit: features must be finite; row ${Math.floor(i / d)}, column ${i % d} is ` +
+          `${values[i]}`,
+      );
   }
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += values[i * d + j];
@@ -77,18 +92,27 @@ export function gaussianFit(features: tf.Tensor2D | number[][]): GaussianFit {
  * Eigenvalues and eigenvectors of a symmetric matrix (d x d, row-major) by cyclic Jacobi rotations.
  * `vectors` holds the eigenvectors as columns: A = V diag(values) V^T.
  */
-export function symmetricEigen(matrix: ArrayLike<number>, d: number): { values: Float64Array; vectors: Float64Array } {
+export function symmetricEigen(
+  matrix: ArrayLike<number>,
+  d: number,
+): { values: Float64Array; vectors: Float64Array } {
   if (!Number.isInteger(d) || d < 1 || matrix.length !== d * d) {
-    throw new Error(`symmetricEigen: need a ${d} x ${d} matrix (${d * d} numbers); got ${matrix.length}`);
+    throw new Error(
+      `symmetricEigen: need a ${d} x ${d} matrix (${d * d} numbers); got ${matrix.length}`,
+    );
   }
   const a = Float64Array.from(matrix);
   for (let i = 0; i < d; i++) {
     for (let j = i + 1; j < d; j++) {
       const x = a[i * d + j];
       const y = a[j * d + i];
-      if (!Number.isFinite(x) || !Number.isFinite(y)) throw new Error("symmetricEigen: the matrix must be finite");
+      if (!Number.isFinite(x) || !Number.isFinite(y))
+        throw new Error("symmetricEigen: the matrix must be finite");
       if (Math.abs(x - y) > 1e-9 * (Math.abs(x) + Math.abs(y) + 1e-300)) {
-        throw new Error(`symmetricEigen: the matrix is not symmetric (entries [${i}, ${j}] and [${j}, ${i}]: ${x} vs ${y})`);
+        throw new Error(
+          `symmetricEigen: the matrix is not symmetric (entries [${i}, ${j}] and [${j}, ${i}]: ` +
+            `${x} vs ${y})`,
+        );
       }
     }
   }
@@ -135,7 +159,10 @@ export function symmetricEigen(matrix: ArrayLike<number>, d: number): { values: 
   return { values, vectors: v };
 }
 
-/** The square root of a symmetric positive semi-definite matrix (tiny negative eigenvalues from rounding count as 0). */
+/**
+ * The square root of a symmetric positive semi-definite matrix (tiny negative eigenvalues from
+ * rounding count as 0).
+ */
 export function sqrtPsd(matrix: ArrayLike<number>, d: number): Float64Array {
   const { values, vectors } = symmetricEigen(matrix, d);
   const out = new Float64Array(d * d);
@@ -150,7 +177,10 @@ export function sqrtPsd(matrix: ArrayLike<number>, d: number): Float64Array {
   return out;
 }
 
-/** S^(1/2) of covariances already seen by `frechetDistance` (keyed by the array: fits are not mutated). */
+/**
+ * S^(1/2) of covariances already seen by `frechetDistance` (keyed by the array: fits are not
+ * mutated).
+ */
 const roots = new WeakMap<Float64Array, Float64Array>();
 
 function multiply(a: Float64Array, b: Float64Array, d: number): Float64Array {
@@ -170,13 +200,25 @@ function multiply(a: Float64Array, b: Float64Array, d: number): Float64Array {
  * 2-Wasserstein distance between them.
  * @example
  * frechetDistance({ d: 1, n: 2, mean: Float64Array.of(0), cov: Float64Array.of(4) },
- *                 { d: 1, n: 2, mean: Float64Array.of(1), cov: Float64Array.of(1) });   // returns 2 = 1 + (2 - 1)^2
+ *                 { d: 1, n: 2, mean: Float64Array.of(1), cov: Float64Array.of(1) });   // returns
+ * 2 = 1 + (2 - 1)^2
  */
 export function frechetDistance(a: GaussianFit, b: GaussianFit): number {
-  if (!a || !b || a.d !== b.d) throw new Error(`frechetDistance: both fits must have the same dimension; got ${a?.d} and ${b?.d}`);
+  if (!a || !b || a.d !== b.d)
+    throw new Error(
+      `frechetDistance: both fits must have the same dimension; got ${a?.d} and ${b?.d}`,
+    );
   const d = a.d;
-  if (a.mean.length !== d || b.mean.length !== d || a.cov.length !== d * d || b.cov.length !== d * d) {
-    throw new Error(`frechetDistance: a fit of dimension ${d} needs a mean of ${d} and a covariance of ${d * d} numbers`);
+  if (
+    a.mean.length !== d ||
+    b.mean.length !== d ||
+    a.cov.length !== d * d ||
+    b.cov.length !== d * d
+  ) {
+    throw new Error(
+      `frechetDistance: a fit of dimension ${d} needs a mean of ${d} and a covariance of ` +
+        `${d * d} numbers`,
+    );
   }
   let meanTerm = 0;
   for (let j = 0; j < d; j++) meanTerm += (a.mean[j] - b.mean[j]) ** 2;
@@ -208,6 +250,9 @@ export function frechetDistance(a: GaussianFit, b: GaussianFit): number {
  * @example
  * fm.frechetDistanceOf(featuresOfSamples, featuresOfTestImages);   // 0 only for identical fits
  */
-export function frechetDistanceOf(a: tf.Tensor2D | number[][], b: tf.Tensor2D | number[][]): number {
+export function frechetDistanceOf(
+  a: tf.Tensor2D | number[][],
+  b: tf.Tensor2D | number[][],
+): number {
   return frechetDistance(gaussianFit(a), gaussianFit(b));
 }

@@ -118,7 +118,7 @@ export function velocityModelConfig(options: VelocityModelOptions = {}): Velocit
   return { dim, width, depth, activation, time, ...(classes > 0 ? { classes } : {}) };
 }
 
-/** Number of label inputs: K + 1 one-hot columns for K classes (the last: no label), 0 otherwise. */
+/** Number of label inputs: K + 1 one-hot columns for K classes (the last: no label), else 0. */
 export function labelFeatures(config: VelocityModelConfig): number {
   return config.classes ? config.classes + 1 : 0;
 }
@@ -153,7 +153,9 @@ export function initialParameters(layers: readonly LayerLayout[], count: number)
   const theta = new Float32Array(count);
   for (const { inputs, outputs, offset } of layers) {
     const bound = 1 / Math.sqrt(inputs);
-    for (let k = 0; k < inputs * outputs + outputs; k++) theta[offset + k] = (2 * uniform() - 1) * bound;
+    for (let k = 0; k < inputs * outputs + outputs; k++) {
+      theta[offset + k] = (2 * uniform() - 1) * bound;
+    }
   }
   return theta;
 }
@@ -178,7 +180,9 @@ export class VelocityModel {
     this.layers = layers;
     if (theta !== undefined) {
       if (theta.length !== count) {
-        throw new Error(`theta has ${theta.length} numbers but this architecture has ${count} parameters`);
+        throw new Error(
+          `theta has ${theta.length} numbers but this architecture has ${count} parameters`,
+        );
       }
       this.theta = Float32Array.from(theta);
     } else this.theta = initialParameters(layers, count);
@@ -308,7 +312,9 @@ export class VelocityModel {
     const time = c.time.kind === "raw" ? "raw t" : `Fourier t (${c.time.frequencies} frequencies)`;
     const labels = c.classes ? `+${labelFeatures(c)}` : "";
     const classes = c.classes ? `, ${c.classes} classes` : "";
-    return `MLP ${c.dim}+${timeFeatures(c.time)}${labels} -> ${c.depth} x ${c.width} ${c.activation} -> ${c.dim}, ${time}${classes}, ${this.numParameters} parameters`;
+    const layers = `${c.depth} x ${c.width} ${c.activation}`;
+    const sizes = `${c.dim}+${timeFeatures(c.time)}${labels} -> ${layers} -> ${c.dim}`;
+    return `MLP ${sizes}, ${time}${classes}, ${this.numParameters} parameters`;
   }
 }
 

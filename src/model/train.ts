@@ -59,7 +59,7 @@ export interface TrainOptions {
    * outside, a line per tenth. @default true inside a notebook, false elsewhere
    */
   progress?: boolean | string;
-  /** Called after every step with the step (1-based) and its loss; a returned promise is awaited. */
+  /** Called after each step with the step (1-based) and its loss; a returned promise is awaited. */
   onStep?: (step: number, loss: number) => void | Promise<void>;
   /**
    * Instead of `data` or `pairs`: a function that draws each batch itself, as network inputs
@@ -213,7 +213,10 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
   if (!(model instanceof VelocityModel)) throw new Error("trainFlowMatching: model must be a VelocityModel (fm.createVelocityModel)");
   const dim = model.config.dim;
   if ([options.data, options.pairs, options.batches].filter((v) => v !== undefined).length !== 1) {
-    throw new Error("trainFlowMatching: give either data (samples of the data distribution) or pairs ({ x0, x1 }) (or batches), exactly one");
+    throw new Error(
+      "trainFlowMatching: give either data (samples of the data distribution) or pairs " +
+        "({ x0, x1 }) (or batches), exactly one",
+    );
   }
   let x1Rows: { values: Float32Array; n: number; d: number } | undefined;
   let x0Rows: { values: Float32Array; n: number; d: number } | undefined;
@@ -257,7 +260,8 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
       rows = { input: networkInput(model, batch), target: batch.target, rows: batch.n };
     }
     // L = (1/n) sum_i |u_theta(x_t,i, t_i) - target_i|^2 and its gradient 2/n sum_i (...), by back-propagation.
-    const { loss, grad } = shardedLossAndGradient(model, rows.input, rows.target, rows.rows, shards);
+    const { input, target, rows: n } = rows;
+    const { loss, grad } = shardedLossAndGradient(model, input, target, n, shards);
     if (!Number.isFinite(loss)) {
       if (step > 1) model.setTheta(previous);
       if (bar) await bar.done();

@@ -1,5 +1,6 @@
 /**
- * A grid of images shown in ONE notebook output and replaced in place (the live preview of a training
+ * A grid of images shown in ONE notebook output and replaced in place (the live preview of a
+ * training
  * run, notebook 09). Like `progress`, every message sent is followed by a yield to the event loop
  * (tslab's message socket only flushes when the loop runs; without yielding, output is lost after a
  * few hundred messages), and the caller throttles how often it sends.
@@ -45,9 +46,13 @@ export function liveImages(options: LiveImagesOptions = {}): LiveImages {
         return;
       }
       const grid = tileImages(images, n, { height, width }, { columns: options.columns ?? 10 });
-      const png = greyPng(grid.values, grid.width, grid.height, { scale: options.scale ?? 2, invert: true });
+      const png = greyPng(grid.values, grid.width, grid.height, {
+        scale: options.scale ?? 2,
+        invert: true,
+      });
       const html =
-        `<div class="fm-live-images" style="font-family:Helvetica,Arial,sans-serif;font-size:13px">` +
+        `<div class="fm-live-images" ` +
+        `style="font-family:Helvetica,Arial,sans-serif;font-size:13px">` +
         `<div>${caption.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</div>` +
         `<img alt="samples" src="data:image/png;base64,${png.toString("base64")}"/></div>`;
       write(

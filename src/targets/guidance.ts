@@ -1,5 +1,6 @@
 /**
- * Classifier-free guidance where everything is exact (notebook 09, part 1): a Gaussian mixture whose
+ * Classifier-free guidance where everything is exact (notebook 09, part 1): a Gaussian mixture
+ * whose
  * components are the classes c, so that the class-conditional path p_t(x | c) (one Gaussian pushed
  * along the path) and the unconditional path p_t(x) (the mixture) have closed-form velocities.
  *
@@ -9,7 +10,8 @@
  *
  *     q_w(x) = p_1(x | c) p_1(c | x)^w / Z_w,
  *
- * but the tilted densities of different times are not one probability path (noising does not commute
+ * but the tilted densities of different times are not one probability path (noising does not
+ * commute
  * with tilting), so the ODE's endpoint need not be q_w. `compareGuidance` measures what the guided
  * ODE really produces, by the change-of-variables formula of notebook 02 with the exact divergence
  * (in closed form: `mixtureDivergence`), against q_w normalised on the same grid.
@@ -22,7 +24,8 @@ import { GaussianMixture } from "./gaussian-mixture";
 
 /** Checks that `c` is a component of `gm`. */
 function checkClass(gm: GaussianMixture, c: number, fn: string): void {
-  if (!(gm instanceof GaussianMixture)) throw new Error(`${fn}: the target must be a GaussianMixture (its components are the classes)`);
+  if (!(gm instanceof GaussianMixture))
+    throw new Error(`${fn}: the target must be a GaussianMixture (its components are the classes)`);
   if (!Number.isInteger(c) || c < 0 || c >= gm.numComponents) {
     throw new Error(`${fn}: class must be an integer in [0, ${gm.numComponents}); got ${c}`);
   }
@@ -50,9 +53,15 @@ export function exactGuidedField(gm: GaussianMixture, c: number, w: number) {
 /**
  * log p_1(x | c) + w log p_1(c | x), the unnormalised log-density of the tilted target q_w, `[n]`.
  */
-export function tiltedLogDensity(gm: GaussianMixture, c: number, w: number, x: tf.Tensor2D): tf.Tensor1D {
+export function tiltedLogDensity(
+  gm: GaussianMixture,
+  c: number,
+  w: number,
+  x: tf.Tensor2D,
+): tf.Tensor1D {
   checkClass(gm, c, "tiltedLogDensity");
-  if (!Number.isFinite(w) || w < -1) throw new Error(`tiltedLogDensity: w must be a number >= -1; got ${w}`);
+  if (!Number.isFinite(w) || w < -1)
+    throw new Error(`tiltedLogDensity: w must be a number >= -1; got ${w}`);
   const component = classConditional(gm, c);
   return tf.tidy(() => {
     const logCond = component.logDensity(x, 1);
@@ -69,13 +78,15 @@ export function tiltedLogDensity(gm: GaussianMixture, c: number, w: number, x: t
  * g_k = (t s_k^2 - (1 - t)) / v_k, the component velocities e_k = mu_k + g_k r_k and scores
  * s_k = -r_k / v_k (their average s = the score):
  *
- *     u = sum_k p_k e_k,    grad p_k = p_k (s_k - s),    div u = sum_k p_k ((s_k - s) . e_k + d g_k).
+ *     u = sum_k p_k e_k,    grad p_k = p_k (s_k - s),    div u = sum_k p_k ((s_k - s) . e_k + d
+ * g_k).
  *
  * Exact and cheap (no automatic differentiation), so the change of variables below runs on a whole
  * grid in a second; the tests check it against `fm.divergence`.
  */
 export function mixtureDivergence(gm: GaussianMixture, x: tf.Tensor2D, t: number): tf.Tensor1D {
-  if (!(gm instanceof GaussianMixture)) throw new Error("mixtureDivergence: the target must be a GaussianMixture");
+  if (!(gm instanceof GaussianMixture))
+    throw new Error("mixtureDivergence: the target must be a GaussianMixture");
   const post = gm.posterior(x, t); // checks x and t
   const [n, d] = x.shape;
   const K = gm.numComponents;
@@ -99,7 +110,13 @@ export function mixtureDivergence(gm: GaussianMixture, x: tf.Tensor2D, t: number
  * divergence, integrated backward from t = 1 to 0 with RK4 on the state [x, l],
  * d/dt [x, l] = [u_w(x), div u_w(x)], so that log p_1(x) = log N(x_0; 0, I) + l_0 (l_1 = 0).
  */
-export function guidedLogDensity(gm: GaussianMixture, c: number, w: number, x: tf.Tensor2D, steps = 40): tf.Tensor1D {
+export function guidedLogDensity(
+  gm: GaussianMixture,
+  c: number,
+  w: number,
+  x: tf.Tensor2D,
+  steps = 40,
+): tf.Tensor1D {
   checkClass(gm, c, "guidedLogDensity");
   const component = classConditional(gm, c);
   const field = exactGuidedField(gm, c, w);
@@ -108,7 +125,10 @@ export function guidedLogDensity(gm: GaussianMixture, c: number, w: number, x: t
     tf.tidy(() => {
       const time = t as number;
       const xs = tf.slice(z, [0, 0], [n, d]) as tf.Tensor2D;
-      const div = tf.sub(tf.mul(mixtureDivergence(component, xs, time), 1 + w), tf.mul(mixtureDivergence(gm, xs, time), w));
+      const div = tf.sub(
+        tf.mul(mixtureDivergence(component, xs, time), 1 + w),
+        tf.mul(mixtureDivergence(gm, xs, time), w),
+      );
       return tf.concat([field(xs, time), tf.reshape(div, [n, 1])], 1) as tf.Tensor2D;
     });
   const z1 = tf.tidy(() => tf.concat([x, tf.zeros([n, 1])], 1) as tf.Tensor2D);
@@ -156,15 +176,25 @@ export interface GuidanceComparison {
  * comment). Both on one grid of the plane; the guided density is normalised by the ODE itself (its
  * grid mass is a check that the grid is large enough), q_w by the grid sum.
  * @example
- * const r = fm.compareGuidance(gm, 0, 2);   // r.totalVariation: how far the story is from the truth
+ * const r = fm.compareGuidance(gm, 0, 2);   // r.totalVariation: how far the story is from the
+ * truth
  */
-export function compareGuidance(gm: GaussianMixture, c: number, w: number, options: CompareGuidanceOptions = {}): GuidanceComparison {
+export function compareGuidance(
+  gm: GaussianMixture,
+  c: number,
+  w: number,
+  options: CompareGuidanceOptions = {},
+): GuidanceComparison {
   checkClass(gm, c, "compareGuidance");
-  if (gm.dim !== 2) throw new Error(`compareGuidance: works on 2-D mixtures (a grid of the plane); got dimension ${gm.dim}`);
+  if (gm.dim !== 2)
+    throw new Error(
+      `compareGuidance: works on 2-D mixtures (a grid of the plane); got dimension ${gm.dim}`,
+    );
   const spec = { xRange: [-6, 6] as [number, number], n: 61, ...(options.grid ?? {}) };
   const { x, y, points } = gridPoints(spec);
   const steps = options.steps ?? 40;
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`compareGuidance: steps must be a positive integer; got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new Error(`compareGuidance: steps must be a positive integer; got ${steps}`);
   const dA = (x[1] - x[0]) * (y[1] - y[0]);
   const grid = tf.tensor2d(points);
   let logGuided: Float32Array;
