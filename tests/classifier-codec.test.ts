@@ -218,28 +218,18 @@ describe("ImageCodec", () => {
   it("says what is wrong with its input", () => {
     const set = bars(4);
     expect(() => fitImageCodec(set, 0)).toThrow("k must be an integer in [1, 16]; got 0");
-    expect(
-      () =>
-        new ImageCodec({
-          pixels: 4,
-          k: 2,
-          mean: new Float32Array(4),
-          basis: new Float32Array(7),
-          variances: new Float32Array(2),
-          scale: 1,
-        }),
-    ).toThrow("expected a mean of 4, a basis of 2 x 4 and 2 variances; got 4, 7 and 2");
-    expect(
-      () =>
-        new ImageCodec({
-          pixels: 4,
-          k: 2,
-          mean: new Float32Array(4),
-          basis: new Float32Array(8),
-          variances: new Float32Array(2),
-          scale: 0,
-        }),
-    ).toThrow("scale must be a positive number; got 0");
+    const parts = (basis: number, scale: number) => ({
+      pixels: 4,
+      k: 2,
+      mean: new Float32Array(4),
+      basis: new Float32Array(basis),
+      variances: new Float32Array(2),
+      scale,
+    });
+    expect(() => new ImageCodec(parts(7, 1))).toThrow(
+      "expected a mean of 4, a basis of 2 x 4 and 2 variances; got 4, 7 and 2",
+    );
+    expect(() => new ImageCodec(parts(8, 0))).toThrow("scale must be a positive number; got 0");
     const codec = fitImageCodec(set, 3);
     expect(() => codec.decode(tf.zeros([1, 4]) as tf.Tensor2D)).toThrow(
       /decode: z must have 3 columns/,
