@@ -6,6 +6,8 @@
 //   npm run bench                      3 rounds, each case alternating TF.js and PyTorch; medians
 //   npm run bench -- --rounds 5        more rounds
 //   npm run bench -- --check           exit 1 when a target is missed
+//   npm run bench -- --only image      only the cases whose `what` is listed (train, sample, image;
+//                                      comma-separated)
 //
 // The reference runs on Debian's python3-torch with OpenBLAS (libopenblas0-openmp), on one thread (the
 // issue's targets), and again on as many threads as TF.js uses (printed beside, for a fair view):
@@ -93,6 +95,13 @@ const CASES = [
     target: 3,
   },
 ];
+const ONLY = args.includes("--only") ? String(args[args.indexOf("--only") + 1]).split(",") : null;
+if (ONLY && !ONLY.every((w) => CASES.some((c) => c.what === w))) {
+  const kinds = [...new Set(CASES.map((c) => c.what))];
+  console.error(`--only takes case kinds among ${kinds}; got ${ONLY}`);
+  process.exit(2);
+}
+if (ONLY) CASES.splice(0, CASES.length, ...CASES.filter((c) => ONLY.includes(c.what)));
 
 function measure(side, c, threads) {
   const r =

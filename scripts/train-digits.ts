@@ -5,11 +5,10 @@
 //   node -r ./src/core/ts-register.cjs scripts/train-digits.ts [codec|classifier|flow|reflow|all]
 //
 // Each step reads the files of the steps before it (the flow model trains on the shipped codec's
-// codes,
-// the reflow starts from the shipped flow model) and records in its file the recipe, the SHA-256 of
-// what it was made from, the first losses exactly, the whole loss trace (4 significant digits),
-// the wall
-// time and how loaded the machine was. Deterministic: the same recipe gives the same files.
+// codes, the reflow starts from the shipped flow model) and records in its file the recipe, the
+// SHA-256 of what it was made from, the first losses exactly, the whole loss trace (4 significant
+// digits), the wall time and how loaded the machine was. Deterministic: the same recipe gives the
+// same files.
 import { cpus, loadavg } from "os";
 import { join } from "path";
 import * as tf from "@tensorflow/tfjs";

@@ -180,6 +180,9 @@ describe("ImageCodec", () => {
       expect(check.eigenResidual).toBeLessThan(1e-5);
       expect(check.nextVariance).toBeLessThan(1e-6);
       expect(check.meanError).toBeLessThan(1e-6);
+      // the set has rank 2: its total variance is the two kept variances
+      const kept = codec.variances[0] + codec.variances[1];
+      expect(Math.abs(check.total / kept - 1)).toBeLessThan(1e-5);
       // negative control: a codec with the directions swapped fails the eigen test
       const swapped = new ImageCodec({
         ...codec,

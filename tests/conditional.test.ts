@@ -1,6 +1,6 @@
 // The class-conditional velocity network, its gradient, classifier-free guidance and the training
-// loop
-// with label dropout (src/model/mlp.ts `classes`, src/images/conditional.ts, src/images/train.ts).
+// loop with label dropout (src/model/mlp.ts `classes`, src/images/conditional.ts,
+// src/images/train.ts).
 import { describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { seed } from "../src/core/random";

@@ -2,17 +2,12 @@
 //
 // Retraining them takes minutes to a quarter of an hour each on two cores, too long for a test, so
 // each training run is checked by its first RECORDED_STEPS steps: the recipe, run again from its
-// seeds,
-// must repeat the recorded losses bit for bit (the numbers do not depend on the thread count).
-// Those
-// losses depend on everything before them (data split, codec, initial parameters, batches, the
-// model it
-// starts from), so a file made by another recipe fails. The codec is checked as the PCA of the
-// split
-// without redoing the eigendecomposition (fm.verifyCodec); the reflow pairs by their SHA-256.
-// Bit-for-bit equality holds on the backend the files record (wasm); another backend rounds
-// otherwise,
-// and those comparisons are skipped there with a note.
+// seeds, must repeat the recorded losses bit for bit (the numbers do not depend on the thread
+// count). Those losses depend on everything before them (data split, codec, initial parameters,
+// batches, the model it starts from), so a file made by another recipe fails. The codec is checked
+// as the PCA of the split without redoing the eigendecomposition (fm.verifyCodec); the reflow pairs
+// by their SHA-256. Bit-for-bit equality holds on the backend the files record (wasm); another
+// backend rounds otherwise, and those comparisons are skipped there with a note.
 import { describe, expect, it } from "vitest";
 import { readdirSync, statSync } from "fs";
 import { join } from "path";

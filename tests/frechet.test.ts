@@ -1,6 +1,5 @@
 // The Frechet distance (src/metrics/frechet.ts) against its closed forms on Gaussians, with
-// negative
-// controls; the symmetric eigendecomposition it rests on; bad input.
+// negative controls; the symmetric eigendecomposition it rests on; bad input.
 import { describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import {

@@ -140,9 +140,8 @@ describe("compareGuidance: what guided sampling produces", () => {
       expect(Math.abs(r.guidedMass - 1)).toBeLessThan(5e-3);
       expect(r.totalVariation).toBeGreaterThan(0.3);
       // forward ODE samples with the guided field: their mean agrees with the density's (Monte
-      // Carlo
-      // error
-      // ~ 1/sqrt(4000) of the spread), and not with the tilted density's mean (negative control)
+      // Carlo error ~ 1/sqrt(4000) of the spread), and not with the tilted density's mean (negative
+      // control)
       seed(7);
       const x0 = randn([4000, 2]) as tf.Tensor2D;
       const sol = solveOde(exactGuidedField(gm, 0, 2), x0, { method: "rk4", steps: 30 });
@@ -181,8 +180,7 @@ describe("mixtureDivergence and guidedLogDensity", () => {
             ),
         );
         // negative control: another mixture's divergence is another function (except at t = 0 and
-        // 1,
-        // where every mixture's field is m - x and x, of divergence -d and d)
+        // 1, where every mixture's field is m - x and x, of divergence -d and d)
         const other = mixtureDivergence(gm, x, t);
         if (t > 0 && t < 1) expect(maxAbsDiff(other, auto)).toBeGreaterThan(1e-2);
         tf.dispose([x, exact, auto, other]);

@@ -3,8 +3,7 @@
  * image's path x_t from noise to digit as a strip, the velocity as an image, interpolations.
  *
  * A grid of grey images is ONE plotly `image` trace whose source is a PNG (src/figures/png.ts): a
- * few
- * kilobytes however many images, zoomable, and exported like every other figure. Ink is dark on
+ * few kilobytes however many images, zoomable, and exported like every other figure. Ink is dark on
  * white (grey value 1 is black). Row and column labels are annotations. Signed images (a velocity)
  * are heatmaps with a diverging colour scale centred on 0, so that sign and size can be read off.
  */

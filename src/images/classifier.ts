@@ -5,9 +5,8 @@
  * the role the Inception network plays for the FID of photographs.
  *
  * A multilayer perceptron on grey values in [0, 1]: `hidden` ReLU layers, then a linear layer to
- * one
- * logit per class; trained with the softmax cross-entropy and Adam on batches of training images
- * shifted by a few pixels at random (a cheap augmentation that makes it robust to the small
+ * one logit per class; trained with the softmax cross-entropy and Adam on batches of training
+ * images shifted by a few pixels at random (a cheap augmentation that makes it robust to the small
  * misplacements generated digits have). Parameters live in one flat array, layer after layer (W
  * row-major, then b), like the velocity model's, and the gradient is back-propagated by hand
  * (`classifierLossAndGradient`), checked against TensorFlow.js's automatic gradient in the tests.
@@ -278,8 +277,7 @@ export interface ClassifierTrainOptions {
 
 /**
  * Trains the classifier in place (module comment). Seeded through `fm.seed`: per batch row, an
- * image
- * index, then the shift dx, then dy. Returns the loss of every step.
+ * image index, then the shift dx, then dy. Returns the loss of every step.
  */
 export async function trainClassifier(
   clf: Classifier,

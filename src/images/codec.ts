@@ -4,11 +4,10 @@
  * Why: a multilayer perceptron that outputs a velocity for all 784 pixels through narrower hidden
  * layers can only move the image inside the span of its last layer's weights (as many directions as
  * hidden units). In the other directions the sample keeps its starting noise, so every image comes
- * out
- * speckled. Flow matching in the coordinates of the first k principal components (a k-dimensional
- * "latent space", as latent diffusion and latent flow matching do with a learned autoencoder)
- * avoids
- * that: the network's output spans all k directions, and the decoder puts the pixels back.
+ * out speckled. Flow matching in the coordinates of the first k principal components (a
+ * k-dimensional "latent space", as latent diffusion and latent flow matching do with a learned
+ * autoencoder) avoids that: the network's output spans all k directions, and the decoder puts the
+ * pixels back.
  *
  *     encode: z = V^T (x - m) / s          decode: x = m + s V z
  *
@@ -17,8 +16,7 @@
  * the codes an average variance of 1 (the noise's). The eigenvectors come from a cyclic Jacobi
  * eigendecomposition in float64 (src/metrics/frechet.ts); it takes a minute or two for 784 pixels,
  * so the course ships the codec (assets/models/mnist-codec.json) and `verifyCodec` checks it
- * against
- * the training images in a second.
+ * against the training images in a second.
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D } from "../core/checks";
@@ -231,19 +229,24 @@ export function fitImageCodec(set: ImageSet, k: number): ImageCodec {
 
 /**
  * Checks that a codec is the PCA of `set` without redoing it: the basis is orthonormal, each
- * direction
- * is an eigenvector of the covariance with its recorded variance (relative residual |C v - lambda
- * v| /
- * lambda_1), and no direction orthogonal to the basis has more variance than the smallest kept one
- * (power iteration on the covariance restricted to the rest).
+ * direction is an eigenvector of the covariance with its recorded variance (relative residual
+ * |C v - lambda v| / lambda_1), and no direction orthogonal to the basis has more variance than the
+ * smallest kept one (power iteration on the covariance restricted to the rest). Also returns the
+ * set's total pixel variance (the covariance's trace), for the share the codec keeps.
  */
 export function verifyCodec(
   codec: ImageCodec,
   set: ImageSet,
-): { orthonormality: number; eigenResidual: number; nextVariance: number; meanError: number } {
+): {
+  orthonormality: number;
+  eigenResidual: number;
+  nextVariance: number;
+  meanError: number;
+  total: number;
+} {
   const P = codec.pixels;
   const k = codec.k;
-  const { mean, cov } = pixelCovariance(set);
+  const { mean, cov, total } = pixelCovariance(set);
   let meanError = 0;
   for (let p = 0; p < P; p++) meanError = Math.max(meanError, Math.abs(mean[p] - codec.mean[p]));
   const V = (i: number, p: number) => codec.basis[i * P + p];
@@ -290,5 +293,5 @@ export function verifyCodec(
     nextVariance = v.reduce((s, x, p) => s + x * w[p], 0);
     v = w;
   }
-  return { orthonormality, eigenResidual, nextVariance, meanError };
+  return { orthonormality, eigenResidual, nextVariance, meanError, total };
 }

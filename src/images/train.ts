@@ -2,16 +2,13 @@
  * Training a class-conditional velocity network with the conditional flow matching loss and label
  * dropout (notebook 09: on the codes of digits, src/images/codec.ts). The loop is
  * `trainFlowMatching`'s (lecture concept 6) with two additions: each point comes with its label,
- * and
- * the label is replaced by "no label" with probability `labelDropout`, so that the one network
- * learns
- * u(x, t | c) and u(x, t) together (classifier-free guidance needs both).
+ * and the label is replaced by "no label" with probability `labelDropout`, so that the one network
+ * learns u(x, t | c) and u(x, t) together (classifier-free guidance needs both).
  *
  * One step, on the lecture's straight path:
  *   1. for each row of the batch, in this order: a data index, a time t ~ U[0, 1], the dropout
- * draw,
- *      then the noise x0 ~ N(0, I) coordinate by coordinate (all from the library's seeded stream;
- *      with a coupling, `data.x0`, the row's own x0 instead: reflow);
+ *      draw, then the noise x0 ~ N(0, I) coordinate by coordinate (all from the library's seeded
+ *      stream; with a coupling, `data.x0`, the row's own x0 instead: reflow);
  *   2. x_t = t x1 + (1 - t) x0, target x1 - x0;
  *   3. the loss mean |u_theta(x_t, t | c) - target|^2 and its gradient, in `shards` parts added in
  *      order (on the helper threads where there are cores: parallel.ts), one Adam step.
@@ -134,8 +131,7 @@ function checkData(model: VelocityModel, data: LabelledPoints, K: number): void 
  * Trains a class-conditional `VelocityModel` in place (see the module comment): `trainFlowMatching`
  * with batches of images and labels. Seeded through `fm.seed`. A loss that is not finite stops
  * training with an error naming the step; the model then holds the parameters of the last step
- * whose
- * loss was finite.
+ * whose loss was finite.
  * @example
  * fm.seed(0);
  * const model = fm.createVelocityModel({ dim: 784, classes: 10, width: 256, time: "fourier" });

@@ -1,9 +1,7 @@
 /**
  * The Frechet distance between two sets of feature vectors (notebook 09): fit a Gaussian to each
- * set
- * (mean and covariance) and take the squared 2-Wasserstein distance between the two Gaussians,
- * which
- * has a closed form (Dowson & Landau 1982):
+ * set (mean and covariance) and take the squared 2-Wasserstein distance between the two Gaussians,
+ * which has a closed form (Dowson & Landau 1982):
  *
  *     FD = |m1 - m2|^2 + tr(S1) + tr(S2) - 2 tr( (S1^(1/2) S2 S1^(1/2))^(1/2) ).
  *
@@ -12,10 +10,8 @@
  * distribution do not give 0 (their fitted Gaussians differ): compare with that floor.
  *
  * Everything runs in float64 on plain arrays: covariances of a few hundred dimensions, and the
- * matrix
- * square roots come from symmetric eigendecompositions (cyclic Jacobi rotations), which are
- * accurate
- * to rounding for symmetric positive semi-definite matrices.
+ * matrix square roots come from symmetric eigendecompositions (cyclic Jacobi rotations), which are
+ * accurate to rounding for symmetric positive semi-definite matrices.
  */
 import * as tf from "@tensorflow/tfjs";
 

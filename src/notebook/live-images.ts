@@ -1,9 +1,8 @@
 /**
  * A grid of images shown in ONE notebook output and replaced in place (the live preview of a
- * training
- * run, notebook 09). Like `progress`, every message sent is followed by a yield to the event loop
- * (tslab's message socket only flushes when the loop runs; without yielding, output is lost after a
- * few hundred messages), and the caller throttles how often it sends.
+ * training run, notebook 09). Like `progress`, every message sent is followed by a yield to the
+ * event loop (tslab's message socket only flushes when the loop runs; without yielding, output is
+ * lost after a few hundred messages), and the caller throttles how often it sends.
  *
  * The grid is a PNG data URI in an `<img>` (no script): it renders in every front end and in the
  * HTML pages. Outside a kernel nothing is shown; the caption is printed unless `quiet`.

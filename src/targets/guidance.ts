@@ -1,8 +1,8 @@
 /**
  * Classifier-free guidance where everything is exact (notebook 09, part 1): a Gaussian mixture
- * whose
- * components are the classes c, so that the class-conditional path p_t(x | c) (one Gaussian pushed
- * along the path) and the unconditional path p_t(x) (the mixture) have closed-form velocities.
+ * whose components are the classes c, so that the class-conditional path p_t(x | c) (one Gaussian
+ * pushed along the path) and the unconditional path p_t(x) (the mixture) have closed-form
+ * velocities.
  *
  * The guided field u_w = (1 + w) u_t(x | c) - w u_t(x) has, at every t, the score of the tilted
  * density p_t(x | c) p_t(c | x)^w (velocity and score are affine in each other at fixed (x, t)).
@@ -11,10 +11,9 @@
  *     q_w(x) = p_1(x | c) p_1(c | x)^w / Z_w,
  *
  * but the tilted densities of different times are not one probability path (noising does not
- * commute
- * with tilting), so the ODE's endpoint need not be q_w. `compareGuidance` measures what the guided
- * ODE really produces, by the change-of-variables formula of notebook 02 with the exact divergence
- * (in closed form: `mixtureDivergence`), against q_w normalised on the same grid.
+ * commute with tilting), so the ODE's endpoint need not be q_w. `compareGuidance` measures what the
+ * guided ODE really produces, by the change-of-variables formula of notebook 02 with the exact
+ * divergence (in closed form: `mixtureDivergence`), against q_w normalised on the same grid.
  */
 import * as tf from "@tensorflow/tfjs";
 import { solveOde } from "../solvers/ode";
@@ -176,8 +175,8 @@ export interface GuidanceComparison {
  * comment). Both on one grid of the plane; the guided density is normalised by the ODE itself (its
  * grid mass is a check that the grid is large enough), q_w by the grid sum.
  * @example
- * const r = fm.compareGuidance(gm, 0, 2);   // r.totalVariation: how far the story is from the
- * truth
+ * const r = fm.compareGuidance(gm, 0, 2);
+ * r.totalVariation;   // how far the usual story is from the truth
  */
 export function compareGuidance(
   gm: GaussianMixture,
