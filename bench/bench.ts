@@ -8,6 +8,10 @@
  * Training: the course's own loop (fm.trainFlowMatching: CFM batch from a 2-D training set, explicit
  * back-propagation, Adam); milliseconds per step over `steps` steps after `warmup` steps.
  * Sampling: fm.sampleFlow with `euler-steps` Euler steps from `particles` noise points; seconds.
+ * Image training (notebook 09): `image --dim 100 --classes 10 --width 256 --depth 3 --batch 128`:
+ * the class-conditional network's training step (fm.trainConditionalFlow: codes of images with
+ * labels, label dropout, Fourier time features), on synthetic codes (the step's cost does not
+ * depend on them).
  * Both use the library's default threads (one per core on wasm; FM_THREADS changes it), started
  * before the warm-up. The output says how many ran.
  */
@@ -20,6 +24,8 @@ import { trainFlowMatching } from "../src/model/train";
 import { sampleFlow } from "../src/model/sample";
 import { startThreads } from "../src/model/parallel";
 import { threadCount } from "../src/core/threads";
+import { normal, randint } from "../src/core/random";
+import { trainConditionalFlow } from "../src/images/train";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,16 +37,36 @@ function arg(name: string, fallback: number): number {
 
 async function main(): Promise<void> {
   const what = process.argv[2];
-  if (what !== "train" && what !== "sample") throw new Error('usage: bench.js train|sample [--width N] [--depth N] ...');
+  if (what !== "train" && what !== "sample" && what !== "image") {
+    throw new Error("usage: bench.ts train|sample|image [--width N] [--depth N] ...");
+  }
   await initBackend({ quiet: true });
   // Start the helper threads before the clock runs (PyTorch's thread pool, too, exists before its first step).
   await startThreads();
   seed(0);
   const width = arg("width", 64);
   const depth = arg("depth", 3);
-  const model = createVelocityModel({ width, depth });
   const backend = backendInfo()?.name;
   const threads = threadCount();
+  if (what === "image") {
+    const dim = arg("dim", 100);
+    const classes = arg("classes", 10);
+    const batch = arg("batch", 128);
+    const net = createVelocityModel({ dim, classes, width, depth, time: "fourier" });
+    const n = 8000;
+    const x1 = Float32Array.from({ length: n * dim }, () => normal());
+    const data = { x1, labels: Uint8Array.from({ length: n }, () => randint(classes)), n };
+    const options = { data, batchSize: batch, progress: false, labelDropout: 0.2 };
+    await trainConditionalFlow(net, { ...options, steps: arg("warmup", 50) });
+    const steps = arg("steps", 300);
+    const r = await trainConditionalFlow(net, { ...options, steps });
+    const msPerStep = (1000 * r.seconds) / steps;
+    const shape = { dim, classes, width, depth, batch, steps };
+    console.log(JSON.stringify({ side: "tfjs", backend, threads, what, ...shape, msPerStep }));
+    net.dispose();
+    return;
+  }
+  const model = createVelocityModel({ width, depth });
   if (what === "train") {
     const batch = arg("batch", 256);
     const steps = arg("steps", 300);

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // `npm run bench`: the course's TensorFlow.js training step and sampler, measured side by side in one run
 // against a PyTorch reference of the same model, batch, loss and optimiser (bench/reference.py), with the
-// ratios and the targets of issue 5.
+// ratios and the targets of issue 5 (and issue 19's image network).
 //
 //   npm run bench                      3 rounds, each case alternating TF.js and PyTorch; medians
 //   npm run bench -- --rounds 5        more rounds
 //   npm run bench -- --check           exit 1 when a target is missed
+//   npm run bench -- --only image      only the cases whose `what` is listed (train, sample, image;
+//                                      comma-separated)
 //
 // The reference runs on Debian's python3-torch with OpenBLAS (libopenblas0-openmp), on one thread (the
 // issue's targets), and again on as many threads as TF.js uses (printed beside, for a fair view):
@@ -83,7 +85,23 @@ const CASES = [
   { name: "training step, width 64 x 3, batch 256 (ms)", what: "train", flags: ["--width", "64", "--batch", "256", "--steps", "1000", "--warmup", "2000"], key: "msPerStep", target: 2 },
   { name: "training step, width 256 x 3, batch 1024 (ms)", what: "train", flags: ["--width", "256", "--batch", "1024", "--steps", "40", "--warmup", "10"], key: "msPerStep", target: 4 },
   { name: "sampling 10,000 particles, 100 Euler steps, width 64 (s)", what: "sample", flags: ["--width", "64", "--particles", "10000", "--euler-steps", "100"], key: "seconds", target: 2 },
+  // notebook 09 (issue 19): the class-conditional image network on 100 codes, batch 128
+  {
+    name: "image network step, 100 codes + labels, 256 x 3, batch 128 (ms)",
+    what: "image",
+    flags: ["--dim", "100", "--classes", "10", "--width", "256", "--depth", "3", "--batch", "128",
+      "--steps", "500", "--warmup", "500"],
+    key: "msPerStep",
+    target: 3,
+  },
 ];
+const ONLY = args.includes("--only") ? String(args[args.indexOf("--only") + 1]).split(",") : null;
+if (ONLY && !ONLY.every((w) => CASES.some((c) => c.what === w))) {
+  const kinds = [...new Set(CASES.map((c) => c.what))];
+  console.error(`--only takes case kinds among ${kinds}; got ${ONLY}`);
+  process.exit(2);
+}
+if (ONLY) CASES.splice(0, CASES.length, ...CASES.filter((c) => ONLY.includes(c.what)));
 
 function measure(side, c, threads) {
   const r =

@@ -123,3 +123,21 @@ export * from "./model/shipped";
 
 // --- Interrupts (issue 13): Kernel > Interrupt stops the library's loops (core/interrupt.ts) ---
 export { InterruptedError, requestInterrupt } from "./core/interrupt";
+
+// --- Notebook 09 (images and guidance, issue 19): MNIST digits, the class-conditional network,
+// classifier-free guidance, the digit classifier, the Frechet distance, image figures ---
+export * from "./images/mnist";
+export * from "./images/conditional";
+export * from "./images/train";
+export * from "./figures/png";
+export * from "./notebook/live-images";
+export * from "./images/classifier";
+export * from "./metrics/frechet";
+export * from "./targets/guidance";
+export * from "./figures/images";
+export * from "./images/io";
+export * from "./images/sample";
+export * from "./images/codec";
+export * from "./images/recipes";
+export * from "./images/evaluate";
+export * from "./figures/guidance";

@@ -47,6 +47,12 @@ export interface VelocityModelOptions {
    * @default "raw"
    */
   time?: "raw" | "fourier" | TimeEmbedding;
+  /**
+   * Class-conditional model with this many classes K: the network also reads the label as K + 1
+   * one-hot inputs, the last one meaning "no label" (notebook 09, src/images/conditional.ts).
+   * @default 0 (unconditional)
+   */
+  classes?: number;
 }
 
 /** The complete description of a model's architecture (every default filled in); saved with the weights. */
@@ -56,6 +62,8 @@ export interface VelocityModelConfig {
   depth: number;
   activation: Activation;
   time: TimeEmbedding;
+  /** Number of classes of a class-conditional model (absent for an unconditional one). */
+  classes?: number;
 }
 
 /** Where one linear layer's parameters sit inside theta. */
@@ -105,12 +113,51 @@ export function velocityModelConfig(options: VelocityModelOptions = {}): Velocit
   } else {
     throw new Error(`time must be "raw", "fourier" or { kind, frequencies, scale }; got ${JSON.stringify(t)}`);
   }
-  return { dim, width, depth, activation, time };
+  const classes = options.classes ?? 0;
+  checkInteger(classes, "classes", 0);
+  return { dim, width, depth, activation, time, ...(classes > 0 ? { classes } : {}) };
+}
+
+/** Number of label inputs: K + 1 one-hot columns for K classes (the last: no label), else 0. */
+export function labelFeatures(config: VelocityModelConfig): number {
+  return config.classes ? config.classes + 1 : 0;
 }
 
 /** Number of inputs the time embedding produces. */
 export function timeFeatures(time: TimeEmbedding): number {
   return time.kind === "raw" ? 1 : 1 + 2 * time.frequencies;
+}
+
+/** The layer widths of a velocity model: inputs, `depth` hidden layers of `width`, the output d. */
+export function modelSizes(config: VelocityModelConfig): number[] {
+  const inputs = config.dim + timeFeatures(config.time) + labelFeatures(config);
+  return [inputs, ...Array<number>(config.depth).fill(config.width), config.dim];
+}
+
+/**
+ * Where each layer of a stack of linear layers with these widths sits in one flat parameter array
+ * (W row-major, then b, layer after layer), and the number of parameters.
+ */
+export function layerLayout(sizes: number[]): { layers: LayerLayout[]; count: number } {
+  const layers: LayerLayout[] = [];
+  let count = 0;
+  for (let i = 0; i + 1 < sizes.length; i++) {
+    layers.push({ inputs: sizes[i], outputs: sizes[i + 1], offset: count });
+    count += sizes[i] * sizes[i + 1] + sizes[i + 1];
+  }
+  return { layers, count };
+}
+
+/** PyTorch's default for linear layers: W and b uniform in +-1/sqrt(inputs); seeded by fm.seed. */
+export function initialParameters(layers: readonly LayerLayout[], count: number): Float32Array {
+  const theta = new Float32Array(count);
+  for (const { inputs, outputs, offset } of layers) {
+    const bound = 1 / Math.sqrt(inputs);
+    for (let k = 0; k < inputs * outputs + outputs; k++) {
+      theta[offset + k] = (2 * uniform() - 1) * bound;
+    }
+  }
+  return theta;
 }
 
 /**
@@ -129,27 +176,16 @@ export class VelocityModel {
 
   constructor(config: VelocityModelConfig, theta?: Float32Array) {
     this.config = config;
-    const sizes = [config.dim + timeFeatures(config.time), ...Array(config.depth).fill(config.width), config.dim];
-    const layers: LayerLayout[] = [];
-    let offset = 0;
-    for (let i = 0; i + 1 < sizes.length; i++) {
-      layers.push({ inputs: sizes[i], outputs: sizes[i + 1], offset });
-      offset += sizes[i] * sizes[i + 1] + sizes[i + 1];
-    }
+    const { layers, count } = layerLayout(modelSizes(config));
     this.layers = layers;
     if (theta !== undefined) {
-      if (theta.length !== offset) {
-        throw new Error(`theta has ${theta.length} numbers but this architecture has ${offset} parameters`);
+      if (theta.length !== count) {
+        throw new Error(
+          `theta has ${theta.length} numbers but this architecture has ${count} parameters`,
+        );
       }
       this.theta = Float32Array.from(theta);
-    } else {
-      // PyTorch's default for linear layers: W and b uniform in +-1/sqrt(inputs); seeded by fm.seed.
-      this.theta = new Float32Array(offset);
-      for (const { inputs, outputs, offset: o } of layers) {
-        const bound = 1 / Math.sqrt(inputs);
-        for (let k = 0; k < inputs * outputs + outputs; k++) this.theta[o + k] = (2 * uniform() - 1) * bound;
-      }
-    }
+    } else this.theta = initialParameters(layers, count);
   }
 
   /** Number of parameters (the length of theta). */
@@ -210,6 +246,7 @@ export class VelocityModel {
    * @param t a number or one time per row (`[n]`), in [0, 1]
    */
   features(x: tf.Tensor2D, t: Time): tf.Tensor2D {
+    this.assertUnconditional();
     assert2D(x, "x", this.config.dim);
     const n = x.shape[0];
     const times = readTimes(t, n);
@@ -226,6 +263,7 @@ export class VelocityModel {
    * const u = model.predict(fm.randn([5, 2]), 0.5);   // [5, 2]
    */
   predict(x: tf.Tensor2D, t: Time): tf.Tensor2D {
+    this.assertUnconditional();
     if (typeof t === "number") {
       assert2D(x, "x", this.config.dim);
       assertInRange(t, "t", 0, 1);
@@ -245,6 +283,16 @@ export class VelocityModel {
     return tf.tidy(() => forwardPass(this, this.features(x, t), false).out);
   }
 
+  /** A class-conditional model needs its labels: `predict` and `features` refuse to guess them. */
+  private assertUnconditional(): void {
+    if (this.config.classes) {
+      throw new Error(
+        `this model is class-conditional (${this.config.classes} classes): call ` +
+          `fm.predictWithLabels(model, x, t, labels) or use fm.guidedField(model, labels, w)`,
+      );
+    }
+  }
+
   /** The model as a `VelocityField` (x, t) => u, for the solvers and metrics of the library. */
   readonly field = (x: tf.Tensor2D, t: Time): tf.Tensor2D => this.predict(x, t);
 
@@ -262,7 +310,11 @@ export class VelocityModel {
   describe(): string {
     const c = this.config;
     const time = c.time.kind === "raw" ? "raw t" : `Fourier t (${c.time.frequencies} frequencies)`;
-    return `MLP ${c.dim}+${timeFeatures(c.time)} -> ${c.depth} x ${c.width} ${c.activation} -> ${c.dim}, ${time}, ${this.numParameters} parameters`;
+    const labels = c.classes ? `+${labelFeatures(c)}` : "";
+    const classes = c.classes ? `, ${c.classes} classes` : "";
+    const layers = `${c.depth} x ${c.width} ${c.activation}`;
+    const sizes = `${c.dim}+${timeFeatures(c.time)}${labels} -> ${layers} -> ${c.dim}`;
+    return `MLP ${sizes}, ${time}${classes}, ${this.numParameters} parameters`;
   }
 }
 

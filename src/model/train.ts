@@ -65,8 +65,14 @@ export interface TrainOptions {
    * outside, a line per tenth. @default true inside a notebook, false elsewhere
    */
   progress?: boolean | string;
-  /** Called after every step with the step (1-based) and its loss. */
-  onStep?: (step: number, loss: number) => void;
+  /** Called after each step with the step (1-based) and its loss; a returned promise is awaited. */
+  onStep?: (step: number, loss: number) => void | Promise<void>;
+  /**
+   * Instead of `data` or `pairs`: a function that draws each batch itself, as network inputs
+   * `[rows, inputs]` and targets `[rows, d]` (row-major), e.g. images with their labels
+   * (src/images/train.ts). Everything else (loss, shards, Adam, schedule, progress) is the same.
+   */
+  batches?: (batchSize: number) => { input: Float32Array; target: Float32Array; rows: number };
   /**
    * The batch's loss and gradient are sums over its rows; they are computed in this many parts, on as
    * many threads as there are (`fm.setThreads`), and added in order. The numbers depend on this count,
@@ -264,18 +270,21 @@ function positive(value: number, name: string, integer = false): number {
 export async function trainFlowMatching(model: VelocityModel, options: TrainOptions): Promise<TrainResult> {
   if (!(model instanceof VelocityModel)) throw new Error("trainFlowMatching: model must be a VelocityModel (fm.createVelocityModel)");
   const dim = model.config.dim;
-  if ((options.data === undefined) === (options.pairs === undefined)) {
-    throw new Error("trainFlowMatching: give either data (samples of the data distribution) or pairs ({ x0, x1 }), not both or neither");
+  if ([options.data, options.pairs, options.batches].filter((v) => v !== undefined).length !== 1) {
+    throw new Error(
+      "trainFlowMatching: give either data (samples of the data distribution) or pairs " +
+        "({ x0, x1 }) (or batches), exactly one",
+    );
   }
-  let x1Rows: { values: Float32Array; n: number; d: number };
+  let x1Rows: { values: Float32Array; n: number; d: number } | undefined;
   let x0Rows: { values: Float32Array; n: number; d: number } | undefined;
   if (options.data !== undefined) x1Rows = flatPoints(options.data, "data", dim);
-  else {
+  else if (options.pairs !== undefined) {
     x1Rows = flatPoints(options.pairs!.x1, "pairs.x1", dim);
     x0Rows = flatPoints(options.pairs!.x0, "pairs.x0", dim);
     if (x0Rows.n !== x1Rows.n) throw new Error(`pairs.x0 has ${x0Rows.n} rows but pairs.x1 has ${x1Rows.n}; a coupling pairs row i with row i`);
   }
-  if (x1Rows.n === 0) {
+  if (x1Rows && x1Rows.n === 0) {
     const what = options.data !== undefined ? "data" : "pairs";
     throw new Error(`trainFlowMatching: ${what} is empty (no rows); give at least one point`);
   }
@@ -300,6 +309,12 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
   learningRateFactor(schedule, 1, steps, warmup); // checks the schedule before any work
   // The coupling of each batch (coupling.ts); null keeps the draw's own pairing.
   const coupler = batchCoupler(options.coupling, options.pairs !== undefined);
+  if (coupler && options.batches) {
+    throw new Error(
+      "trainFlowMatching: a coupling re-pairs drawn noise and data; with batches nothing is drawn " +
+        "here (give data instead, or pair inside your batches)",
+    );
+  }
 
   const showProgress = options.progress ?? inKernel();
   const bar: Progress | null = showProgress
@@ -317,11 +332,16 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
     await interruptibleAsync(async () => {
       for (let step = 1; step <= steps; step++) {
         checkInterrupt();
-        const batch = drawCfmBatch(path, x1Rows, batchSize, x0Rows, timeRange, coupler);
+        let rows: { input: Float32Array; target: Float32Array; rows: number };
+        if (options.batches) rows = options.batches(batchSize);
+        else {
+          const batch = drawCfmBatch(path, x1Rows!, batchSize, x0Rows, timeRange, coupler);
+          rows = { input: networkInput(model, batch), target: batch.target, rows: batch.n };
+        }
         // L = (1/n) sum_i |u_theta(x_t,i, t_i) - target_i|^2 and its gradient 2/n sum_i (...), by
         // back-propagation.
-        const input = networkInput(model, batch);
-        const { loss, grad } = shardedLossAndGradient(model, input, batch.target, batch.n, shards);
+        const { input, target, rows: n } = rows;
+        const { loss, grad } = shardedLossAndGradient(model, input, target, n, shards);
         if (!Number.isFinite(loss)) {
           if (step > 1) model.setTheta(previous);
           if (bar) await bar.done();
@@ -338,7 +358,7 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
         model.invalidate();
         losses.push(loss);
         learningRates.push(rate);
-        options.onStep?.(step, loss);
+        await options.onStep?.(step, loss);
         if (bar) await bar.update(step, { loss });
       }
     });
