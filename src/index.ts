@@ -120,3 +120,6 @@ export * from "./figures/marginal";
 export * from "./model/coupling";
 export * from "./model/cnf-ml";
 export * from "./model/shipped";
+
+// --- Notebook 08 rewritten (issue 16): the schedules and sampler-quality figures
+export * from "./figures/unification";
