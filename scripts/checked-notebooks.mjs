@@ -11,6 +11,7 @@ export const CHECKED_NOTEBOOKS = [
   "02-continuity-equation.ipynb",
   "03-conditional-paths.ipynb",
   "04-marginal-vector-field.ipynb",
+  "07-reflow.ipynb",
   "08-unification.ipynb",
 ];
 
