@@ -15,6 +15,8 @@ export const CHECKED_NOTEBOOKS = [
   "02-continuity-equation.ipynb",
   "03-conditional-paths.ipynb",
   "04-marginal-vector-field.ipynb",
+  "07-reflow.ipynb",
+  "08-unification.ipynb",
 ];
 
 /** Files under src/ (paths from the course root) whose lines must be at most 100 characters. */
@@ -24,6 +26,7 @@ export const CHECKED_SOURCES = [
   "src/metrics/twoSample.ts",
   "src/figures/conditional.ts",
   "src/figures/marginal.ts",
+  "src/figures/unification.ts",
 ];
 
 /**

@@ -141,3 +141,6 @@ export * from "./images/codec";
 export * from "./images/recipes";
 export * from "./images/evaluate";
 export * from "./figures/guidance";
+
+// --- Notebook 08 rewritten (issue 16): the schedules and sampler-quality figures
+export * from "./figures/unification";
