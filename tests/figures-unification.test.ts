@@ -42,7 +42,7 @@ describe("plotSchedules", () => {
     const dots = fig.data.filter((t) => t.name === "dots");
     expect(dots[0].mode).toBe("markers");
     expect(dots[0].y).toEqual([0, 0.5, 0.9]);
-    expect(dots[2].y![1] as number).toBeCloseTo(1, 12); // alpha / sigma at t = 0.5
+    expect((dots[2].y as number[])[1]).toBeCloseTo(1, 12); // alpha / sigma at t = 0.5
     expect(uidsOf(fig)).toEqual(fig.data.map((_, i) => `trace-${i}`));
     expect(JSON.stringify(make())).toBe(JSON.stringify(fig));
   });
