@@ -569,13 +569,13 @@ const CASES: Case[] = [
     "training",
     "data and pairs both",
     () => fm.trainFlowMatching(model, { data: x, pairs: { x0: x, x1: x }, progress: false }),
-    /give either data .* or pairs .*not both or neither/,
+    /give either data .*, pairs .* or batches .*exactly one; got data and pairs/,
   ],
   [
     "training",
     "neither data nor pairs",
     () => fm.trainFlowMatching(model, { progress: false } as never),
-    /not both or neither/,
+    /exactly one; got none/,
   ],
   [
     "training",

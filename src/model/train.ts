@@ -270,10 +270,12 @@ function positive(value: number, name: string, integer = false): number {
 export async function trainFlowMatching(model: VelocityModel, options: TrainOptions): Promise<TrainResult> {
   if (!(model instanceof VelocityModel)) throw new Error("trainFlowMatching: model must be a VelocityModel (fm.createVelocityModel)");
   const dim = model.config.dim;
-  if ([options.data, options.pairs, options.batches].filter((v) => v !== undefined).length !== 1) {
+  const given = (["data", "pairs", "batches"] as const).filter((k) => options[k] !== undefined);
+  if (given.length !== 1) {
     throw new Error(
-      "trainFlowMatching: give either data (samples of the data distribution) or pairs " +
-        "({ x0, x1 }) (or batches), exactly one",
+      "trainFlowMatching: give either data (samples of the data distribution), pairs " +
+        "({ x0, x1 }) or batches (a function), exactly one; " +
+        (given.length ? `got ${given.join(" and ")}` : "got none"),
     );
   }
   let x1Rows: { values: Float32Array; n: number; d: number } | undefined;
