@@ -11,6 +11,7 @@ export const CHECKED_NOTEBOOKS = [
   "02-continuity-equation.ipynb",
   "03-conditional-paths.ipynb",
   "04-marginal-vector-field.ipynb",
+  "05-cfm-loss.ipynb",
 ];
 
 /** Files under src/ (paths from the course root) whose lines must be at most 100 characters. */
@@ -20,6 +21,7 @@ export const CHECKED_SOURCES = [
   "src/metrics/twoSample.ts",
   "src/figures/conditional.ts",
   "src/figures/marginal.ts",
+  "src/figures/training.ts",
 ];
 
 /** Whether a notebook (a path or a file name) is on the list. */

@@ -120,3 +120,6 @@ export * from "./figures/marginal";
 export * from "./model/coupling";
 export * from "./model/cnf-ml";
 export * from "./model/shipped";
+
+// --- Notebooks 05 and 06 (issue 16): the CFM loss and training figures (with issue 18's comparison)
+export * from "./figures/training";
