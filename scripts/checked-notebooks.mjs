@@ -12,6 +12,7 @@ export const CHECKED_NOTEBOOKS = [
   "03-conditional-paths.ipynb",
   "04-marginal-vector-field.ipynb",
   "05-cfm-loss.ipynb",
+  "06-training.ipynb",
 ];
 
 /** Files under src/ (paths from the course root) whose lines must be at most 100 characters. */
