@@ -17,6 +17,8 @@ export const CHECKED_NOTEBOOKS = [
   "04-marginal-vector-field.ipynb",
   "07-reflow.ipynb",
   "08-unification.ipynb",
+  "05-cfm-loss.ipynb",
+  "06-training.ipynb",
 ];
 
 /** Files under src/ (paths from the course root) whose lines must be at most 100 characters. */
@@ -44,6 +46,7 @@ export const FORMATTED_FILES = [
   "tests/format.test.ts",
   "tests/line-length.test.ts",
   "notebooks/00-welcome.ipynb",
+  "src/figures/training.ts",
 ];
 
 /** Whether a notebook (a path or a file name) is on the list. */
