@@ -308,7 +308,7 @@ function readSubmitted(path) {
 }
 
 const TODO = /TODO(?: \(exercise \d+\))?: [^\n]*/;
-const TODO_ERROR = /\b(?:[A-Z]\w*)?Error(?: \[[A-Z_]+\])?: (TODO(?: \(exercise \d+\))?: [^\n]*)/;
+const TODO_ERROR = /\b(?:[A-Z]\w*)?Error(?: \[[A-Za-z_]+\])?: (TODO(?: \(exercise \d+\))?: [^\n]*)/;
 
 /** The line of an error text that says what went wrong. */
 export function errorLine(message) {

@@ -286,6 +286,16 @@ describe("library exercises: a student folder graded on its own src/", () => {
 });
 
 describe("the report", () => {
+  it("a TodoError under any Node prefix reads 'not attempted: TODO ...'", async () => {
+    const { checkVerdict } = await load("grade.mjs");
+    const said = "TODO (exercise 1): w1Post0 is still a placeholder; define it in the TODO cell";
+    // Node prints an Error whose name was set after construction as "Error [TodoError]: ..."
+    for (const prefix of ["TodoError: ", "Error [TodoError]: ", "Error: "]) {
+      const verdict = checkVerdict({ status: "error", message: `${prefix}${said}\n    at f` });
+      expect(verdict).toEqual({ status: "errored", message: `not attempted: ${said}`, todo: true });
+    }
+  });
+
   it("prints a per-exercise report", async () => {
     const { formatReport } = await load("grade.mjs");
     const result = {
