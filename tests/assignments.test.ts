@@ -235,6 +235,7 @@ describe("names and where the hidden checks go", () => {
     expect(sources.join("\n")).not.toContain("Solution to exercise");
     expect(run.map((c: { role: string; exercise?: number }) => `${c.role}${c.exercise ?? ""}`).filter((r: string) => r !== "ta")).toEqual([
       "setup", "answer1", "added1", "capture1", "answer2", "capture2",
+      "answer3", "capture3", "answer4", "capture4", "answer5", "capture5",
     ]);
     expect(sources[run.findIndex((c: { role: string }) => c.role === "capture")]).toBe('(globalThis as any).__fmGrading?.capture(1, ["predictedMid","measuredMid"]);');
   });
