@@ -211,8 +211,9 @@ export function moveTrailingComments(text, width = MAX_LINE) {
 // Where a long string literal may stand and be replaced by `"first " + "rest"` without parentheses
 // and without changing what the program does: an argument, an initializer, an element, a returned
 // or thrown value, a branch of `?:`, an operand of `+` (string concatenation is associative here:
-// `a + "x y"` and `(a + "x ") + "y"` are the same string for any a). Everywhere else (types,
-// property names, imports, directives, `as const`, member access, tagged templates) it is left.
+// `a + "x y"` and `(a + "x ") + "y"` are the same string for any a), the right side of `=`, `+=`.
+// Everywhere else (types, property names, imports, directives, `as const`, member access, tagged
+// templates) it is left.
 const SPLIT_PARENTS = new Set(
   [
     "CallExpression",
@@ -240,7 +241,11 @@ const isLiteral = (n) =>
 function splittable(node) {
   const p = node.parent;
   if (!p || !SPLIT_PARENTS.has(p.kind)) return false;
-  if (ts.isBinaryExpression(p)) return p.operatorToken.kind === ts.SyntaxKind.PlusToken;
+  if (ts.isBinaryExpression(p)) {
+    const op = p.operatorToken.kind;
+    const assign = [ts.SyntaxKind.EqualsToken, ts.SyntaxKind.PlusEqualsToken].includes(op);
+    return op === ts.SyntaxKind.PlusToken || (assign && p.right === node);
+  }
   if (ts.isCallExpression(p) || ts.isNewExpression(p)) return p.expression !== node;
   if (ts.isVariableDeclaration(p) || ts.isParameter(p)) return p.initializer === node;
   if (ts.isPropertyAssignment(p)) return p.initializer === node;
@@ -288,12 +293,15 @@ export function splitLiteral(text, at) {
 
 /**
  * The offsets in a literal's source text just after a space that stands in its literal text
- * (outside every escape sequence and every `${...}`), not at its start. `parts` are the
+ * (outside every escape sequence and every `${...}`), not at its start, and just after each `}`
+ * that closes a `${...}`. `parts` are the
  * [start, end) ranges of the literal text (between the quotes, or between backtick, `}` and `${`).
  */
 function spaceOffsets(text, parts) {
   const out = [];
   for (const [start, end] of parts) {
+    // just after a `}`: `${a}${b}` becomes `${a}` + `${b}`
+    if (text[start - 1] === "}") out.push(start);
     for (let i = start; i < end; i++) {
       if (text[i] === "\\") {
         // skip the escape: \u{...}, \uXXXX, \xXX, or one character

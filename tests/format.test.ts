@@ -156,6 +156,7 @@ describe("the formatter", () => {
       `const v = 'it\\'s a "quoted" ${words}\\u0041 \\x41 \\ z';`,
       `const v = \`\${[1, 2].join(" + ")} ${words}\${" x y ".repeat(2)} and \\\` done\`;`,
       `const v = 7 + "${words}" + 8;`,
+      `const v = \`\${"${"x".repeat(60)}"}\${"${"y".repeat(60)}"}\`;`, // split between } and \${
       `const v = ["${words}"].map((s) => s + "${words}");`,
     ];
     for (const src of cases) {
