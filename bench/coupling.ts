@@ -409,8 +409,7 @@ function report(): void {
   const f = (v: number, digits = 3) => (v === undefined ? "" : v.toFixed(digits));
   console.log(
     "| data | coupling | batch | S | PE | C | own W2^2 | NPE (W2^2 500) | ED 1 | ED 2 | ED 4 | " +
-      "ED RK4 | " +
-      "floor | ms/step | pairing ms/step |",
+      "ED RK4 | floor | ms/step | pairing ms/step |",
   );
   console.log("|" + " --- |".repeat(15));
   const order = (r: Record<string, any>) =>

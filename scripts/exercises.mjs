@@ -621,8 +621,7 @@ export function codePlaceholder({
 export function markdownPlaceholder(exercise) {
   return (
     `**Your answer to exercise ${exercise.number}** (written; marked by hand). Replace this text ` +
-    `with your ` +
-    `derivation or explanation of what the exercise above ` +
+    `with your derivation or explanation of what the exercise above ` +
     `asks${exercise.title ? ` (“${exercise.title}”)` : ""}: ` +
     "the steps, not only the result. Formulas in LaTeX between `$...$` or `$$...$$`."
   );
@@ -635,8 +634,7 @@ export const STUDENT_NOTE =
   "each cell marked `TODO (exercise N)` (keep the names and signatures it declares: hidden " +
   "checks read " +
   "them), and your written answers in the cells that ask for them. Until you replace it, a " +
-  "placeholder " +
-  "fails with a `TODO` error when something uses it.";
+  "placeholder fails with a `TODO` error when something uses it.";
 
 let idCounter = 0;
 function cellId(base, suffix) {

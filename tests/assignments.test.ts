@@ -269,8 +269,7 @@ describe("broken exercise tags are refused, with what is wrong", () => {
         'cell 3: a solution of exercise 1 must start with "// Solution to exercise 1"; it starts ' +
           'with "// Solution to exercise 2"',
         'cell 4: tagged "solution" but its metadata "exercise" is undefined (a positive integer ' +
-          "is " +
-          "needed)",
+          "is needed)",
         "cell 5: a second heading for exercise 1",
         "exercise 1: tagged cells come before its heading (cell 5)",
       ]);
@@ -528,8 +527,7 @@ describe("library exercises: blanking functions of src/", () => {
         const student = readFileSync(join(dir, "src", "solvers", "ode.ts"), "utf8");
         const head =
           "export function eulerStep(field: VelocityField, x: tf.Tensor2D, t: number, h: " +
-          "number): " +
-          "tf.Tensor2D {";
+          "number): tf.Tensor2D {";
         // imports, other functions, the TSDoc
         const before = original.slice(0, original.indexOf(head) + head.length);
         expect(student.startsWith(before)).toBe(true);

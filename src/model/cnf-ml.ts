@@ -390,8 +390,7 @@ export async function trainMaximumLikelihood(
               `${Number.isFinite(loss) ? " (its gradient is not finite)" : ""}. The model keeps ` +
               `the ` +
               `parameters of step ${step - 1}. Try a smaller learning rate (${baseRate}), ` +
-              `clipNorm, ` +
-              `or more solver steps.`,
+              `clipNorm, or more solver steps.`,
           );
         }
         if (options.clipNorm !== undefined) clipGradientNorm(grad, options.clipNorm);

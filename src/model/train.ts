@@ -353,8 +353,7 @@ export async function trainFlowMatching(
   if (coupler && options.batches) {
     throw new Error(
       "trainFlowMatching: a coupling re-pairs drawn noise and data; with batches nothing is " +
-        "drawn " +
-        "here (give data instead, or pair inside your batches)",
+        "drawn here (give data instead, or pair inside your batches)",
     );
   }
 

@@ -14,8 +14,7 @@ export class TodoError extends Error {
   ) {
     super(
       `TODO${exercise !== undefined ? ` (exercise ${exercise})` : ""}: ${placeholder} is still a ` +
-        `placeholder; ` +
-        `define it in the exercise's TODO cell and run that cell`,
+        `placeholder; define it in the exercise's TODO cell and run that cell`,
     );
     this.name = "TodoError";
   }
