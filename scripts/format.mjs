@@ -325,6 +325,34 @@ function literalParts(node, sf) {
   });
 }
 
+const isPlus = (n) =>
+  n && ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.PlusToken;
+
+/**
+ * When `node` is followed in a `+` chain by a literal of the same kind on a line that can take
+ * `rest` (the end split off `node`) in front, the edit that writes `rest` into that literal;
+ * otherwise undefined. The joined literal is checked to have the value of `rest` then the old one.
+ */
+function joinNext(node, rest, sf, lines, width) {
+  const p = node.parent;
+  let next;
+  if (isPlus(p) && p.left === node) next = p.right;
+  else if (isPlus(p) && isPlus(p.parent) && p.parent.left === p) next = p.parent.right;
+  if (!next || !isLiteral(next)) return undefined;
+  const old = next.getText(sf);
+  if (old[0] !== rest[0]) return undefined;
+  const text = rest.slice(0, -1) + old.slice(1);
+  const { line } = sf.getLineAndCharacterOfPosition(next.getStart(sf));
+  if (lineLength(lines[line]) + lineLength(rest) - 2 > width) return undefined;
+  const a = parseLiteral(rest);
+  const b = parseLiteral(old);
+  const joined = parseLiteral(text);
+  if (!a || !b || !joined) return undefined;
+  const key = (x) => valueKey(x.node, x.sf);
+  if (key(joined) !== key(a) + key(b)) return undefined;
+  return { start: next.getStart(sf), end: next.getEnd(), with: text };
+}
+
 /**
  * One pass: on each line over `width`, the longest string or template literal that may be split
  * (see splittable) is split once at a space, so that its first part ends the line in time when it
@@ -362,14 +390,21 @@ export function splitLongStrings(text, width = MAX_LINE) {
     const tries = [here.at(-1), own.at(-1), offsets[0]].filter((a) => a !== undefined);
     for (const at of tries) {
       const pieces = splitLiteral(lit, at);
-      if (pieces) {
-        edits.push({ start, end: node.getEnd(), with: `${pieces[0]} + ${pieces[1]}` });
-        break;
-      }
+      if (!pieces) continue;
+      // In a chain "a" + "b", the rest joins the next literal when that line still fits.
+      const joined = joinNext(node, pieces[1], sf, lines, width);
+      const end = node.getEnd();
+      if (joined) edits.push([{ start, end, with: pieces[0] }, joined]);
+      else edits.push([{ start, end, with: `${pieces[0]} + ${pieces[1]}` }]);
+      break;
     }
   }
   let out = text;
-  for (const e of edits.sort((a, b) => b.start - a.start)) {
+  // a group of edits that overlaps one kept already waits for the next pass
+  const kept = [];
+  const overlaps = (e) => kept.some((k) => k.start < e.end && e.start < k.end);
+  for (const group of edits) if (!group.some(overlaps)) kept.push(...group);
+  for (const e of kept.sort((a, b) => b.start - a.start)) {
     out = out.slice(0, e.start) + e.with + out.slice(e.end);
   }
   return out;

@@ -193,6 +193,32 @@ describe("the formatter", () => {
     expect(r.problems).toEqual(["x.ts: line 2: 125 characters"]);
   });
 
+  it(
+    "moves the end of a long piece into the next piece of its concatenation when it " + "fits",
+    async () => {
+      const { formatText } = await formatter();
+      const a = "aaaa ".repeat(18);
+      const src = [
+        `const v = \`\${[1].join("")}. ${a}keeps the \` +\n  \`rest \${2} of it.\`;`,
+        `const v = "${a}aaaa a$" + "{b} short";`, // plain strings: "a${b}" is text
+        `const v = \`${a}aaaa a$\` + \`{b} short\`;`, // joined it would be a \${b}: refused
+      ];
+      const out = [];
+      for (const s of src) {
+        const r = await formatText(`${s}\n`, "x.ts");
+        expect(r.problems).toEqual([]);
+        const value = (code: string) => new Function("b", `${code}; return v;`)("B") as string;
+        expect(value(r.formatted)).toBe(value(s));
+        out.push(r.formatted);
+      }
+      expect(out[0]).toMatch(
+        /^const v =\n {2}`.* ` \+\n {2}`.*keeps the rest \$\{2\} of it\.`;\n$/,
+      );
+      expect(out[1]).toMatch(/ " \+\n {2}"aaaa a\$\{b\} short";\n$/);
+      expect(out[2]).toMatch(/ ` \+\n {2}`aaaa a\$` \+\n {2}`\{b\} short`;\n$/);
+    },
+  );
+
   it("refuses a split inside an escape or a ${...}, or at either end", async () => {
     const { splitLiteral } = await formatter();
     expect(splitLiteral('"ab cd"', 4)).toEqual(['"ab "', '"cd"']);
