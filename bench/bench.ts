@@ -1,19 +1,20 @@
 /**
- * The TensorFlow.js side of `npm run bench` (scripts/bench.mjs runs it beside bench/reference.py and
- * prints the ratios). One measurement per call, printed as one JSON line:
+ * The TensorFlow.js side of `npm run bench` (scripts/bench.mjs runs it beside bench/reference.py
+ * and prints the ratios). One measurement per call, printed as one JSON line:
  *
- *   node -r ./src/core/ts-register.cjs bench/bench.ts train  --width 64 --depth 3 --batch 256 --steps 1000 --warmup 2000
- *   node -r ./src/core/ts-register.cjs bench/bench.ts sample --width 64 --depth 3 --particles 10000 --euler-steps 100
+ *   node -r ./src/core/ts-register.cjs bench/bench.ts train  --width 64 --depth 3 --batch 256
+ *     --steps 1000 --warmup 2000
+ *   node -r ./src/core/ts-register.cjs bench/bench.ts sample --width 64 --depth 3 --particles 10000
+ *     --euler-steps 100
  *
- * Training: the course's own loop (fm.trainFlowMatching: CFM batch from a 2-D training set, explicit
- * back-propagation, Adam); milliseconds per step over `steps` steps after `warmup` steps.
+ * Training: the course's own loop (fm.trainFlowMatching: CFM batch from a 2-D training set,
+ * explicit back-propagation, Adam); milliseconds per step over `steps` steps after `warmup` steps.
  * Sampling: fm.sampleFlow with `euler-steps` Euler steps from `particles` noise points; seconds.
  * Image training (notebook 09): `image --dim 100 --classes 10 --width 256 --depth 3 --batch 128`:
  * the class-conditional network's training step (fm.trainConditionalFlow: codes of images with
  * labels, label dropout, Fourier time features), on synthetic codes (the step's cost does not
- * depend on them).
- * Both use the library's default threads (one per core on wasm; FM_THREADS changes it), started
- * before the warm-up. The output says how many ran.
+ * depend on them). Both use the library's default threads (one per core on wasm; FM_THREADS changes
+ * it), started before the warm-up. The output says how many ran.
  */
 import * as tf from "@tensorflow/tfjs";
 import { backendInfo, initBackend } from "../src/core/backend";
@@ -31,7 +32,8 @@ function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   if (i < 0) return fallback;
   const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number; got ${process.argv[i + 1]}`);
+  if (!Number.isFinite(v) || v <= 0)
+    throw new Error(`--${name} must be a positive number; got ${process.argv[i + 1]}`);
   return v;
 }
 
@@ -41,7 +43,8 @@ async function main(): Promise<void> {
     throw new Error("usage: bench.ts train|sample|image [--width N] [--depth N] ...");
   }
   await initBackend({ quiet: true });
-  // Start the helper threads before the clock runs (PyTorch's thread pool, too, exists before its first step).
+  // Start the helper threads before the clock runs (PyTorch's thread pool, too, exists before its
+  // first step).
   await startThreads();
   seed(0);
   const width = arg("width", 64);
@@ -75,18 +78,43 @@ async function main(): Promise<void> {
     await trainFlowMatching(model, { data, steps: warmup, batchSize: batch, progress: false });
     const r = await trainFlowMatching(model, { data, steps, batchSize: batch, progress: false });
     data.dispose();
-    console.log(JSON.stringify({ side: "tfjs", backend, threads, what, width, depth, batch, steps, msPerStep: (1000 * r.seconds) / steps }));
+    console.log(
+      JSON.stringify({
+        side: "tfjs",
+        backend,
+        threads,
+        what,
+        width,
+        depth,
+        batch,
+        steps,
+        msPerStep: (1000 * r.seconds) / steps,
+      }),
+    );
   } else {
     const particles = arg("particles", 10000);
     const eulerSteps = arg("euler-steps", 100);
     // Warm-up: the same run, as often as the reference does it (compiles the code on every thread).
-    for (let k = 0; k < arg("warmup", 3); k++) tf.dispose(sampleFlow(model, { n: particles, steps: eulerSteps }));
+    for (let k = 0; k < arg("warmup", 3); k++)
+      tf.dispose(sampleFlow(model, { n: particles, steps: eulerSteps }));
     const start = performance.now();
     const s = sampleFlow(model, { n: particles, steps: eulerSteps });
     s.x.dataSync();
     const seconds = (performance.now() - start) / 1000;
     tf.dispose(s);
-    console.log(JSON.stringify({ side: "tfjs", backend, threads, what, width, depth, particles, eulerSteps, seconds }));
+    console.log(
+      JSON.stringify({
+        side: "tfjs",
+        backend,
+        threads,
+        what,
+        width,
+        depth,
+        particles,
+        eulerSteps,
+        seconds,
+      }),
+    );
   }
   model.dispose();
 }

@@ -39,7 +39,7 @@ export const CHECKED_SOURCES = [
  * every code file but only the notebooks listed here.
  */
 /** @type {boolean | "code"} */
-export const FORMAT_EVERYTHING = false;
+export const FORMAT_EVERYTHING = "code";
 export const FORMATTED_FILES = [
   "scripts/format.mjs",
   "scripts/checked-notebooks.mjs",

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Before the tests (`npm test` runs this as "pretest"): the system pieces npm cannot install.
 //
-//   - Jupyter's client for Python (nbclient, nbformat, nbconvert, jupyter_client): the notebook tests
-//     execute every notebook through it;
+//   - Jupyter's client for Python (nbclient, nbformat, nbconvert, jupyter_client): the notebook
+//     tests execute every notebook through it;
 //   - Chromium: the figure export and the browser test draw the figures in it;
 //   - classic Jupyter Notebook (6.x): tests/classic-notebook.test.ts runs a notebook in it.
 //
@@ -16,11 +16,22 @@ import { spawnSync } from "node:child_process";
 import { pathToFileURL } from "node:url";
 import { installKernel } from "./install-kernel.mjs";
 
-export const JUPYTER_DEBIAN_PACKAGES = ["jupyter-client", "python3-nbclient", "python3-nbformat", "jupyter-nbconvert"];
+export const JUPYTER_DEBIAN_PACKAGES = [
+  "jupyter-client",
+  "python3-nbclient",
+  "python3-nbformat",
+  "jupyter-nbconvert",
+];
 export const JUPYTER_PIP_PACKAGES = ["nbclient", "nbformat", "nbconvert", "jupyter_client"];
-/** What the course's HTML pages load from Debian's nbconvert template: MathJax (the LaTeX) and require.js. */
+/**
+ * What the course's HTML pages load from Debian's nbconvert template: MathJax (the LaTeX) and
+ * require.js.
+ */
 export const PAGE_ASSET_PACKAGES = ["libjs-mathjax", "fonts-mathjax", "libjs-requirejs"];
-export const PAGE_ASSETS = ["/usr/share/javascript/mathjax/MathJax.js", "/usr/share/javascript/requirejs/require.min.js"];
+export const PAGE_ASSETS = [
+  "/usr/share/javascript/mathjax/MathJax.js",
+  "/usr/share/javascript/requirejs/require.min.js",
+];
 /** Classic Jupyter Notebook (6.x), for the tests only (the course build does not need it). */
 export const CLASSIC_DEBIAN_PACKAGES = ["jupyter-notebook"];
 export const DEBIAN_PACKAGES = [
@@ -34,13 +45,22 @@ export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 /** The Pythons the course runner tries, in its order ($FM_PYTHON alone when set). */
 function pythonCandidates() {
   if (process.env.FM_PYTHON) return [process.env.FM_PYTHON];
-  return process.platform === "win32" ? ["python", "py"] : ["/usr/bin/python3", "python3", "python"];
+  return process.platform === "win32"
+    ? ["python", "py"]
+    : ["/usr/bin/python3", "python3", "python"];
 }
 
-/** True when some candidate Python can import Jupyter's client pieces (checked without importing them). */
+/**
+ * True when some candidate Python can import Jupyter's client pieces (checked without importing
+ * them).
+ */
 function haveJupyterClient() {
-  const check = `import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ${JSON.stringify(JUPYTER_PIP_PACKAGES)}) else 3)`;
-  return pythonCandidates().some((python) => spawnSync(python, ["-c", check], { stdio: "ignore", timeout: 30_000 }).status === 0);
+  const check =
+    `import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ` +
+    `${JSON.stringify(JUPYTER_PIP_PACKAGES)}) else 3)`;
+  return pythonCandidates().some(
+    (python) => spawnSync(python, ["-c", check], { stdio: "ignore", timeout: 30_000 }).status === 0,
+  );
 }
 
 /**
@@ -70,11 +90,17 @@ export function missingPieces() {
 }
 
 const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
-const isDebian = () => process.platform === "linux" && existsSync("/etc/debian_version") && existsSync("/usr/bin/apt-get");
+const isDebian = () =>
+  process.platform === "linux" &&
+  existsSync("/etc/debian_version") &&
+  existsSync("/usr/bin/apt-get");
 
 function apt(args) {
   console.log(`$ apt-get ${args.join(" ")}`);
-  const r = spawnSync("apt-get", args, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  const r = spawnSync("apt-get", args, {
+    stdio: "inherit",
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
   if (r.status !== 0) throw new Error(`apt-get ${args[0]} failed (exit ${r.status ?? r.signal})`);
 }
 
@@ -83,15 +109,23 @@ function explain(missing) {
   if (missing.jupyter) {
     lines.push(`  Jupyter's client for Python (looked in: ${pythonCandidates().join(", ")}):`);
     lines.push(`    Debian/Ubuntu: sudo apt-get install ${JUPYTER_DEBIAN_PACKAGES.join(" ")}`);
-    lines.push(`    elsewhere:     pip install ${JUPYTER_PIP_PACKAGES.join(" ")}   (and set FM_PYTHON to that python)`);
+    lines.push(
+      `    elsewhere:     pip install ${JUPYTER_PIP_PACKAGES.join(" ")}   (and set FM_PYTHON to ` +
+        `that python)`,
+    );
   }
   if (missing.chromium) {
     lines.push(`  Chromium (looked for ${CHROMIUM}):`);
     lines.push("    Debian/Ubuntu: sudo apt-get install chromium");
-    lines.push("    elsewhere:     install Chromium or Chrome and set CHROMIUM_PATH=/path/to/the/browser");
+    lines.push(
+      "    elsewhere:     install Chromium or Chrome and set CHROMIUM_PATH=/path/to/the/browser",
+    );
   }
   if (missing.assets) {
-    lines.push("  MathJax and require.js for the course's HTML pages (Debian's nbconvert links them locally):");
+    lines.push(
+      "  MathJax and require.js for the course's HTML pages (Debian's nbconvert links them " +
+        "locally):",
+    );
     lines.push(`    sudo apt-get install ${PAGE_ASSET_PACKAGES.join(" ")}`);
   }
   if (missing.classic) {
@@ -105,7 +139,8 @@ function explain(missing) {
 
 /**
  * Installs (as root on Debian) or explains what is missing. `forBuild` is the course build's need
- * (`npm start`: Jupyter's client and the pages' MathJax, no browser); otherwise the tests' (all three).
+ * (`npm start`: Jupyter's client and the pages' MathJax, no browser); otherwise the tests' (all
+ * three).
  */
 export function ensureSystem({ forBuild = false } = {}) {
   const relevant = (m) => (forBuild ? { ...m, chromium: false, classic: false } : m);
@@ -124,7 +159,10 @@ export function ensureSystem({ forBuild = false } = {}) {
     ]
       .filter(Boolean)
       .join(" and ");
-    console.log(`Installing ${what} from Debian (the ${forBuild ? "course build needs" : "tests need"} them).`);
+    console.log(
+      `Installing ${what} from Debian (the ${forBuild ? "course build needs" : "tests need"} ` +
+        `them).`,
+    );
     apt(["update"]);
     apt(["install", "-y", ...DEBIAN_PACKAGES]);
     missing = relevant(missingPieces());

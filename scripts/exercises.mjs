@@ -1,14 +1,17 @@
-// The notebooks' marked exercises, read mechanically (used by scripts/assignments.mjs and scripts/grade.mjs).
+// The notebooks' marked exercises, read mechanically (used by scripts/assignments.mjs and
+// scripts/grade.mjs).
 //
-// The convention (notes for notebook authors): a markdown cell "### Exercise N: title" states the task; the
-// solution code cell has metadata {"tags": ["solution"], "exercise": N} and starts with
-// `// Solution to exercise N`; a markdown cell tagged "solution" holds a worked derivation; a later code cell
-// with {"tags": ["exercise-check"], "exercise": N} asserts the solution is right (the hidden check).
+// The convention (notes for notebook authors): a markdown cell "### Exercise N: title" states the
+// task; the solution code cell has metadata {"tags": ["solution"], "exercise": N} and starts with
+// `// Solution to exercise N`; a markdown cell tagged "solution" holds a worked derivation; a later
+// code cell with {"tags": ["exercise-check"], "exercise": N} asserts the solution is right (the
+// hidden check).
 //
-// This module finds the exercises of any notebook (nothing is listed by hand), checks the tags, works out
-// which names each solution must leave defined (those the checks or later cells read, and those the task
-// names in backticks), infers their types with the TypeScript compiler (the notebook's code cells
-// concatenated, as tslab sees them), and builds the student version of a notebook and its grading manifest.
+// This module finds the exercises of any notebook (nothing is listed by hand), checks the tags,
+// works out which names each solution must leave defined (those the checks or later cells read, and
+// those the task names in backticks), infers their types with the TypeScript compiler (the
+// notebook's code cells concatenated, as tslab sees them), and builds the student version of a
+// notebook and its grading manifest.
 import { createHash } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -25,7 +28,8 @@ const require = createRequire(join(ROOT, "package.json"));
 export const ts = require("typescript");
 
 /** A cell's source as one string. */
-export const sourceOf = (cell) => (Array.isArray(cell.source) ? cell.source.join("") : cell.source ?? "");
+export const sourceOf = (cell) =>
+  Array.isArray(cell.source) ? cell.source.join("") : (cell.source ?? "");
 const tagsOf = (cell) => (Array.isArray(cell.metadata?.tags) ? cell.metadata.tags : []);
 export const isSolution = (cell) => tagsOf(cell).includes("solution");
 export const isCheck = (cell) => tagsOf(cell).includes("exercise-check");
@@ -71,23 +75,32 @@ export class ExerciseTagError extends Error {
 }
 
 /**
- * The exercises of a notebook, in order: { number, title, heading (cell index), statement (markdown from
- * the heading on), solutions: [{ index, type: "code" | "markdown" }], checks: [index] }, plus `problems`
- * (broken tags) and `warnings` (odd but usable).
+ * The exercises of a notebook, in order: { number, title, heading (cell index), statement (markdown
+ * from the heading on), solutions: [{ index, type: "code" | "markdown" }], checks: [index] }, plus
+ * `problems` (broken tags) and `warnings` (odd but usable).
  */
 export function findExercises(nb) {
   const byNumber = new Map();
   const problems = [];
   const warnings = [];
   const get = (n) => {
-    if (!byNumber.has(n)) byNumber.set(n, { number: n, title: "", heading: null, statement: "", solutions: [], checks: [] });
+    if (!byNumber.has(n))
+      byNumber.set(n, {
+        number: n,
+        title: "",
+        heading: null,
+        statement: "",
+        solutions: [],
+        checks: [],
+      });
     return byNumber.get(n);
   };
   nb.cells.forEach((cell, index) => {
     const head = headingOf(cell);
     if (head) {
       const ex = get(head.number);
-      if (ex.heading !== null) problems.push(`cell ${index + 1}: a second heading for exercise ${head.number}`);
+      if (ex.heading !== null)
+        problems.push(`cell ${index + 1}: a second heading for exercise ${head.number}`);
       ex.heading = index;
       ex.title = head.title;
       const text = sourceOf(cell);
@@ -103,20 +116,30 @@ export function findExercises(nb) {
       return;
     }
     if (!Number.isInteger(n) || n < 1) {
-      problems.push(`cell ${index + 1}: tagged "${what}" but its metadata "exercise" is ${JSON.stringify(n)} (a positive integer is needed)`);
+      problems.push(
+        `cell ${index + 1}: tagged "${what}" but its metadata "exercise" is ${JSON.stringify(n)} ` +
+          `(a positive integer is needed)`,
+      );
       return;
     }
     const ex = get(n);
     if (check) {
-      if (cell.cell_type !== "code") problems.push(`cell ${index + 1}: an exercise-check cell must be a code cell`);
-      else if (!ex.solutions.some((s) => s.type === "code")) problems.push(`cell ${index + 1}: the check of exercise ${n} comes before any code solution of it`);
+      if (cell.cell_type !== "code")
+        problems.push(`cell ${index + 1}: an exercise-check cell must be a code cell`);
+      else if (!ex.solutions.some((s) => s.type === "code"))
+        problems.push(
+          `cell ${index + 1}: the check of exercise ${n} comes before any code solution of it`,
+        );
       else ex.checks.push(index);
       return;
     }
     if (cell.cell_type === "code") {
       const first = sourceOf(cell).split("\n")[0].trim();
       if (!new RegExp(`^//\\s*Solution to exercise ${n}\\b`).test(first)) {
-        problems.push(`cell ${index + 1}: a solution of exercise ${n} must start with "// Solution to exercise ${n}"; it starts with ${JSON.stringify(first)}`);
+        problems.push(
+          `cell ${index + 1}: a solution of exercise ${n} must start with "// Solution to ` +
+            `exercise ${n}"; it starts with ${JSON.stringify(first)}`,
+        );
       }
       ex.solutions.push({ index, type: "code" });
     } else if (cell.cell_type === "markdown") {
@@ -125,20 +148,33 @@ export function findExercises(nb) {
   });
   const exercises = [...byNumber.values()].sort((a, b) => a.number - b.number);
   for (const ex of exercises) {
-    if (ex.heading === null) warnings.push(`exercise ${ex.number} has solution or check cells but no "### Exercise ${ex.number}: ..." heading`);
-    if (ex.solutions.length === 0) warnings.push(`exercise ${ex.number} has no cell tagged "solution"`);
+    if (ex.heading === null)
+      warnings.push(
+        `exercise ${ex.number} has solution or check cells but no "### Exercise ${ex.number}: ` +
+          `..." heading`,
+      );
+    if (ex.solutions.length === 0)
+      warnings.push(`exercise ${ex.number} has no cell tagged "solution"`);
     if (ex.heading !== null) {
-      const before = ex.solutions.concat(ex.checks.map((index) => ({ index }))).filter((s) => s.index < ex.heading);
-      if (before.length) problems.push(`exercise ${ex.number}: tagged cells come before its heading (cell ${ex.heading + 1})`);
+      const before = ex.solutions
+        .concat(ex.checks.map((index) => ({ index })))
+        .filter((s) => s.index < ex.heading);
+      if (before.length)
+        problems.push(
+          `exercise ${ex.number}: tagged cells come before its heading (cell ${ex.heading + 1})`,
+        );
     }
     if (ex.solutions.some((s) => s.type === "code") && ex.checks.length === 0) {
-      warnings.push(`exercise ${ex.number} has a code solution but no exercise-check cell: it can only be marked by hand`);
+      warnings.push(
+        `exercise ${ex.number} has a code solution but no exercise-check cell: it can only be ` +
+          `marked by hand`,
+      );
     }
   }
   return { exercises, problems, warnings };
 }
 
-// ---------------------------------------------------------------------------------------------------
+// -------------------------------------------------------------------------------------------------
 // Names: what a solution declares at top level, what later code reads.
 
 function parse(code, name = "cell.ts") {
@@ -158,22 +194,39 @@ export function declaredNames(code) {
     if (ts.isVariableStatement(st)) {
       const flags = st.declarationList.flags;
       const kind = flags & ts.NodeFlags.Const ? "const" : flags & ts.NodeFlags.Let ? "let" : "var";
-      for (const d of st.declarationList.declarations) for (const name of bindingNames(d.name)) out.push({ name, kind, statement: st, declaration: d });
+      for (const d of st.declarationList.declarations)
+        for (const name of bindingNames(d.name))
+          out.push({ name, kind, statement: st, declaration: d });
     } else if ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st)) && st.name) {
-      out.push({ name: st.name.text, kind: ts.isFunctionDeclaration(st) ? "function" : "class", statement: st });
-    } else if ((ts.isInterfaceDeclaration(st) || ts.isTypeAliasDeclaration(st) || ts.isEnumDeclaration(st)) && st.name) {
+      out.push({
+        name: st.name.text,
+        kind: ts.isFunctionDeclaration(st) ? "function" : "class",
+        statement: st,
+      });
+    } else if (
+      (ts.isInterfaceDeclaration(st) ||
+        ts.isTypeAliasDeclaration(st) ||
+        ts.isEnumDeclaration(st)) &&
+      st.name
+    ) {
       out.push({ name: st.name.text, kind: "type", statement: st });
     } else if (ts.isImportDeclaration(st) && st.importClause) {
       const c = st.importClause;
       if (c.name) out.push({ name: c.name.text, kind: "import", statement: st });
-      if (c.namedBindings && ts.isNamespaceImport(c.namedBindings)) out.push({ name: c.namedBindings.name.text, kind: "import", statement: st });
-      if (c.namedBindings && ts.isNamedImports(c.namedBindings)) for (const el of c.namedBindings.elements) out.push({ name: el.name.text, kind: "import", statement: st });
+      if (c.namedBindings && ts.isNamespaceImport(c.namedBindings))
+        out.push({ name: c.namedBindings.name.text, kind: "import", statement: st });
+      if (c.namedBindings && ts.isNamedImports(c.namedBindings))
+        for (const el of c.namedBindings.elements)
+          out.push({ name: el.name.text, kind: "import", statement: st });
     }
   }
   return out;
 }
 
-/** Every identifier a piece of code reads (property names after a dot and object-literal keys excluded). */
+/**
+ * Every identifier a piece of code reads (property names after a dot and object-literal keys
+ * excluded).
+ */
 export function referencedNames(code) {
   const names = new Set();
   const visit = (node) => {
@@ -182,7 +235,12 @@ export function referencedNames(code) {
       const propertyName =
         (p && ts.isPropertyAccessExpression(p) && p.name === node) ||
         (p && ts.isQualifiedName(p) && p.right === node) ||
-        (p && (ts.isPropertyAssignment(p) || ts.isPropertySignature(p) || ts.isMethodDeclaration(p) || ts.isPropertyDeclaration(p)) && p.name === node);
+        (p &&
+          (ts.isPropertyAssignment(p) ||
+            ts.isPropertySignature(p) ||
+            ts.isMethodDeclaration(p) ||
+            ts.isPropertyDeclaration(p)) &&
+          p.name === node);
       if (!propertyName) names.add(node.text);
     }
     ts.forEachChild(node, visit);
@@ -201,19 +259,25 @@ export function backtickNames(text) {
   return out;
 }
 
-/** The alias the notebook imports the course library under (`import * as fm from "./src/index"`), or null. */
+/**
+ * The alias the notebook imports the course library under (`import * as fm from "./src/index"`), or
+ * null.
+ */
 export function libraryAlias(nb) {
   for (const cell of nb.cells) {
     if (cell.cell_type !== "code") continue;
-    const m = /import\s+\*\s+as\s+([A-Za-z_$][\w$]*)\s+from\s+["']\.\/src\/index["']/.exec(sourceOf(cell));
+    const m = /import\s+\*\s+as\s+([A-Za-z_$][\w$]*)\s+from\s+["']\.\/src\/index["']/.exec(
+      sourceOf(cell),
+    );
     if (m) return m[1];
   }
   return null;
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Types of the declared names, from the compiler: all code cells of a notebook concatenated into one module
-// in the course root (so `./src/index` resolves), checked in one program for all notebooks at once.
+// -------------------------------------------------------------------------------------------------
+// Types of the declared names, from the compiler: all code cells of a notebook concatenated into
+// one module in the course root (so `./src/index` resolves), checked in one program for all
+// notebooks at once.
 
 const TYPE_OPTIONS = () => ({
   strict: true,
@@ -241,9 +305,10 @@ function virtualNotebook(nb) {
 }
 
 /**
- * Types of the names the solution cells declare: Map<notebook key, Map<cell index, Map<name, typeText>>>,
- * plus `returns` for functions declared without a return type. Types print as the notebook would write
- * them (`fm.LinearGaussianFlow`, `number[]`); a type that cannot be named in the notebook is left out.
+ * Types of the names the solution cells declare: Map<notebook key, Map<cell index, Map<name,
+ * typeText>>>, plus `returns` for functions declared without a return type. Types print as the
+ * notebook would write them (`fm.LinearGaussianFlow`, `number[]`); a type that cannot be named in
+ * the notebook is left out.
  * @param {{ key: string, nb: object, cells: number[] }[]} entries
  */
 function notebookProgram(entries, root = ROOT) {
@@ -257,15 +322,18 @@ function notebookProgram(entries, root = ROOT) {
   const getSourceFile = host.getSourceFile.bind(host);
   const fileExists = host.fileExists.bind(host);
   const readFile = host.readFile.bind(host);
-  host.getSourceFile = (f, lang, ...rest) => (files.has(f) ? ts.createSourceFile(f, files.get(f).text, lang, true) : getSourceFile(f, lang, ...rest));
+  host.getSourceFile = (f, lang, ...rest) =>
+    files.has(f)
+      ? ts.createSourceFile(f, files.get(f).text, lang, true)
+      : getSourceFile(f, lang, ...rest);
   host.fileExists = (f) => files.has(f) || fileExists(f);
   host.readFile = (f) => (files.has(f) ? files.get(f).text : readFile(f));
   return { files, program: ts.createProgram([...files.keys()], options, host) };
 }
 
 /**
- * Type errors of notebooks' code cells, checked together as one module each (as tslab runs them, in the
- * course root `root`): Map<key, { cell: number (index), message: string }[]>.
+ * Type errors of notebooks' code cells, checked together as one module each (as tslab runs them, in
+ * the course root `root`): Map<key, { cell: number (index), message: string }[]>.
  * @param {{ key: string, nb: object }[]} entries
  */
 export function notebookTypeErrors(entries, root = ROOT) {
@@ -274,8 +342,12 @@ export function notebookTypeErrors(entries, root = ROOT) {
   for (const [file, e] of files) {
     const sf = program.getSourceFile(file);
     const errors = [];
-    for (const d of [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)]) {
-      const cell = [...e.offsets].find(([, r]) => d.start >= r.start && d.start <= r.end)?.[0] ?? null;
+    for (const d of [
+      ...program.getSyntacticDiagnostics(sf),
+      ...program.getSemanticDiagnostics(sf),
+    ]) {
+      const cell =
+        [...e.offsets].find(([, r]) => d.start >= r.start && d.start <= r.end)?.[0] ?? null;
       errors.push({ cell, message: ts.flattenDiagnosticMessageText(d.messageText, "\n") });
     }
     out.set(e.key, errors);
@@ -284,10 +356,11 @@ export function notebookTypeErrors(entries, root = ROOT) {
 }
 
 /**
- * The grader's description of a type: what a value sent from a student's kernel must look like (checked by
- * scripts/grading/clean.cjs) and what inputs a function can be called with. { t: "number" | "string" |
- * "boolean" | "null" | "undefined" | "any" | "tensor" (rank) | "model" | "typed" | "array" (of) | "tuple"
- * (of) | "union" (of, text) | "function" (params [{ name, optional, d }], returns) | "object" (props) }.
+ * The grader's description of a type: what a value sent from a student's kernel must look like
+ * (checked by scripts/grading/clean.cjs) and what inputs a function can be called with. { t:
+ * "number" | "string" | "boolean" | "null" | "undefined" | "any" | "tensor" (rank) | "model" |
+ * "typed" | "array" (of) | "tuple" (of) | "union" (of, text) | "function" (params [{ name,
+ * optional, d }], returns) | "object" (props) }.
  */
 export function describeType(checker, type, depth = 0, seen = new Set()) {
   const TF = ts.TypeFlags;
@@ -308,15 +381,34 @@ export function describeType(checker, type, depth = 0, seen = new Set()) {
     if (of.some((o) => o.t === "any")) return { t: "any" };
     return of.length === 1 ? of[0] : { t: "union", of, text: checker.typeToString(type) };
   }
-  if (checker.isTupleType(type)) return { t: "tuple", of: checker.getTypeArguments(type).map((a) => describeType(checker, a, depth + 1, seen)) };
-  if (checker.isArrayType(type)) return { t: "array", of: describeType(checker, checker.getTypeArguments(type)[0], depth + 1, seen) };
+  if (checker.isTupleType(type))
+    return {
+      t: "tuple",
+      of: checker.getTypeArguments(type).map((a) => describeType(checker, a, depth + 1, seen)),
+    };
+  if (checker.isArrayType(type))
+    return {
+      t: "array",
+      of: describeType(checker, checker.getTypeArguments(type)[0], depth + 1, seen),
+    };
   const symbol = type.aliasSymbol ?? type.getSymbol();
   const name = type.getSymbol()?.getName() ?? "";
   const file = type.getSymbol()?.declarations?.[0]?.getSourceFile().fileName ?? "";
-  const ranks = { Scalar: 0, Tensor1D: 1, Tensor2D: 2, Tensor3D: 3, Tensor4D: 4, Tensor5D: 5, Tensor6D: 6, Tensor: null, Variable: null };
+  const ranks = {
+    Scalar: 0,
+    Tensor1D: 1,
+    Tensor2D: 2,
+    Tensor3D: 3,
+    Tensor4D: 4,
+    Tensor5D: 5,
+    Tensor6D: 6,
+    Tensor: null,
+    Variable: null,
+  };
   if (/@tensorflow/.test(file) && name in ranks) return { t: "tensor", rank: ranks[name] };
   if (name === "VelocityModel" && /[\\/]src[\\/]model[\\/]/.test(file)) return { t: "model" };
-  if (/^(Float32|Float64|Int8|Int16|Int32|Uint8|Uint16|Uint32|Uint8Clamped)Array$/.test(name)) return { t: "typed" };
+  if (/^(Float32|Float64|Int8|Int16|Int32|Uint8|Uint16|Uint32|Uint8Clamped)Array$/.test(name))
+    return { t: "typed" };
   const calls = type.getCallSignatures();
   if (calls.length) {
     const sig = calls[0];
@@ -327,13 +419,16 @@ export function describeType(checker, type, depth = 0, seen = new Set()) {
         return {
           name: p.getName(),
           optional: !!(decl && (decl.questionToken || decl.initializer || decl.dotDotDotToken)),
-          d: decl ? describeType(checker, checker.getTypeOfSymbolAtLocation(p, decl), depth + 1, seen) : { t: "any" },
+          d: decl
+            ? describeType(checker, checker.getTypeOfSymbolAtLocation(p, decl), depth + 1, seen)
+            : { t: "any" },
         };
       }),
       returns: describeType(checker, sig.getReturnType(), depth + 1, seen),
     };
   }
-  if (type.getConstructSignatures().length) return { t: "function", params: [], returns: { t: "any" } };
+  if (type.getConstructSignatures().length)
+    return { t: "function", params: [], returns: { t: "any" } };
   if (f & TF.Object && symbol) {
     if (seen.has(symbol)) return { t: "object", props: {} };
     const inner = new Set(seen).add(symbol);
@@ -354,8 +449,10 @@ export function describeType(checker, type, depth = 0, seen = new Set()) {
 export function inferTypes(entries) {
   const { files, program } = notebookProgram(entries);
   const checker = program.getTypeChecker();
-  const flags = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseAliasDefinitionFromCurrentScope;
-  const nameable = (s) => s && !/\bimport\(|\btypeof\b|__type|\bany\b.*\bany\b.*\bany\b/.test(s) && s !== "any";
+  const flags =
+    ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseAliasDefinitionFromCurrentScope;
+  const nameable = (s) =>
+    s && !/\bimport\(|\btypeof\b|__type|\bany\b.*\bany\b.*\bany\b/.test(s) && s !== "any";
   const result = new Map();
   for (const [file, e] of files) {
     const sf = program.getSourceFile(file);
@@ -365,7 +462,8 @@ export function inferTypes(entries) {
       const range = e.offsets.get(index);
       const types = new Map();
       const returns = new Map();
-      // For the grader: each name's descriptor and the type it is declared with in the clean checker.
+      // For the grader: each name's descriptor and the type it is declared with in the clean
+      // checker.
       const values = new Map();
       perCell.set(index, { types, returns, values });
       for (const st of sf.statements) {
@@ -374,14 +472,20 @@ export function inferTypes(entries) {
           const isConst = !!(st.declarationList.flags & ts.NodeFlags.Const);
           for (const d of st.declarationList.declarations) {
             const ids = [];
-            const collect = (n) => (ts.isIdentifier(n) ? ids.push(n) : n.elements.forEach((el) => !ts.isOmittedExpression(el) && collect(el.name)));
+            const collect = (n) =>
+              ts.isIdentifier(n)
+                ? ids.push(n)
+                : n.elements.forEach((el) => !ts.isOmittedExpression(el) && collect(el.name));
             collect(d.name);
             for (const id of ids) {
               let type = checker.getTypeAtLocation(id);
               if (isConst || !d.type) type = checker.getBaseTypeOfLiteralType(type);
               const text = checker.typeToString(type, st, flags);
               if (nameable(text)) types.set(id.text, text);
-              values.set(id.text, { type: nameable(text) ? text : null, d: describeType(checker, type) });
+              values.set(id.text, {
+                type: nameable(text) ? text : null,
+                d: describeType(checker, type),
+              });
             }
           }
         } else if (ts.isFunctionDeclaration(st) && st.name) {
@@ -392,9 +496,15 @@ export function inferTypes(entries) {
           }
           const type = checker.getTypeAtLocation(st.name);
           const text = checker.typeToString(type, st, flags);
-          values.set(st.name.text, { type: nameable(text) ? text : null, d: describeType(checker, type) });
+          values.set(st.name.text, {
+            type: nameable(text) ? text : null,
+            d: describeType(checker, type),
+          });
         } else if (ts.isClassDeclaration(st) && st.name) {
-          values.set(st.name.text, { type: null, d: { t: "function", params: [], returns: { t: "any" } } });
+          values.set(st.name.text, {
+            type: null,
+            d: { t: "function", params: [], returns: { t: "any" } },
+          });
         }
       }
     }
@@ -402,12 +512,17 @@ export function inferTypes(entries) {
   return result;
 }
 
-// ---------------------------------------------------------------------------------------------------
+// -------------------------------------------------------------------------------------------------
 // Placeholders and the student version.
 
-/** The names a code solution must leave defined: read by later code (checks included) or named in the task. */
+/**
+ * The names a code solution must leave defined: read by later code (checks included) or named in
+ * the task.
+ */
 export function keptNames(nb, ex, solutionIndex) {
-  const declared = declaredNames(sourceOf(nb.cells[solutionIndex])).filter((d) => d.kind !== "import");
+  const declared = declaredNames(sourceOf(nb.cells[solutionIndex])).filter(
+    (d) => d.kind !== "import",
+  );
   const later = new Set();
   nb.cells.forEach((cell, index) => {
     if (index <= solutionIndex || cell.cell_type !== "code") return;
@@ -415,11 +530,14 @@ export function keptNames(nb, ex, solutionIndex) {
   });
   const asked = backtickNames(ex.statement);
   const kept = declared.filter((d) => later.has(d.name) || asked.has(d.name));
-  // The checks' names that the task does not name: the student could not guess them (reported to the TA;
-  // the placeholder declares them, so the student copy says so).
+  // The checks' names that the task does not name: the student could not guess them (reported to
+  // the TA; the placeholder declares them, so the student copy says so).
   const checkNames = new Set();
-  for (const c of ex.checks) for (const n of referencedNames(sourceOf(nb.cells[c]))) checkNames.add(n);
-  const unstated = kept.filter((d) => checkNames.has(d.name) && !asked.has(d.name)).map((d) => d.name);
+  for (const c of ex.checks)
+    for (const n of referencedNames(sourceOf(nb.cells[c]))) checkNames.add(n);
+  const unstated = kept
+    .filter((d) => checkNames.has(d.name) && !asked.has(d.name))
+    .map((d) => d.name);
   return { declared, kept, unstated };
 }
 
@@ -428,20 +546,37 @@ function indentOf(text) {
 }
 
 /**
- * The TODO cell that stands for a code solution: its comment says what to do; each kept function keeps
- * its signature (body: throw TODO); each kept value is declared with its type as `alias.todo(name, N)`.
+ * The TODO cell that stands for a code solution: its comment says what to do; each kept function
+ * keeps its signature (body: throw TODO); each kept value is declared with its type as
+ * `alias.todo(name, N)`.
  */
-export function codePlaceholder({ exercise, kept, types = new Map(), returns = new Map(), alias = "fm" }) {
+export function codePlaceholder({
+  exercise,
+  kept,
+  types = new Map(),
+  returns = new Map(),
+  alias = "fm",
+}) {
   const n = exercise.number;
-  const lines = [`// TODO (exercise ${n}): write your solution in this cell (the task is in the cell above).`];
+  const lines = [
+    `// TODO (exercise ${n}): write your solution in this cell (the task is in the cell above).`,
+  ];
   const unique = [...new Map(kept.map((d) => [d.name, d])).values()];
   if (unique.length) {
-    const what = unique.some((d) => d.kind === "function") ? "names and signatures" : "names and types";
-    lines.push(`// Define ${unique.map((d) => d.name).join(", ")} (keep the ${what}: hidden checks and later cells read them).`);
+    const what = unique.some((d) => d.kind === "function")
+      ? "names and signatures"
+      : "names and types";
+    lines.push(
+      `// Define ${unique.map((d) => d.name).join(", ")} (keep the ${what}: hidden checks and ` +
+        `later cells read them).`,
+    );
   } else {
     lines.push("// Nothing here is read by later cells: write and run whatever the task asks for.");
   }
-  const todoValue = (name) => (alias ? `${alias}.todo(${JSON.stringify(name)}, ${n})` : `(() => { throw new Error(${JSON.stringify(`TODO (exercise ${n}): define ${name}`)}); })()`);
+  const todoValue = (name) =>
+    alias
+      ? `${alias}.todo(${JSON.stringify(name)}, ${n})`
+      : `(() => { throw new Error(${JSON.stringify(`TODO (exercise ${n}): define ${name}`)}); })()`;
   const done = new Set();
   for (const d of unique) {
     if (done.has(d.name)) continue;
@@ -449,17 +584,32 @@ export function codePlaceholder({ exercise, kept, types = new Map(), returns = n
     const st = d.statement;
     if (d.kind === "function") {
       const sf = st.getSourceFile();
-      const head = sf.text.slice(st.getStart(sf), st.body ? st.body.getStart(sf) : st.end).trimEnd();
+      const head = sf.text
+        .slice(st.getStart(sf), st.body ? st.body.getStart(sf) : st.end)
+        .trimEnd();
       const ret = !st.type && returns.get(d.name) ? `: ${returns.get(d.name)}` : "";
       const sig = head.replace(/^export\s+/, "") + ret;
-      lines.push(`${sig} {`, `  throw new Error(${JSON.stringify(`TODO (exercise ${n}): implement ${d.name}`)});`, "}");
+      lines.push(
+        `${sig} {`,
+        `  throw new Error(${JSON.stringify(`TODO (exercise ${n}): implement ${d.name}`)});`,
+        "}",
+      );
     } else if (d.kind === "type") {
       lines.push(st.getText(st.getSourceFile()));
     } else if (d.kind === "class") {
-      lines.push(`class ${d.name} {`, `  constructor(..._args: unknown[]) {`, `    throw new Error(${JSON.stringify(`TODO (exercise ${n}): implement ${d.name}`)});`, "  }", "}");
+      lines.push(
+        `class ${d.name} {`,
+        `  constructor(..._args: unknown[]) {`,
+        `    throw new Error(${JSON.stringify(`TODO (exercise ${n}): implement ${d.name}`)});`,
+        "  }",
+        "}",
+      );
     } else {
       const keyword = d.kind === "var" ? "let" : d.kind;
-      const declaredType = d.declaration && ts.isIdentifier(d.declaration.name) && d.declaration.type ? d.declaration.type.getText(st.getSourceFile()) : null;
+      const declaredType =
+        d.declaration && ts.isIdentifier(d.declaration.name) && d.declaration.type
+          ? d.declaration.type.getText(st.getSourceFile())
+          : null;
       const type = declaredType ?? types.get(d.name) ?? null;
       lines.push(`${keyword} ${d.name}${type ? `: ${type}` : ": any"} = ${todoValue(d.name)};`);
     }
@@ -470,22 +620,28 @@ export function codePlaceholder({ exercise, kept, types = new Map(), returns = n
 /** The markdown cell that stands for a written answer. */
 export function markdownPlaceholder(exercise) {
   return (
-    `**Your answer to exercise ${exercise.number}** (written; marked by hand). Replace this text with your ` +
-    `derivation or explanation of what the exercise above asks${exercise.title ? ` (“${exercise.title}”)` : ""}: ` +
+    `**Your answer to exercise ${exercise.number}** (written; marked by hand). Replace this text ` +
+    `with your derivation or explanation of what the exercise above ` +
+    `asks${exercise.title ? ` (“${exercise.title}”)` : ""}: ` +
     "the steps, not only the result. Formulas in LaTeX between `$...$` or `$$...$$`."
   );
 }
 
 /** The note put before the first exercise of a student version. */
 export const STUDENT_NOTE =
-  "> **Assignment version.** The solutions and their checks are not in this copy. Write your solution in " +
-  "each cell marked `TODO (exercise N)` (keep the names and signatures it declares: hidden checks read " +
-  "them), and your written answers in the cells that ask for them. Until you replace it, a placeholder " +
-  "fails with a `TODO` error when something uses it.";
+  "> **Assignment version.** The solutions and their checks are not in this copy. Write your " +
+  "solution in " +
+  "each cell marked `TODO (exercise N)` (keep the names and signatures it declares: hidden " +
+  "checks read " +
+  "them), and your written answers in the cells that ask for them. Until you replace it, a " +
+  "placeholder fails with a `TODO` error when something uses it.";
 
 let idCounter = 0;
 function cellId(base, suffix) {
-  return `${String(base ?? `cell${idCounter++}`).slice(0, 52)}-${suffix}`.replace(/[^A-Za-z0-9-_]/g, "-");
+  return `${String(base ?? `cell${idCounter++}`).slice(0, 52)}-${suffix}`.replace(
+    /[^A-Za-z0-9-_]/g,
+    "-",
+  );
 }
 
 function stripped(cell) {
@@ -514,7 +670,9 @@ export function buildAssignment(path, options = {}) {
   const { exercises, problems, warnings } = findExercises(nb);
   if (problems.length) throw new ExerciseTagError(name, problems);
   const alias = libraryAlias(nb);
-  const codeSolutions = exercises.flatMap((ex) => ex.solutions.filter((s) => s.type === "code").map((s) => s.index));
+  const codeSolutions = exercises.flatMap((ex) =>
+    ex.solutions.filter((s) => s.type === "code").map((s) => s.index),
+  );
   const typeInfo = options.types ?? inferTypes([{ key: name, nb, cells: codeSolutions }]).get(name);
   const allWarnings = warnings.map((w) => `${name}: ${w}`);
   const replaced = new Map(); // cell index -> replacement cell (null: removed)
@@ -535,7 +693,11 @@ export function buildAssignment(path, options = {}) {
         continue;
       }
       const { kept, unstated } = keptNames(nb, ex, s.index);
-      const info = typeInfo?.get(s.index) ?? { types: new Map(), returns: new Map(), values: new Map() };
+      const info = typeInfo?.get(s.index) ?? {
+        types: new Map(),
+        returns: new Map(),
+        values: new Map(),
+      };
       names.push(...kept.map((d) => d.name));
       for (const d of kept) {
         if (d.kind === "type") continue;
@@ -547,7 +709,13 @@ export function buildAssignment(path, options = {}) {
         cell_type: "code",
         id: cellId(cell.id, "todo"),
         metadata: { tags: ["answer"], exercise: ex.number },
-        source: codePlaceholder({ exercise: ex, kept, types: info.types, returns: info.returns, alias }),
+        source: codePlaceholder({
+          exercise: ex,
+          kept,
+          types: info.types,
+          returns: info.returns,
+          alias,
+        }),
         outputs: [],
         execution_count: null,
       });
@@ -556,14 +724,16 @@ export function buildAssignment(path, options = {}) {
     const auto = ex.checks.length > 0;
     const written = ex.solutions.some((s) => s.type === "markdown");
     const exWarnings = [...new Set(unstatedAll)].map(
-      (n) => `exercise ${ex.number}: the hidden check reads \`${n}\`, which the task does not name (the TODO cell declares it, so the student sees it)`,
+      (n) =>
+        `exercise ${ex.number}: the hidden check reads \`${n}\`, which the task does not name ` +
+        `(the TODO cell declares it, so the student sees it)`,
     );
     allWarnings.push(...exWarnings.map((w) => `${name}: ${w}`));
     manifestExercises.push({
       number: ex.number,
       title: ex.title,
       grading: auto ? (written ? "auto+written" : "auto") : "written",
-      points: auto ? options.points ?? 1 : 0,
+      points: auto ? (options.points ?? 1) : 0,
       statement: ex.statement,
       names: [...new Set(names)],
       values,
@@ -573,10 +743,18 @@ export function buildAssignment(path, options = {}) {
     });
   }
   const cells = [];
-  const firstHeading = exercises.map((e) => e.heading).filter((h) => h !== null).sort((a, b) => a - b)[0];
+  const firstHeading = exercises
+    .map((e) => e.heading)
+    .filter((h) => h !== null)
+    .sort((a, b) => a - b)[0];
   nb.cells.forEach((cell, index) => {
     if (index === firstHeading && exercises.length) {
-      cells.push({ cell_type: "markdown", id: cellId(nb.cells[index].id, "note"), metadata: { tags: ["assignment-note"] }, source: STUDENT_NOTE });
+      cells.push({
+        cell_type: "markdown",
+        id: cellId(nb.cells[index].id, "note"),
+        metadata: { tags: ["assignment-note"] },
+        source: STUDENT_NOTE,
+      });
     }
     if (replaced.has(index)) {
       const r = replaced.get(index);
@@ -588,16 +766,33 @@ export function buildAssignment(path, options = {}) {
   const student = {
     ...nb,
     cells,
-    metadata: { ...nb.metadata, assignment: { source: name, exercises: exercises.map((e) => e.number) } },
+    metadata: {
+      ...nb.metadata,
+      assignment: { source: name, exercises: exercises.map((e) => e.number) },
+    },
   };
-  // The whole notebook as the grader needs it: the TA's code cells (run as they are, in the student's kernel
-  // and in the clean checker), where each exercise's solutions and checks sit, and the id of each cell of
-  // the student version (to tell the student's own added cells from the TA's).
+  // The whole notebook as the grader needs it: the TA's code cells (run as they are, in the
+  // student's kernel and in the clean checker), where each exercise's solutions and checks sit, and
+  // the id of each cell of the student version (to tell the student's own added cells from the
+  // TA's).
   const layout = [];
   nb.cells.forEach((cell, index) => {
-    const ex = exercises.find((e) => e.solutions.some((s) => s.index === index) || e.checks.includes(index));
-    const role = ex ? (isCheck(cell) ? "check" : cell.cell_type === "code" ? "solution" : "written") : cell.cell_type === "code" ? "code" : "markdown";
-    const entry = { role, id: replaced.has(index) ? replaced.get(index)?.id ?? null : cell.id ?? null };
+    const ex = exercises.find(
+      (e) => e.solutions.some((s) => s.index === index) || e.checks.includes(index),
+    );
+    const role = ex
+      ? isCheck(cell)
+        ? "check"
+        : cell.cell_type === "code"
+          ? "solution"
+          : "written"
+      : cell.cell_type === "code"
+        ? "code"
+        : "markdown";
+    const entry = {
+      role,
+      id: replaced.has(index) ? (replaced.get(index)?.id ?? null) : (cell.id ?? null),
+    };
     if (ex) entry.exercise = ex.number;
     if (role === "code" || role === "solution") entry.source = sourceOf(cell);
     layout.push(entry);
@@ -622,9 +817,9 @@ export function notebookText(nb) {
 }
 
 /**
- * Runs a script's `main(args)` when `metaUrl` is the file Node was started with (and does nothing when
- * the script is imported). `--help` (args.help from `parseArgs`) prints the script's header comment,
- * lines 2 to `helpEnd`; an error prints "<name>: <message>" and exits with `errorCode`.
+ * Runs a script's `main(args)` when `metaUrl` is the file Node was started with (and does nothing
+ * when the script is imported). `--help` (args.help from `parseArgs`) prints the script's header
+ * comment, lines 2 to `helpEnd`; an error prints "<name>: <message>" and exits with `errorCode`.
  */
 export function runAsCli(metaUrl, { name, helpEnd, errorCode }, parseArgs, main) {
   const file = fileURLToPath(metaUrl);
@@ -632,7 +827,13 @@ export function runAsCli(metaUrl, { name, helpEnd, errorCode }, parseArgs, main)
   (async () => {
     const args = parseArgs(process.argv.slice(2));
     if (args.help) {
-      console.log(readFileSync(file, "utf8").split("\n").slice(1, helpEnd).map((l) => l.replace(/^\/\/ ?/, "")).join("\n"));
+      console.log(
+        readFileSync(file, "utf8")
+          .split("\n")
+          .slice(1, helpEnd)
+          .map((l) => l.replace(/^\/\/ ?/, ""))
+          .join("\n"),
+      );
       return;
     }
     await main(args);

@@ -8,12 +8,13 @@
 //
 // A figure is marked in a notebook with `fm.show(figure, { export: "name" })`: its display output
 // then carries `metadata["flow-matching"].export = "name"`. Each notebook is executed (through the
-// course build's runner, scripts/notebooks.mjs), its marked outputs are collected, and each is drawn
-// by plotly.js (the minified bundle from node_modules) in headless Chromium, to
-// figures/<notebook-stem>--<name>.svg and .png. Files of that notebook it no longer exports are removed.
+// course build's runner, scripts/notebooks.mjs), its marked outputs are collected, and each is
+// drawn by plotly.js (the minified bundle from node_modules) in headless Chromium, to
+// figures/<notebook-stem>--<name>.svg and .png. Files of that notebook it no longer exports are
+// removed.
 //
-// Byte-identical on re-run: the builders fix every trace uid, and Math.random (which plotly uses for
-// its layout id and clip-path ids) is reset to a fixed-seed generator before each image.
+// Byte-identical on re-run: the builders fix every trace uid, and Math.random (which plotly uses
+// for its layout id and clip-path ids) is reset to a fixed-seed generator before each image.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { createRequire } from "node:module";
@@ -29,7 +30,10 @@ export const DEFAULT_SIZE = { width: 720, height: 480 };
 export const PNG_SCALE = 2;
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
-/** The figures a notebook marks for export: [{ name, figure, cell }], in order; duplicate names are an error. */
+/**
+ * The figures a notebook marks for export: [{ name, figure, cell }], in order; duplicate names are
+ * an error.
+ */
 export function collectExports(notebook, label = "notebook") {
   const found = [];
   const seen = new Map();
@@ -39,7 +43,10 @@ export function collectExports(notebook, label = "notebook") {
       const figure = output.data?.[PLOTLY_MIME];
       if (!name || !figure) continue;
       if (seen.has(name)) {
-        throw new Error(`${label}: the export name "${name}" is used twice (cells ${seen.get(name) + 1} and ${index + 1})`);
+        throw new Error(
+          `${label}: the export name "${name}" is used twice (cells ${seen.get(name) + 1} and ` +
+            `${index + 1})`,
+        );
       }
       seen.set(name, index);
       found.push({ name, figure, cell: index + 1 });
@@ -52,17 +59,30 @@ export function collectExports(notebook, label = "notebook") {
 export async function openRenderer() {
   const { chromium } = require("playwright-core");
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}. Install it (Debian: apt-get install chromium) or set CHROMIUM_PATH.`);
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}. Install it (Debian: apt-get install chromium) or set ` +
+        `CHROMIUM_PATH.`,
+    );
   }
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--font-render-hinting=none"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--font-render-hinting=none",
+    ],
   });
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 }, deviceScaleFactor: 1 });
+  const page = await browser.newPage({
+    viewport: { width: 1200, height: 900 },
+    deviceScaleFactor: 1,
+  });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.setContent("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body></body></html>");
+  await page.setContent(
+    "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body></body></html>",
+  );
   await page.addScriptTag({ path: require.resolve("plotly.js-dist-min") });
   if (!(await page.evaluate(() => typeof window.Plotly === "object"))) {
     throw new Error(`plotly.js did not load in Chromium: ${errors.join("; ")}`);
@@ -71,12 +91,17 @@ export async function openRenderer() {
   /** One figure as { svg: string, png: Buffer }. */
   async function render(figure) {
     const width = Number.isFinite(figure.layout?.width) ? figure.layout.width : DEFAULT_SIZE.width;
-    const height = Number.isFinite(figure.layout?.height) ? figure.layout.height : DEFAULT_SIZE.height;
+    const height = Number.isFinite(figure.layout?.height)
+      ? figure.layout.height
+      : DEFAULT_SIZE.height;
     const result = await page.evaluate(
       async ({ figure, width, height, scale }) => {
         // sfc32 from a fixed seed: plotly's random ids come out the same every time.
         const original = Math.random;
-        let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = 1;
+        let a = 0x9e3779b9,
+          b = 0x243f6a88,
+          c = 0xb7e15162,
+          d = 1;
         Math.random = () => {
           const t = (((a + b) >>> 0) + d) >>> 0;
           d = (d + 1) >>> 0;
@@ -87,9 +112,24 @@ export async function openRenderer() {
           return t / 4294967296;
         };
         try {
-          const fig = { data: figure.data, layout: { ...figure.layout, width, height }, config: { ...(figure.config || {}) } };
-          const svg = await window.Plotly.toImage(fig, { format: "svg", width, height, imageDataOnly: true });
-          const png = await window.Plotly.toImage(fig, { format: "png", width, height, scale, imageDataOnly: true });
+          const fig = {
+            data: figure.data,
+            layout: { ...figure.layout, width, height },
+            config: { ...(figure.config || {}) },
+          };
+          const svg = await window.Plotly.toImage(fig, {
+            format: "svg",
+            width,
+            height,
+            imageDataOnly: true,
+          });
+          const png = await window.Plotly.toImage(fig, {
+            format: "png",
+            width,
+            height,
+            scale,
+            imageDataOnly: true,
+          });
           return { svg, png };
         } finally {
           Math.random = original;
@@ -115,8 +155,15 @@ function writeIfChanged(path, content) {
  * Exports the marked figures of one executed notebook to `<outDir>/<stem>--<name>.svg|png` and
  * removes that stem's files it no longer exports. Returns { written, unchanged, removed, names }.
  */
-export async function exportFigures(executedPath, { stem, outDir = join(ROOT, "figures"), renderer } = {}) {
-  stem = stem || basename(executedPath).replace(/\.ipynb$/, "").replace(/\.executed$/, "");
+export async function exportFigures(
+  executedPath,
+  { stem, outDir = join(ROOT, "figures"), renderer } = {},
+) {
+  stem =
+    stem ||
+    basename(executedPath)
+      .replace(/\.ipynb$/, "")
+      .replace(/\.executed$/, "");
   const notebook = JSON.parse(readFileSync(executedPath, "utf8"));
   const items = collectExports(notebook, stem);
   mkdirSync(outDir, { recursive: true });
@@ -128,7 +175,10 @@ export async function exportFigures(executedPath, { stem, outDir = join(ROOT, "f
   try {
     for (const item of items) {
       const { svg, png } = await r.render(item.figure);
-      for (const [ext, content] of [["svg", svg], ["png", png]]) {
+      for (const [ext, content] of [
+        ["svg", svg],
+        ["png", png],
+      ]) {
         const file = `${stem}--${item.name}.${ext}`;
         keep.add(file);
         (writeIfChanged(join(outDir, file), content) ? written : unchanged).push(file);
@@ -159,7 +209,8 @@ export function courseNotebooks() {
 /** Executes one notebook with the course build's runner; returns the executed notebook's path. */
 async function execute(notebookPath) {
   const runner = join(ROOT, "scripts", "notebooks.mjs");
-  if (!existsSync(runner)) throw new Error(`the course runner ${runner} is missing (it executes the notebooks)`);
+  if (!existsSync(runner))
+    throw new Error(`the course runner ${runner} is missing (it executes the notebooks)`);
   const mod = await import(pathToFileURL(runner).href);
   const build = mod.buildNotebook;
   if (typeof build !== "function") throw new Error(`${runner} does not export buildNotebook(path)`);
@@ -184,7 +235,12 @@ function parseArgs(argv) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
-    console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 8).join("\n"));
+    console.log(
+      readFileSync(fileURLToPath(import.meta.url), "utf8")
+        .split("\n")
+        .slice(1, 8)
+        .join("\n"),
+    );
     return;
   }
   const jobs = [];
@@ -210,8 +266,10 @@ async function main() {
       const stem = job.stem || basename(executedPath, ".ipynb");
       console.log(
         `${stem}: ${r.names.length} figure(s) [${r.names.join(", ")}]; ${runInfo}` +
-          `${r.written.length} file(s) written, ${r.unchanged.length} unchanged, ${r.removed.length} removed` +
-          `${r.removed.length ? ` (${r.removed.join(", ")})` : ""}; ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+          `${r.written.length} file(s) written, ${r.unchanged.length} unchanged, ` +
+          `${r.removed.length} removed` +
+          `${r.removed.length ? ` (${r.removed.join(", ")})` : ""}; ` +
+          `${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
     }
   } finally {

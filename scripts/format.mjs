@@ -6,9 +6,11 @@
 // moves to its own line above, and a comment paragraph (a run of `//` or ` * ` lines at one
 // indentation) that still has a line over 100 characters is re-filled as one paragraph: words are
 // never split (a URL stays whole), and lines that look like code, lists' first lines, tables and
-// fenced blocks start paragraphs of their own. Whatever is still too long afterwards (a long
-// string, a comment after code) and every cell prettier cannot parse is reported, never skipped in
-// silence: the exit code is then 1.
+// fenced blocks start paragraphs of their own. A long string or template literal that prettier
+// leaves on a line over 100 characters is split at a space into `"first " +` / `"rest"` (never in
+// an escape or a `${...}`, only where `+` cannot change the program; the value is checked equal).
+// Whatever is still too long afterwards (a string with no space, a type, a comment after code) and
+// every cell prettier cannot parse is reported, never skipped in silence: the exit code is then 1.
 //
 //   npm run format                    format every file in scope, in place
 //   npm run format -- --check         list the files that would change (exit code 1 if any)
@@ -204,6 +206,210 @@ export function moveTrailingComments(text, width = MAX_LINE) {
   return out;
 }
 
+// ---- long strings ----------------------------------------------------------------------------
+
+// Where a long string literal may stand and be replaced by `"first " + "rest"` without parentheses
+// and without changing what the program does: an argument, an initializer, an element, a returned
+// or thrown value, a branch of `?:`, an operand of `+` (string concatenation is associative here:
+// `a + "x y"` and `(a + "x ") + "y"` are the same string for any a), the right side of `=`, `+=`.
+// Everywhere else (types, property names, imports, directives, `as const`, member access, tagged
+// templates) it is left.
+const SPLIT_PARENTS = new Set(
+  [
+    "CallExpression",
+    "NewExpression",
+    "VariableDeclaration",
+    "PropertyAssignment",
+    "ArrayLiteralExpression",
+    "ReturnStatement",
+    "ThrowStatement",
+    "ConditionalExpression",
+    "ArrowFunction",
+    "Parameter",
+    "ParenthesizedExpression",
+    "TemplateSpan",
+    "BinaryExpression",
+  ].map((k) => ts.SyntaxKind[k]),
+);
+/** Literals shorter than this are never split (the line is too long for another reason). */
+const SPLIT_MIN = 20;
+
+const isLiteral = (n) =>
+  ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n) || ts.isTemplateExpression(n);
+
+/** Whether `node`, a string or template literal, may be replaced by a concatenation. */
+function splittable(node) {
+  const p = node.parent;
+  if (!p || !SPLIT_PARENTS.has(p.kind)) return false;
+  if (ts.isBinaryExpression(p)) {
+    const op = p.operatorToken.kind;
+    const assign = [ts.SyntaxKind.EqualsToken, ts.SyntaxKind.PlusEqualsToken].includes(op);
+    return op === ts.SyntaxKind.PlusToken || (assign && p.right === node);
+  }
+  if (ts.isCallExpression(p) || ts.isNewExpression(p)) return p.expression !== node;
+  if (ts.isVariableDeclaration(p) || ts.isParameter(p)) return p.initializer === node;
+  if (ts.isPropertyAssignment(p)) return p.initializer === node;
+  if (ts.isConditionalExpression(p)) return p.condition !== node;
+  if (ts.isArrowFunction(p)) return p.body === node;
+  return true;
+}
+
+/**
+ * The value of a literal as a string in which every `${expression}` stands as its source text
+ * between NUL characters: two literals (or concatenations) with equal values have equal keys.
+ */
+function valueKey(node, sf) {
+  if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return node.text;
+  const spans = node.templateSpans.map((s) => `\0${s.expression.getText(sf)}\0${s.literal.text}`);
+  return node.head.text + spans.join("");
+}
+
+/** Parses `text` as one literal expression; undefined when it is anything else or has errors. */
+function parseLiteral(text) {
+  const sf = ts.createSourceFile("piece.ts", `(${text});`, ts.ScriptTarget.Latest, true);
+  if (sf.parseDiagnostics?.length || sf.statements.length !== 1) return undefined;
+  const st = sf.statements[0];
+  const inner = ts.isExpressionStatement(st) && st.expression.expression;
+  if (!inner || !isLiteral(inner) || inner.getText(sf) !== text) return undefined;
+  return { node: inner, sf };
+}
+
+/**
+ * Splits the literal source `text` (quotes or backticks included) at offset `at` into two literals
+ * whose concatenation has the same value. Returns [first, rest], or undefined when that split
+ * would change the value or not parse (inside an escape, inside a `${...}`, at either end).
+ */
+export function splitLiteral(text, at) {
+  const whole = parseLiteral(text);
+  if (!whole || at <= 1 || at >= text.length - 1) return undefined;
+  const q = text[0];
+  const first = parseLiteral(`${text.slice(0, at)}${q}`);
+  const rest = parseLiteral(`${q}${text.slice(at)}`);
+  if (!first || !rest) return undefined;
+  const key = (p) => valueKey(p.node, p.sf);
+  if (key(first) + key(rest) !== key(whole)) return undefined;
+  return [first.node.getText(first.sf), rest.node.getText(rest.sf)];
+}
+
+/**
+ * The offsets in a literal's source text just after a space that stands in its literal text
+ * (outside every escape sequence and every `${...}`), not at its start, and just after each `}`
+ * that closes a `${...}`. `parts` are the
+ * [start, end) ranges of the literal text (between the quotes, or between backtick, `}` and `${`).
+ */
+function spaceOffsets(text, parts) {
+  const out = [];
+  for (const [start, end] of parts) {
+    // just after a `}`: `${a}${b}` becomes `${a}` + `${b}`
+    if (text[start - 1] === "}") out.push(start);
+    for (let i = start; i < end; i++) {
+      if (text[i] === "\\") {
+        // skip the escape: \u{...}, \uXXXX, \xXX, or one character
+        if (text[i + 1] === "u" && text[i + 2] === "{") i = text.indexOf("}", i);
+        else i += text[i + 1] === "u" ? 5 : text[i + 1] === "x" ? 3 : 1;
+      } else if (text[i] === " " && text.slice(1, i).trim() !== "") out.push(i + 1);
+    }
+  }
+  return out;
+}
+
+/** The [start, end) ranges (offsets in the literal's text) of a literal's literal text. */
+function literalParts(node, sf) {
+  const s0 = node.getStart(sf);
+  if (!ts.isTemplateExpression(node)) return [[1, node.getEnd() - s0 - 1]];
+  const pieces = [node.head, ...node.templateSpans.map((s) => s.literal)];
+  return pieces.map((p) => {
+    const a = p.getStart(sf) - s0;
+    const b = p.getEnd() - s0;
+    return [a + 1, ts.isTemplateTail(p) ? b - 1 : b - 2];
+  });
+}
+
+const isPlus = (n) =>
+  n && ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.PlusToken;
+
+/**
+ * When `node` is followed in a `+` chain by a literal of the same kind on a line that can take
+ * `rest` (the end split off `node`) in front, the edit that writes `rest` into that literal;
+ * otherwise undefined. The joined literal is checked to have the value of `rest` then the old one.
+ */
+function joinNext(node, rest, sf, lines, width) {
+  const p = node.parent;
+  let next;
+  if (isPlus(p) && p.left === node) next = p.right;
+  else if (isPlus(p) && isPlus(p.parent) && p.parent.left === p) next = p.parent.right;
+  if (!next || !isLiteral(next)) return undefined;
+  const old = next.getText(sf);
+  if (old[0] !== rest[0]) return undefined;
+  const text = rest.slice(0, -1) + old.slice(1);
+  const { line } = sf.getLineAndCharacterOfPosition(next.getStart(sf));
+  if (lineLength(lines[line]) + lineLength(rest) - 2 > width) return undefined;
+  const a = parseLiteral(rest);
+  const b = parseLiteral(old);
+  const joined = parseLiteral(text);
+  if (!a || !b || !joined) return undefined;
+  const key = (x) => valueKey(x.node, x.sf);
+  if (key(joined) !== key(a) + key(b)) return undefined;
+  return { start: next.getStart(sf), end: next.getEnd(), with: text };
+}
+
+/**
+ * One pass: on each line over `width`, the longest string or template literal that may be split
+ * (see splittable) is split once at a space, so that its first part ends the line in time when it
+ * can. Prettier lays the concatenation out afterwards; formatCode repeats until nothing changes.
+ */
+export function splitLongStrings(text, width = MAX_LINE) {
+  const lines = text.split("\n");
+  if (!lines.some((l) => lineLength(l) > width)) return text;
+  const sf = ts.createSourceFile("x.ts", text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const best = new Map();
+  const visit = (node) => {
+    if (isLiteral(node)) {
+      const start = node.getStart(sf);
+      const { line, character } = sf.getLineAndCharacterOfPosition(start);
+      const sameLine = sf.getLineAndCharacterOfPosition(node.getEnd()).line === line;
+      const len = node.getEnd() - start;
+      const old = best.get(line);
+      if (sameLine && len >= SPLIT_MIN && lineLength(lines[line]) > width && splittable(node)) {
+        if (!old || len > old.len) best.set(line, { node, start, len, character, line });
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  const edits = [];
+  for (const { node, start, character, line } of best.values()) {
+    const lit = node.getText(sf);
+    const column = lineLength(lines[line].slice(0, character));
+    const indent = /^\s*/.exec(lines[line])[0].length;
+    const offsets = spaceOffsets(lit, literalParts(node, sf));
+    // the first part ends the line with " +": where it stands now, or on a line of its own
+    const fits = (at, col) => col + lineLength(lit.slice(0, at)) + 3 <= width;
+    const here = offsets.filter((at) => fits(at, column));
+    const own = offsets.filter((at) => fits(at, indent + 4));
+    const tries = [here.at(-1), own.at(-1), offsets[0]].filter((a) => a !== undefined);
+    for (const at of tries) {
+      const pieces = splitLiteral(lit, at);
+      if (!pieces) continue;
+      // In a chain "a" + "b", the rest joins the next literal when that line still fits.
+      const joined = joinNext(node, pieces[1], sf, lines, width);
+      const end = node.getEnd();
+      if (joined) edits.push([{ start, end, with: pieces[0] }, joined]);
+      else edits.push([{ start, end, with: `${pieces[0]} + ${pieces[1]}` }]);
+      break;
+    }
+  }
+  let out = text;
+  // a group of edits that overlaps one kept already waits for the next pass
+  const kept = [];
+  const overlaps = (e) => kept.some((k) => k.start < e.end && e.start < k.end);
+  for (const group of edits) if (!group.some(overlaps)) kept.push(...group);
+  for (const e of kept.sort((a, b) => b.start - a.start)) {
+    out = out.slice(0, e.start) + e.with + out.slice(e.end);
+  }
+  return out;
+}
+
 // ---- formatting ------------------------------------------------------------------------------
 
 /** Formats TypeScript/JavaScript source as a file at `path` (its extension picks the parser). */
@@ -213,6 +419,12 @@ async function formatCode(text, path) {
   const moved = moveTrailingComments(out);
   // the code line got shorter: let prettier lay it out again
   if (moved !== out) out = await prettier.format(moved, opts);
+  // long strings: split one at a time on each long line, and let prettier lay the parts out
+  for (let pass = 0; pass < 10; pass++) {
+    const split = splitLongStrings(out);
+    if (split === out) break;
+    out = await prettier.format(split, opts);
+  }
   return rewrapComments(out);
 }
 

@@ -225,7 +225,8 @@ export class GradingRun {
     this.exited = new Promise((res) => this.child.on("close", (code) => res(code)));
     const lines = createInterface({ input: this.child.stdout });
     lines.on("line", (line) => {
-      // One answer per line, each a JSON object; anything else on the channel is kept as a log line.
+      // One answer per line, each a JSON object; anything else on the channel is kept as a log
+      // line.
       let answer = null;
       try {
         answer = JSON.parse(line);
@@ -622,7 +623,7 @@ export async function gradeVariants(run, grading, notebookPath, variants) {
     if (v.code !== undefined) {
       const named = names.map((n) => `${n}: ${n}`).join(", ");
       const capture =
-        `(globalThis as any).__fmGrading?.captureFrom(${JSON.stringify(id)}, { ${named} });`;
+        `(globalThis as any).__fmGrading?.captureFrom(${JSON.stringify(id)}, { ` + `${named} });`;
       const source = `{\n${v.code}\n${capture}\n}`;
       nb.cells.push({ role: "capture", exercise: v.exercise, key: id, source });
     }

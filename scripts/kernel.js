@@ -910,7 +910,8 @@ function runSentinel(counters) {
       vm.runInThisContext("globalThis.__sentinelLoop()", { breakOnSigint: true });
     } catch (err) {
       if (!interrupted(err)) throw err;
-      if (Date.now() < echoUntil) echoUntil = 0; // our own signal, passed on with nobody to take it
+      if (Date.now() < echoUntil)
+        echoUntil = 0; // our own signal, passed on with nobody to take it
       else onSignal();
     }
   }

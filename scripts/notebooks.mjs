@@ -2,27 +2,46 @@
 // The course build (`npm start`): executes the notebooks strictly and writes them, with HTML pages
 // and an index, to build/.
 //
-//   npm start                                   every notebook in notebooks/, in file-name (lecture) order
+//   npm start                                   every notebook in notebooks/, in file-name
+//     (lecture) order
 //   npm start -- notebooks/00-welcome.ipynb     only these notebooks
-//   npm start -- --timeout 600 --out somewhere  per-notebook time limit in seconds (default 300), output folder
+//   npm start -- --timeout 600 --out somewhere  per-notebook time limit in seconds (default 300),
+//     output folder
 //
 // Each notebook runs top to bottom through Jupyter's own client (nbclient, scripts/run_notebook.py,
 // with Debian's /usr/bin/python3 or $FM_PYTHON) on the course's kernel, in the course root. A cell
 // that fails, anything printed on stderr, an unhandled promise rejection (also one from code still
 // running in the background after the last cell) and the time limit (kernel start included) each
 // fail the notebook, with its name, the code cell's number and first line, and the kernel's own
-// error text. Two checks of the notebook itself fail it too: an appendix whose cells are not tagged and
-// collapsed (scripts/appendix.mjs; checked before it runs), and, for the notebooks listed in
+// error text. Two checks of the notebook itself fail it too: an appendix whose cells are not tagged
+// and collapsed (scripts/appendix.mjs; checked before it runs), and, for the notebooks listed in
 // scripts/checked-notebooks.mjs, a number quoted in its markdown that no output shows
-// (scripts/quoted-numbers.mjs; checked after it ran, the executed notebook and page are kept).
-// Also a module: buildNotebook(path, options) and buildCourse(options).
+// (scripts/quoted-numbers.mjs; checked after it ran, the executed notebook and page are kept). Also
+// a module: buildNotebook(path, options) and buildCourse(options).
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, renameSync, accessSync, constants } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  renameSync,
+  accessSync,
+  constants,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, delimiter, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { KERNEL_NAME, DISPLAY_NAME, installKernel, kernelSpec, writeKernelSpec } from "./install-kernel.mjs";
+import {
+  KERNEL_NAME,
+  DISPLAY_NAME,
+  installKernel,
+  kernelSpec,
+  writeKernelSpec,
+} from "./install-kernel.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const BUILD_DIR = join(ROOT, "build");
@@ -40,15 +59,22 @@ const TARGET_SECONDS = 45;
 export const DEFAULT_TIMEOUT = 300;
 
 /** What to install when Jupyter's client pieces are missing (Debian package names, pip names). */
-export const JUPYTER_DEBIAN_PACKAGES = ["jupyter-client", "python3-nbclient", "python3-nbformat", "jupyter-nbconvert"];
+export const JUPYTER_DEBIAN_PACKAGES = [
+  "jupyter-client",
+  "python3-nbclient",
+  "python3-nbformat",
+  "jupyter-nbconvert",
+];
 export const JUPYTER_PIP_PACKAGES = ["nbclient", "nbformat", "nbconvert", "jupyter_client"];
 
 /** How to install Jupyter's client pieces, on this kind of machine. */
 export function jupyterInstallHint() {
   const debian = existsSync("/etc/debian_version");
   return debian
-    ? `Install them with: apt-get install ${JUPYTER_DEBIAN_PACKAGES.join(" ")}   (as root, or with sudo)`
-    : `Install them with: pip install ${JUPYTER_PIP_PACKAGES.join(" ")}   (then set FM_PYTHON to that python if it is not /usr/bin/python3 or python3)`;
+    ? `Install them with: apt-get install ${JUPYTER_DEBIAN_PACKAGES.join(" ")}   (as root, or ` +
+        `with sudo)`
+    : `Install them with: pip install ${JUPYTER_PIP_PACKAGES.join(" ")}   (then set FM_PYTHON to ` +
+        `that python if it is not /usr/bin/python3 or python3)`;
 }
 
 /** A notebook that failed under the strict runner (or could not run at all). */
@@ -71,7 +97,9 @@ export class JupyterMissingError extends Error {
 
 function pythonCandidates() {
   if (process.env.FM_PYTHON) return [process.env.FM_PYTHON];
-  return process.platform === "win32" ? ["python", "py"] : ["/usr/bin/python3", "python3", "python"];
+  return process.platform === "win32"
+    ? ["python", "py"]
+    : ["/usr/bin/python3", "python3", "python"];
 }
 
 let pythonCache;
@@ -94,14 +122,17 @@ export function findPython() {
     try {
       missing = JSON.parse(r.stdout.trim().split("\n").pop()).missing;
     } catch {
-      tried.push(`${python}: could not run ${RUNNER} (${(r.stderr || "").trim().split("\n").pop()})`);
+      tried.push(
+        `${python}: could not run ${RUNNER} (${(r.stderr || "").trim().split("\n").pop()})`,
+      );
       continue;
     }
     if (missing.length === 0) return (pythonCache = python);
     tried.push(`${python}: lacks ${missing.join(", ")}`);
   }
   throw new JupyterMissingError(
-    `Jupyter's client (nbclient, nbformat, nbconvert, jupyter_client) is needed to execute the notebooks, ` +
+    `Jupyter's client (nbclient, nbformat, nbconvert, jupyter_client) is needed to execute the ` +
+      `notebooks, ` +
       `and no Python here has it (${tried.join("; ")}).\n${jupyterInstallHint()}`,
   );
 }
@@ -125,16 +156,23 @@ let checksCache;
  */
 async function courseChecks() {
   if (checksCache !== undefined) return checksCache;
-  const files = ["appendix.mjs", "quoted-numbers.mjs", "checked-notebooks.mjs"].map((f) => join(ROOT, "scripts", f));
+  const files = ["appendix.mjs", "quoted-numbers.mjs", "checked-notebooks.mjs"].map((f) =>
+    join(ROOT, "scripts", f),
+  );
   if (!files.every((f) => existsSync(f))) return (checksCache = null);
-  const [appendix, quoted, list] = await Promise.all(files.map((f) => import(pathToFileURL(f).href)));
+  const [appendix, quoted, list] = await Promise.all(
+    files.map((f) => import(pathToFileURL(f).href)),
+  );
   return (checksCache = { appendix, quoted, list });
 }
 
 /** Drops tslab's and Node's own frames from a stack trace: what is left points at the cell. */
 export function tidyErrorText(text) {
   const lines = String(text).replace(/\s+$/, "").split("\n");
-  const internal = /^\s+at .*(node_modules[\\/]tslab|node:vm|node:internal|scripts[\\/]kernel\.js|sigintHandlersWrap|Script\.runInThisContext)/;
+  const internal = new RegExp(
+    String.raw`^\s+at .*(node_modules[\\/]tslab|node:vm|node:internal` +
+      String.raw`|scripts[\\/]kernel\.js|sigintHandlersWrap|Script\.runInThisContext)`,
+  );
   return lines.filter((l) => !internal.test(l)).join("\n");
 }
 
@@ -146,28 +184,38 @@ function rel(p) {
 /**
  * Executes one notebook strictly (see the header) and writes `<outDir>/<name>.ipynb` and, unless
  * `html` is false, `<outDir>/<name>.html`. On failure these are removed (they would be stale), the
- * partly executed notebook is kept as `<outDir>/<name>.failed.ipynb`, and a NotebookError is thrown.
+ * partly executed notebook is kept as `<outDir>/<name>.failed.ipynb`, and a NotebookError is
+ * thrown.
  *
  * @param {string} notebookPath
- * @param {{ outDir?: string, timeout?: number, html?: boolean, kernel?: string, cwd?: string, quotedNumbers?: boolean }} [options]
- *   outDir: default build/; timeout: seconds for the whole notebook, kernel start included (default 300);
+ * @param {{ outDir?: string, timeout?: number, html?: boolean, kernel?: string, cwd?: string,
+ *   quotedNumbers?: boolean }} [options]
+ *   outDir: default build/; timeout: seconds for the whole notebook, kernel start included (default
+ *     300);
  *   html: write the HTML page (default true); kernel: kernelspec name (default: this copy's course
- *   kernel); cwd: where the kernel starts (default the course root); quotedNumbers: run the quoted-number
+ *   kernel); cwd: where the kernel starts (default the course root); quotedNumbers: run the
+ *     quoted-number
  *   check (default: when scripts/checked-notebooks.mjs lists the notebook).
- * @returns {Promise<{ executedPath: string, htmlPath: string | null, seconds: number, backend: string, cells: number }>}
+ * @returns {Promise<{ executedPath: string, htmlPath: string | null, seconds: number, backend:
+ *   string, cells: number }>}
  */
 export async function buildNotebook(notebookPath, options = {}) {
   const { outDir = BUILD_DIR, timeout = DEFAULT_TIMEOUT, html = true, cwd = ROOT } = options;
   const notebook = resolve(notebookPath);
-  if (!existsSync(notebook)) throw new NotebookError(`${rel(notebook)}: no such notebook`, { notebook, kind: "missing" });
-  if (!(timeout > 0)) throw new Error(`timeout must be a positive number of seconds; got ${timeout}`);
+  if (!existsSync(notebook))
+    throw new NotebookError(`${rel(notebook)}: no such notebook`, { notebook, kind: "missing" });
+  if (!(timeout > 0))
+    throw new Error(`timeout must be a positive number of seconds; got ${timeout}`);
   const python = findPython();
   const checks = await courseChecks();
   if (checks) {
     const problems = checks.appendix.appendixProblems(JSON.parse(readFileSync(notebook, "utf8")));
     if (problems.length) {
       const text = `${problems.join("\n")}\n(${checks.appendix.fixHint(rel(notebook))})`;
-      throw new NotebookError(`${rel(notebook)}: its appendix is not tagged and collapsed:\n${text}`, { notebook, kind: "appendix", text });
+      throw new NotebookError(
+        `${rel(notebook)}: its appendix is not tagged and collapsed:\n${text}`,
+        { notebook, kind: "appendix", text },
+      );
     }
   }
   const stem = basename(notebook, ".ipynb");
@@ -183,8 +231,23 @@ export async function buildNotebook(notebookPath, options = {}) {
     kernel = KERNEL_NAME;
     env.JUPYTER_PATH = [privateKernelPath(), env.JUPYTER_PATH].filter(Boolean).join(delimiter);
   }
-  const args = [RUNNER, "--notebook", notebook, "--executed", join(work, "executed.ipynb"), "--failed", join(work, "failed.ipynb"),
-    "--result", resultPath, "--kernel", kernel, "--cwd", cwd, "--timeout", String(timeout)];
+  const args = [
+    RUNNER,
+    "--notebook",
+    notebook,
+    "--executed",
+    join(work, "executed.ipynb"),
+    "--failed",
+    join(work, "failed.ipynb"),
+    "--result",
+    resultPath,
+    "--kernel",
+    kernel,
+    "--cwd",
+    cwd,
+    "--timeout",
+    String(timeout),
+  ];
   if (html) args.push("--html", join(work, "page.html"));
 
   const t0 = Date.now();
@@ -207,17 +270,36 @@ export async function buildNotebook(notebookPath, options = {}) {
       result = JSON.parse(readFileSync(resultPath, "utf8"));
     } catch {
       const tail = stderr.trim().split("\n").slice(-15).join("\n");
-      throw new NotebookError(`${rel(notebook)}: the runner stopped without a result (exit ${code}):\n${tail}`, { notebook, kind: "runner" });
+      throw new NotebookError(
+        `${rel(notebook)}: the runner stopped without a result (exit ${code}):\n${tail}`,
+        { notebook, kind: "runner" },
+      );
     }
     if (!result.ok) {
       for (const p of [executedPath, htmlPath]) if (p) rmSync(p, { force: true });
-      if (existsSync(join(work, "failed.ipynb"))) renameSync(join(work, "failed.ipynb"), failedPath);
+      if (existsSync(join(work, "failed.ipynb")))
+        renameSync(join(work, "failed.ipynb"), failedPath);
       const e = result.error;
-      const where = e.cell ? `, code cell ${e.cell}${e.firstLine ? ` (${JSON.stringify(e.firstLine)})` : ""}` : "";
-      const what = { error: "failed", stderr: "printed on stderr", timeout: "hit the time limit", "dead-kernel": "killed the kernel", kernel: "could not run", background: "failed after its last cell" }[e.kind] ?? "failed";
+      const where = e.cell
+        ? `, code cell ${e.cell}${e.firstLine ? ` (${JSON.stringify(e.firstLine)})` : ""}`
+        : "";
+      const what =
+        {
+          error: "failed",
+          stderr: "printed on stderr",
+          timeout: "hit the time limit",
+          "dead-kernel": "killed the kernel",
+          kernel: "could not run",
+          background: "failed after its last cell",
+        }[e.kind] ?? "failed";
       const text = tidyErrorText(e.message);
       throw new NotebookError(`${rel(notebook)}${where} ${what}:\n${text}`, {
-        notebook, kind: e.kind, cell: e.cell ?? null, firstLine: e.firstLine ?? null, text, failedPath: existsSync(failedPath) ? failedPath : null,
+        notebook,
+        kind: e.kind,
+        cell: e.cell ?? null,
+        firstLine: e.firstLine ?? null,
+        text,
+        failedPath: existsSync(failedPath) ? failedPath : null,
       });
     }
     rmSync(failedPath, { force: true });
@@ -229,11 +311,22 @@ export async function buildNotebook(notebookPath, options = {}) {
       if (problems.length) {
         const text = checks.quoted.describeProblems(executed, problems).join("\n");
         throw new NotebookError(`${rel(notebook)} quotes numbers that no output shows:\n${text}`, {
-          notebook, kind: "quoted-numbers", cell: null, firstLine: null, text, failedPath: null,
+          notebook,
+          kind: "quoted-numbers",
+          cell: null,
+          firstLine: null,
+          text,
+          failedPath: null,
         });
       }
     }
-    return { executedPath, htmlPath, seconds: result.seconds ?? (Date.now() - t0) / 1000, backend: result.backend ?? "unknown", cells: result.cells };
+    return {
+      executedPath,
+      htmlPath,
+      seconds: result.seconds ?? (Date.now() - t0) / 1000,
+      backend: result.backend ?? "unknown",
+      cells: result.cells,
+    };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -263,26 +356,40 @@ export function notebookTitle(path) {
   return basename(path, ".ipynb");
 }
 
-const escapeHtml = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+const escapeHtml = (s) =>
+  String(s).replace(
+    /[&<>"]/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c],
+  );
 
 /** Writes `<outDir>/index.html` linking the built pages in order. */
 export function writeIndex(entries, outDir = BUILD_DIR) {
   const items = entries
     .map((e) => {
       const title = escapeHtml(e.title);
-      if (e.error) return `<li><span class="failed">${title}</span> — failed (see the build's output)</li>`;
-      const link = e.htmlPath ? `<a href="${escapeHtml(basename(e.htmlPath))}">${title}</a>` : title;
-      const when = e.earlier ? "from an earlier build" : `${e.seconds.toFixed(1)} s, ${escapeHtml(e.backend)}`;
-      return `<li>${link} <span class="meta">(${when}; <a href="${escapeHtml(basename(e.executedPath))}">notebook</a>)</span></li>`;
+      if (e.error)
+        return `<li><span class="failed">${title}</span> — failed (see the build's output)</li>`;
+      const link = e.htmlPath
+        ? `<a href="${escapeHtml(basename(e.htmlPath))}">${title}</a>`
+        : title;
+      const when = e.earlier
+        ? "from an earlier build"
+        : `${e.seconds.toFixed(1)} s, ${escapeHtml(e.backend)}`;
+      return (
+        `<li>${link} <span class="meta">(${when}; <a ` +
+        `href="${escapeHtml(basename(e.executedPath))}">notebook</a>)</span></li>`
+      );
     })
     .join("\n");
   const html = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Flow matching: the course</title>
-<style>body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;line-height:1.5}.meta{color:#666;font-size:90%}.failed{color:#b00}</style>
+<style>body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;line-height:1.5}\
+.meta{color:#666;font-size:90%}.failed{color:#b00}</style>
 </head><body>
 <h1>Flow matching: the course</h1>
 <p>The notebooks, executed top to bottom by <code>npm start</code>, in lecture order.
-To run them yourself, open <code>notebooks/</code> in Jupyter or VS Code with the kernel “${escapeHtml(DISPLAY_NAME)}”.</p>
+To run them yourself, open <code>notebooks/</code> in Jupyter or VS Code with the kernel \
+“${escapeHtml(DISPLAY_NAME)}”.</p>
 <ol>
 ${items}
 </ol>
@@ -295,7 +402,8 @@ ${items}
 }
 
 function onPath(name) {
-  const exts = process.platform === "win32" ? (process.env.PATHEXT || ".EXE;.CMD;.BAT").split(";") : [""];
+  const exts =
+    process.platform === "win32" ? (process.env.PATHEXT || ".EXE;.CMD;.BAT").split(";") : [""];
   for (const dir of (process.env.PATH || "").split(delimiter)) {
     for (const ext of exts) {
       try {
@@ -311,17 +419,28 @@ function onPath(name) {
 
 /** How to open the course interactively, given what is installed here. */
 export function howToOpen() {
-  const lines = ["To work through the course interactively (kernel: \"" + DISPLAY_NAME + "\"):"];
+  const lines = ['To work through the course interactively (kernel: "' + DISPLAY_NAME + '"):'];
   const lab = onPath("jupyter-lab");
   const classic = onPath("jupyter-notebook");
   if (lab) lines.push("  jupyter lab notebooks/");
-  if (classic) lines.push(`  jupyter notebook notebooks/${lab ? "          (classic Notebook)" : ""}`);
+  if (classic)
+    lines.push(`  jupyter notebook notebooks/${lab ? "          (classic Notebook)" : ""}`);
   if (!lab && !classic) {
-    lines.push("  Jupyter Lab / Notebook is not installed here. Install one, then open the notebooks folder:");
+    lines.push(
+      "  Jupyter Lab / Notebook is not installed here. Install one, then open the notebooks " +
+        "folder:",
+    );
     lines.push("    pip install jupyterlab                 then: jupyter lab notebooks/");
-    if (existsSync("/etc/debian_version")) lines.push("    apt-get install jupyter-notebook       then: jupyter notebook notebooks/   (classic Notebook, Debian)");
+    if (existsSync("/etc/debian_version"))
+      lines.push(
+        "    apt-get install jupyter-notebook       then: jupyter notebook notebooks/   (classic " +
+          "Notebook, Debian)",
+      );
   }
-  lines.push(`  VS Code: open a notebook in notebooks/ and pick the kernel "${DISPLAY_NAME}" (Select Kernel > Jupyter Kernel).`);
+  lines.push(
+    `  VS Code: open a notebook in notebooks/ and pick the kernel "${DISPLAY_NAME}" (Select ` +
+      `Kernel > Jupyter Kernel).`,
+  );
   lines.push("After editing src/, restart the kernel to use the change.");
   return lines.join("\n");
 }
@@ -330,11 +449,14 @@ export function howToOpen() {
  * Registers the kernel, builds the notebooks in order (all of them by default), writes the index
  * page and prints per-notebook wall time and backend. A failing notebook does not stop the others;
  * the returned `failed` lists them.
- * @param {{ notebooks?: string[], outDir?: string, timeout?: number, log?: (line: string) => void }} [options]
+ * @param {{ notebooks?: string[], outDir?: string, timeout?: number, log?: (line: string) => void
+ *   }} [options]
  */
 export async function buildCourse(options = {}) {
   const { outDir = BUILD_DIR, timeout = DEFAULT_TIMEOUT, log = (s) => console.log(s) } = options;
-  const notebooks = options.notebooks?.length ? options.notebooks.map((p) => resolve(p)) : courseNotebooks();
+  const notebooks = options.notebooks?.length
+    ? options.notebooks.map((p) => resolve(p))
+    : courseNotebooks();
   const kernel = installKernel({ quiet: true });
   findPython(); // says what to install before anything else happens
   log(`Kernel "${DISPLAY_NAME}" registered at ${kernel.path}`);
@@ -349,7 +471,10 @@ export async function buildCourse(options = {}) {
     } catch (err) {
       if (err instanceof JupyterMissingError) throw err;
       entries.push({ notebook: nb, title, error: err });
-      log(`  FAILED: ${String(err instanceof Error ? err.message : err).split("\n")[0]} (details below)`);
+      log(
+        `  FAILED: ${String(err instanceof Error ? err.message : err).split("\n")[0]} (details ` +
+          `below)`,
+      );
     }
   }
   // The index lists the whole course; a partial build (named notebooks) keeps the other entries
@@ -367,7 +492,10 @@ export async function buildCourse(options = {}) {
     log(e.error ? `${name} FAILED` : `${name} ${time}  ${e.backend}${slow}`);
   }
   const total = entries.reduce((s, e) => s + (e.seconds ?? 0), 0);
-  log(`${entries.length - failed.length} of ${entries.length} notebook(s) built in ${total.toFixed(1)} s; index: ${rel(indexPath)}`);
+  log(
+    `${entries.length - failed.length} of ${entries.length} notebook(s) built in ` +
+      `${total.toFixed(1)} s; index: ${rel(indexPath)}`,
+  );
   if (failed.length) {
     log("");
     for (const e of failed) log(`✗ ${e.error instanceof Error ? e.error.message : e.error}`);
@@ -412,7 +540,13 @@ function parseArgs(argv) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
-    console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 7).map((l) => l.replace(/^\/\/ ?/, "")).join("\n"));
+    console.log(
+      readFileSync(fileURLToPath(import.meta.url), "utf8")
+        .split("\n")
+        .slice(1, 7)
+        .map((l) => l.replace(/^\/\/ ?/, ""))
+        .join("\n"),
+    );
     return 0;
   }
   const { failed } = await buildCourse(args);
@@ -425,7 +559,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   main().then(
     (code) => process.exit(code),
     (err) => {
-      console.error(err instanceof JupyterMissingError ? err.message : `The course build failed: ${err instanceof Error ? err.stack : err}`);
+      console.error(
+        err instanceof JupyterMissingError
+          ? err.message
+          : `The course build failed: ${err instanceof Error ? err.stack : err}`,
+      );
       process.exit(1);
     },
   );

@@ -2,37 +2,41 @@
 // The quoted-number check (issue 16): every number an executed notebook quotes in its markdown must
 // appear in some output of that notebook, within the rounding the prose uses.
 //
-//   npm run quoted-numbers -- build/01-trajectory-and-flow.ipynb   check executed notebooks (exit 1 if any fails)
-//   npm run quoted-numbers -- --list build/*.ipynb                 every quoted number found, and its verdict
+//   npm run quoted-numbers -- build/01-trajectory-and-flow.ipynb   check executed notebooks (exit 1
+//     if any fails)
+//   npm run quoted-numbers -- --list build/*.ipynb                 every quoted number found, and
+//     its verdict
 //
 // The course build (`npm start`) runs it on the notebooks of scripts/checked-notebooks.mjs.
 //
 // Which tokens are quoted numbers (quotedNumbers): numerals in markdown prose, tables and formulas
 // ($...$, $$...$$), e.g. 0.23, 1,624, 50\,000, 6e-3, 6 \times 10^{-3}, 10^{-8}, 70%, 5x, 4 times.
-// Not numbers: anything in code (`...`, fenced blocks), links, HTML tags and comments; digits glued to
-// letters or underscores (x1, RK4, float32, p_0, 2D, 1st), compounds (1-D, 50-step), versions (6.4.12),
-// times (0:05) and ISO dates (2026-11-29); in formulas, subscripts and superscripts (x_1, p_{0.5}, x^2),
-// except a power of ten (10^{-8} is the number 1e-8). Not quoted numbers: integers from 0 to 10 (names,
-// dimensions, counts, t = 0 and 1, small exponents) unless marked as measured (a percentage, a ratio
-// "5x" or "4 times", or "about/roughly/~ 5"); numbers right after notebook, lecture, section, exercise,
-// concept, chapter, part, figure, issue, cell, question or minute(s) (and the list that follows:
-// "notebooks 3 and 4", "minutes 10 to 24"); list and heading numbers ("1.", "## 2."); outside formulas, a year 1900-2099 after a capitalised
-// word, "al." or "(" ("(Chen et al. 2018)", "Liu 2022"); the stated reading time ("main path about N
-// minutes", "exercises about N minutes": scripts/reading-time.mjs checks those). (A year must also end
-// the citation: be followed by ")", ",", ";", "." or the end of the text.)
+// Not numbers: anything in code (`...`, fenced blocks), links, HTML tags and comments; digits glued
+// to letters or underscores (x1, RK4, float32, p_0, 2D, 1st), compounds (1-D, 50-step), versions
+// (6.4.12), times (0:05) and ISO dates (2026-11-29); in formulas, subscripts and superscripts (x_1,
+// p_{0.5}, x^2), except a power of ten (10^{-8} is the number 1e-8). Not quoted numbers: integers
+// from 0 to 10 (names, dimensions, counts, t = 0 and 1, small exponents) unless marked as measured
+// (a percentage, a ratio "5x" or "4 times", or "about/roughly/~ 5"); numbers right after notebook,
+// lecture, section, exercise, concept, chapter, part, figure, issue, cell, question or minute(s)
+// (and the list that follows: "notebooks 3 and 4", "minutes 10 to 24"); list and heading numbers
+// ("1.", "## 2."); outside formulas, a year 1900-2099 after a capitalised word, "al." or "("
+// ("(Chen et al. 2018)", "Liu 2022"); the stated reading time ("main path about N minutes",
+// "exercises about N minutes": scripts/reading-time.mjs checks those). (A year must also end the
+// citation: be followed by ")", ",", ";", "." or the end of the text.)
 //
 // Matching (matches): a number written with d decimals matches an output within half a unit of its
 // last digit (0.23 matches 0.2304 and 0.225; 1624 matches 1623.6); 6e-3 matches 5.5e-3 to 6.5e-3.
-// "About", "roughly", "around", "approximately", "nearly", "almost", "~", "≈" widen that to 5 % of the
-// value (about 70% matches 72%), and a bare power of ten with one of them ("~10^{-5}") matches within
-// a factor sqrt(10). A percentage p also matches an output fraction p/100. Without an explicit minus
-// sign the output's sign is ignored ("an error of 0.03" matches -0.03); with one, it must agree.
-// The outputs searched: printed text (stdout), text/plain, text/markdown and text/html results, and in
-// figures the text a reader sees: titles, axis titles, annotations, trace names and slider labels (never
-// the plotted data arrays).
+// "About", "roughly", "around", "approximately", "nearly", "almost", "~", "≈" widen that to 5 % of
+// the value (about 70% matches 72%), and a bare power of ten with one of them ("~10^{-5}") matches
+// within a factor sqrt(10). A percentage p also matches an output fraction p/100. Without an
+// explicit minus sign the output's sign is ignored ("an error of 0.03" matches -0.03); with one, it
+// must agree. The outputs searched: printed text (stdout), text/plain, text/markdown and text/html
+// results, and in figures the text a reader sees: titles, axis titles, annotations, trace names and
+// slider labels (never the plotted data arrays).
 //
-// A number that is not an output (a value set in code and named in prose, a definition) is marked in
-// its own markdown cell with an HTML comment, invisible when rendered, that lists it and says why:
+// A number that is not an output (a value set in code and named in prose, a definition) is marked
+// in its own markdown cell with an HTML comment, invisible when rendered, that lists it and says
+// why:
 //   <!-- not-output: 0.8, 0.2 (the mixture's weights, set in code) -->
 // It exempts those values in that cell only; a listed value the cell does not quote, or a marker
 // without its reason, is itself reported.
@@ -41,9 +45,14 @@ import { readNotebook, runAsCli, sourceOf } from "./exercises.mjs";
 
 const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 const MARKER = /<!--\s*not-output:([\s\S]*?)-->/g;
-const APPROX = /(?:\babout|\baround|\broughly|\bapproximately|\bnearly|\balmost|\bof order|\border of|~|≈|∼)\s*$/i;
+const APPROX = new RegExp(
+  String.raw`(?:\babout|\baround|\broughly|\bapproximately` +
+    String.raw`|\bnearly|\balmost|\bof order|\border of|~|≈|∼)\s*$`,
+  "i",
+);
 const REFERENCE_WORD =
-  "(?:notebooks?|lectures?|sections?|exercises?|concepts?|chapters?|parts?|figures?|fig\\.|issues?|cells?|" +
+  "(?:notebooks?|lectures?|sections?|exercises?|concepts?|chapters?|parts?|" +
+  "figures?|fig\\.|issues?|cells?|" +
   "questions?|minutes?|§)";
 const REFERENCE = new RegExp(`\\b${REFERENCE_WORD}\\s*(?:\\d+\\s*(?:,|and|or|to|-|–)\\s*)*$`, "i");
 const YEAR_BEFORE = /(?:\(|\b[A-Z][\p{L}'-]*,?|\bal\.,?)\s*$/u;
@@ -51,7 +60,9 @@ const UNITS = new Set(["ms", "s", "us", "µs", "min"]);
 /** Numerals: 1,624 / 50000 / 0.23 / .5 with an optional exponent. */
 const NUMERAL = /(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)([eE][-−+]?\d+)?/g;
 
-/** The content of a brace group starting at `open` (an index of "{"): [content, index after "}"]. */
+/**
+ * The content of a brace group starting at `open` (an index of "{"): [content, index after "}"].
+ */
 function braceGroup(text, open) {
   let depth = 0;
   for (let i = open; i < text.length; i++) {
@@ -61,18 +72,25 @@ function braceGroup(text, open) {
   return [text.slice(open + 1), text.length];
 }
 
-/** A formula's source as plain text for the tokenizer (see the header: indices out, powers of ten in). */
+/**
+ * A formula's source as plain text for the tokenizer (see the header: indices out, powers of ten
+ * in).
+ */
 function mathText(tex) {
   let s = tex.replace(/(\d)\\,(?=\d{3}\b)/g, "$1").replace(/\\%/g, "%");
   s = s.replace(/\\[dt]?frac\s*(\d)\s*(\d)/g, " $1 / $2 "); // \tfrac12 is 1/2
   s = s.replace(/\\(?:sim|approx|simeq)\b/g, " ~ ");
-  // a mantissa times a power of ten, then a bare power of ten (flagged with "^" so it is read as one)
+  // a mantissa times a power of ten, then a bare power of ten (flagged with "^" so it is read as
+  // one)
   const exponent = "\\^\\s*(?:\\{\\s*([-−+]?\\d+)\\s*\\}|([-−+]?\\d))";
   s = s.replace(
     new RegExp(`(\\d+(?:\\.\\d+)?)\\s*(?:\\\\times|\\\\cdot|×|·)\\s*10\\s*${exponent}`, "g"),
     (_, m, a, b) => ` ${m}e${(a ?? b).replace("−", "-")} `,
   );
-  s = s.replace(new RegExp(`(?<![\\d.])10\\s*${exponent}`, "g"), (_, a, b) => ` ^1e${(a ?? b).replace("−", "-")} `);
+  s = s.replace(
+    new RegExp(`(?<![\\d.])10\\s*${exponent}`, "g"),
+    (_, a, b) => ` ^1e${(a ?? b).replace("−", "-")} `,
+  );
   // subscripts and superscripts go
   let out = "";
   for (let i = 0; i < s.length; i++) {
@@ -91,7 +109,10 @@ function mathText(tex) {
     }
     out += c;
   }
-  return out.replace(/\\[A-Za-z]+/g, " ").replace(/\\./g, " ").replace(/[{}]/g, " ");
+  return out
+    .replace(/\\[A-Za-z]+/g, " ")
+    .replace(/\\./g, " ")
+    .replace(/[{}]/g, " ");
 }
 
 /** A markdown source cut into prose and formula segments, with what is not read removed. */
@@ -154,8 +175,12 @@ export function quotedNumbers(markdown) {
       if (integer && Math.abs(value) <= 10 && !(ratio || percent || approx)) continue;
       const year = integer && !seg.math && /^\d{4}$/.test(body) && value >= 1900 && value <= 2099;
       if (year && YEAR_BEFORE.test(prefix) && /^\s*(?:[),;.]|$)/.test(after)) continue;
-      const token = (signed ? "-" : "") + m[0] + (percent ? "%" : ratio && suffix === "x" ? "x" : "");
-      const context = (before + t).slice(Math.max(0, before.length + start - 40), before.length + end + 30);
+      const token =
+        (signed ? "-" : "") + m[0] + (percent ? "%" : ratio && suffix === "x" ? "x" : "");
+      const context = (before + t).slice(
+        Math.max(0, before.length + start - 40),
+        before.length + end + 30,
+      );
       found.push({
         token: power ? `10^${exp}` : token,
         value,
@@ -173,7 +198,9 @@ export function quotedNumbers(markdown) {
   return found;
 }
 
-/** The not-output markers of a markdown source: { values, reason, text } each, and malformed ones. */
+/**
+ * The not-output markers of a markdown source: { values, reason, text } each, and malformed ones.
+ */
 export function notOutputMarkers(markdown) {
   const markers = [];
   for (const m of markdown.matchAll(MARKER)) {
@@ -231,7 +258,8 @@ export function outputNumbers(nb) {
       for (const mime of ["text/plain", "text/markdown", "text/latex"]) {
         if (data[mime]) texts.push(sourceOf({ source: data[mime] }));
       }
-      if (data["text/html"]) texts.push(sourceOf({ source: data["text/html"] }).replace(/<[^>]*>/g, " "));
+      if (data["text/html"])
+        texts.push(sourceOf({ source: data["text/html"] }).replace(/<[^>]*>/g, " "));
     }
   }
   return texts.flatMap(numbersIn);
@@ -265,11 +293,16 @@ export function checkQuotedNumbers(notebook) {
     const markers = notOutputMarkers(source);
     const quoted = quotedNumbers(source);
     for (const mk of markers) {
-      if (!mk.reason) problems.push({ cell: index, message: `${mk.text} gives no reason in brackets` });
+      if (!mk.reason)
+        problems.push({ cell: index, message: `${mk.text} gives no reason in brackets` });
       mk.list.forEach((raw, k) => {
-        if (!Number.isFinite(mk.values[k])) problems.push({ cell: index, message: `${mk.text}: "${raw}" is not a number` });
+        if (!Number.isFinite(mk.values[k]))
+          problems.push({ cell: index, message: `${mk.text}: "${raw}" is not a number` });
         else if (!quoted.some((q) => q.value === mk.values[k] || -q.value === mk.values[k])) {
-          problems.push({ cell: index, message: `${mk.text} lists ${raw}, which this cell does not quote` });
+          problems.push({
+            cell: index,
+            message: `${mk.text} lists ${raw}, which this cell does not quote`,
+          });
         }
       });
     }
@@ -280,7 +313,11 @@ export function checkQuotedNumbers(notebook) {
       let closest = null;
       if (!shown && !exempt) {
         for (const v of outputs) {
-          if (closest === null || Math.abs(Math.abs(v) - Math.abs(q.value)) < Math.abs(Math.abs(closest) - Math.abs(q.value))) {
+          if (
+            closest === null ||
+            Math.abs(Math.abs(v) - Math.abs(q.value)) <
+              Math.abs(Math.abs(closest) - Math.abs(q.value))
+          ) {
             closest = v;
           }
         }
@@ -300,7 +337,9 @@ export function checkQuotedNumbers(notebook) {
   return { numbers, problems };
 }
 
-/** The problems as lines naming the cell: "cell 12 (## 3. The path): ..." (cells counted from 1). */
+/**
+ * The problems as lines naming the cell: "cell 12 (## 3. The path): ..." (cells counted from 1).
+ */
 export function describeProblems(nb, problems) {
   return problems.map((p) => {
     const first = sourceOf(nb.cells[p.cell]).trim().split("\n")[0].slice(0, 50);
@@ -316,7 +355,8 @@ function parseArgs(argv) {
     else if (a.startsWith("-")) throw new Error(`unknown option ${a} (try --help)`);
     else args.notebooks.push(resolve(a));
   }
-  if (!args.help && !args.notebooks.length) throw new Error("name the executed notebooks to check (build/*.ipynb)");
+  if (!args.help && !args.notebooks.length)
+    throw new Error("name the executed notebooks to check (build/*.ipynb)");
   return args;
 }
 
@@ -328,11 +368,16 @@ function main(args) {
     if (args.list) {
       for (const q of numbers) {
         const verdict = q.exempt ? "marked not-output" : q.shown ? "shown" : "NOT SHOWN";
-        console.log(`${basename(path)}  cell ${q.cell + 1}  ${q.token.padEnd(10)} ${verdict.padEnd(17)} ${q.context}`);
+        console.log(
+          `${basename(path)}  cell ${q.cell + 1}  ${q.token.padEnd(10)} ${verdict.padEnd(17)} ` +
+            `${q.context}`,
+        );
       }
     }
     for (const line of describeProblems(nb, problems)) console.log(`${basename(path)}, ${line}`);
-    console.log(`${basename(path)}: ${numbers.length} quoted number(s), ${problems.length} problem(s)`);
+    console.log(
+      `${basename(path)}: ${numbers.length} quoted number(s), ${problems.length} problem(s)`,
+    );
     if (problems.length) failed++;
   }
   if (failed) throw new Error(`${failed} notebook(s) quote numbers that no output shows`);

@@ -2,25 +2,29 @@
 // Reading time of the course's notebooks (issue 16): prose words / 200 + code lines / 10 minutes.
 //
 //   npm run reading-time                          the table for every notebook
-//   npm run reading-time -- --check [notebooks]   fail when a stated reading time is wrong or a main path
-//                                                 is over 30 minutes (default: the checked notebooks)
-//   npm run reading-time -- --fix notebooks/...   write the computed main-path minutes into the title cell
+//   npm run reading-time -- --check [notebooks]   fail when a stated reading time is wrong or a
+//     main path
+//                                                 is over 30 minutes (default: the checked
+//                                                   notebooks)
+//   npm run reading-time -- --fix notebooks/...   write the computed main-path minutes into the
+//     title cell
 //   npm run reading-time -- --markdown            the table as Markdown (for the README)
 //
-// The parts of a notebook: the main path is every cell before the first markdown cell that opens with
-// "## Exercises" or "## Appendix"; the exercises run from "## Exercises" to "## Appendix" (or the end);
-// the appendix is everything from "## Appendix" on. Only the main path counts against the target.
+// The parts of a notebook: the main path is every cell before the first markdown cell that opens
+// with "## Exercises" or "## Appendix"; the exercises run from "## Exercises" to "## Appendix" (or
+// the end); the appendix is everything from "## Appendix" on. Only the main path counts against the
+// target.
 //
 // What is counted (countWords, countCodeLines):
-// - a word is a run of non-blank characters that holds at least one letter or digit, in a markdown cell,
-//   after removing HTML comments and tags, link targets and bare URLs, and LaTeX control sequences
-//   (\frac, \mathrm, \,): prose, headings, table cells, inline code and the symbols of a formula are all
-//   read, so they all count ("$x_t = t x_1$" is the 3 words $x_t, t, x_1$; a table row "| a | 0.5 |"
-//   is 2; "|---|" and "=" are none);
+// - a word is a run of non-blank characters that holds at least one letter or digit, in a markdown
+//   cell, after removing HTML comments and tags, link targets and bare URLs, and LaTeX control
+//   sequences (\frac, \mathrm, \,): prose, headings, table cells, inline code and the symbols of a
+//   formula are all read, so they all count ("$x_t = t x_1$" is the 3 words $x_t, t, x_1$; a table
+//   row "| a | 0.5 |" is 2; "|---|" and "=" are none);
 // - a code line is a line of a code cell that is not blank (comments and closing braces count).
-// minutes = words / 200 + code lines / 10. The stated time must equal the main path's minutes rounded to
-// the nearest whole minute (halves round up), written in the title cell as
-// "**Reading time**: main path about N minutes" (optionally "; exercises about M minutes", checked too).
+// minutes = words / 200 + code lines / 10. The stated time must equal the main path's minutes
+// rounded to the nearest whole minute (halves round up), written in the title cell as "**Reading
+// time**: main path about N minutes" (optionally "; exercises about M minutes", checked too).
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { listNotebooks, notebookText, readNotebook, runAsCli, sourceOf } from "./exercises.mjs";
@@ -60,9 +64,12 @@ export function countCodeLines(code) {
 }
 
 const opens = (cell, heading) =>
-  cell.cell_type === "markdown" && new RegExp(`^##\\s+${heading}\\b`).test(sourceOf(cell).trimStart());
+  cell.cell_type === "markdown" &&
+  new RegExp(`^##\\s+${heading}\\b`).test(sourceOf(cell).trimStart());
 
-/** Index ranges of the three parts: main [0, exercises), exercises [exercises, appendix), appendix. */
+/**
+ * Index ranges of the three parts: main [0, exercises), exercises [exercises, appendix), appendix.
+ */
 export function notebookParts(nb) {
   const n = nb.cells.length;
   let appendix = nb.cells.findIndex((c) => opens(c, "Appendix"));
@@ -82,7 +89,9 @@ function tally(cells) {
   return { words, lines, minutes: words / WORDS_PER_MINUTE + lines / LINES_PER_MINUTE };
 }
 
-/** The reading time stated in the notebook's title cell (its first markdown cell), or null parts. */
+/**
+ * The reading time stated in the notebook's title cell (its first markdown cell), or null parts.
+ */
 export function statedTime(nb) {
   const title = nb.cells.find((c) => c.cell_type === "markdown");
   const text = title ? sourceOf(title) : "";
@@ -116,10 +125,13 @@ export function readingTimeProblems(notebook, { maxMinutes = MAX_MAIN_MINUTES } 
   const problems = [];
   const main = roundMinutes(t.main.minutes);
   if (t.stated.main === null) {
-    problems.push(`the title cell states no reading time ("**Reading time**: main path about ${main} minutes")`);
+    problems.push(
+      `the title cell states no reading time ("**Reading time**: main path about ${main} minutes")`,
+    );
   } else if (t.stated.main !== main) {
     problems.push(
-      `the title cell states a main path of ${t.stated.main} minutes; it is ${t.main.minutes.toFixed(2)} ` +
+      `the title cell states a main path of ${t.stated.main} minutes; it is ` +
+        `${t.main.minutes.toFixed(2)} ` +
         `(${t.main.words} words, ${t.main.lines} code lines), i.e. ${main}`,
     );
   }
@@ -130,7 +142,10 @@ export function readingTimeProblems(notebook, { maxMinutes = MAX_MAIN_MINUTES } 
     );
   }
   if (t.main.minutes > maxMinutes) {
-    problems.push(`the main path takes ${t.main.minutes.toFixed(1)} minutes, over the ${maxMinutes}-minute target`);
+    problems.push(
+      `the main path takes ${t.main.minutes.toFixed(1)} minutes, over the ${maxMinutes}-minute ` +
+        `target`,
+    );
   }
   return problems;
 }
@@ -142,9 +157,15 @@ export function fixStatedTime(nb) {
   if (!title || t.stated.main === null) {
     throw new Error('the title cell has no "main path about N minutes" to update; write it first');
   }
-  let text = sourceOf(title).replace(STATED_MAIN, `main path about ${roundMinutes(t.main.minutes)} minutes`);
+  let text = sourceOf(title).replace(
+    STATED_MAIN,
+    `main path about ${roundMinutes(t.main.minutes)} minutes`,
+  );
   if (t.stated.exercises !== null) {
-    text = text.replace(STATED_EXERCISES, `exercises about ${roundMinutes(t.exercises.minutes)} minutes`);
+    text = text.replace(
+      STATED_EXERCISES,
+      `exercises about ${roundMinutes(t.exercises.minutes)} minutes`,
+    );
   }
   title.source = text.split(/(?<=\n)/);
   return nb;
@@ -155,23 +176,32 @@ export function readingTable(paths, { markdown = false } = {}) {
   const rows = paths.map((p) => ({ name: basename(p), ...readingTime(p) }));
   const fmt = (m) => m.toFixed(1);
   if (markdown) {
-    const head = "| notebook | prose words | code lines | main path (min) | exercises (min) | appendix (min) |";
+    const head =
+      "| notebook | prose words | code lines | main path (min) | exercises (min) | appendix " +
+      "(min) |";
     const lines = rows.map(
       (r) =>
-        `| ${r.name.replace(/\.ipynb$/, "")} | ${r.main.words} | ${r.main.lines} | ${fmt(r.main.minutes)} | ` +
+        `| ${r.name.replace(/\.ipynb$/, "")} | ${r.main.words} | ${r.main.lines} | ` +
+        `${fmt(r.main.minutes)} | ` +
         `${fmt(r.exercises.minutes)} | ${fmt(r.appendix.minutes)} |`,
     );
     return [head, "|---|---:|---:|---:|---:|---:|", ...lines].join("\n");
   }
-  const out = ["notebook                          words  lines   main  exercises  appendix  stated"];
+  const out = [
+    "notebook                          words  lines   main  exercises  appendix  stated",
+  ];
   for (const r of rows) {
     out.push(
-      `${r.name.padEnd(32)} ${String(r.main.words).padStart(6)} ${String(r.main.lines).padStart(6)} ` +
+      `${r.name.padEnd(32)} ${String(r.main.words).padStart(6)} ` +
+        `${String(r.main.lines).padStart(6)} ` +
         `${fmt(r.main.minutes).padStart(6)} ${fmt(r.exercises.minutes).padStart(10)} ` +
         `${fmt(r.appendix.minutes).padStart(9)}  ${r.stated.main ?? "-"}`,
     );
   }
-  out.push(`(main: minutes of the main path = words / ${WORDS_PER_MINUTE} + code lines / ${LINES_PER_MINUTE})`);
+  out.push(
+    `(main: minutes of the main path = words / ${WORDS_PER_MINUTE} + code lines / ` +
+      `${LINES_PER_MINUTE})`,
+  );
   return out.join("\n");
 }
 
@@ -198,7 +228,8 @@ function main(args) {
       if (problems.length) bad++;
       for (const q of problems) console.log(`${basename(p)}: ${q}`);
     }
-    const summary = `${paths.length - bad} of ${paths.length} notebook(s) pass the reading-time check`;
+    const summary =
+      `${paths.length - bad} of ${paths.length} notebook(s) pass the reading-time ` + `check`;
     if (bad) throw new Error(summary);
     console.log(summary);
     return 0;

@@ -73,8 +73,10 @@ async function main() {
       const { entries } = await buildCourse({ outDir, log: () => {} });
       rounds.push(entries);
       const failed = entries.filter((e) => e.error).map((e) => basename(e.notebook));
-      console.log(`round ${r}: ${entries.length - failed.length} of ${entries.length} passed` +
-        (failed.length ? `; FAILED: ${failed.join(", ")}` : ""));
+      console.log(
+        `round ${r}: ${entries.length - failed.length} of ${entries.length} passed` +
+          (failed.length ? `; FAILED: ${failed.join(", ")}` : ""),
+      );
       for (const e of entries.filter((x) => x.error)) {
         console.log(`  ${String(e.error instanceof Error ? e.error.message : e.error)}`);
       }
@@ -84,7 +86,9 @@ async function main() {
   }
   const names = rounds[0].map((e) => basename(e.notebook, ".ipynb"));
   console.log(`\nWall time per notebook (s; target ${target} s with ${args.burners} burner(s))`);
-  console.log(`${"notebook".padEnd(30)}${rounds.map((_, i) => `round ${i + 1}`.padStart(10)).join("")}`);
+  console.log(
+    `${"notebook".padEnd(30)}${rounds.map((_, i) => `round ${i + 1}`.padStart(10)).join("")}`,
+  );
   let failures = 0;
   let over = 0;
   names.forEach((name, k) => {
@@ -100,7 +104,9 @@ async function main() {
     console.log(`${name.padEnd(30)}${cells.join("")}`);
   });
   const totals = rounds.map((entries) => entries.reduce((s, e) => s + (e.seconds ?? 0), 0));
-  console.log(`${"total".padEnd(30)}${totals.map((t) => `${t.toFixed(1)} `.padStart(10)).join("")}`);
+  console.log(
+    `${"total".padEnd(30)}${totals.map((t) => `${t.toFixed(1)} `.padStart(10)).join("")}`,
+  );
   console.log(
     `\n${failures} failure(s) in ${args.rounds * names.length} notebook runs; ` +
       `${over} run(s) over the ${target} s target (marked !)`,

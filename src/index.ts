@@ -14,13 +14,15 @@ export * from "./core/checks";
 export * from "./core/backend";
 export * from "./core/random";
 
-// --- Schedulers, affine probability paths, prediction conversions, targets with exact answers (issue 2, part A)
+// --- Schedulers, affine probability paths, prediction conversions, targets with exact answers
+//   (issue 2, part A)
 export * from "./path/scheduler";
 export * from "./path/affine";
 export * from "./path/conversions";
 export * from "./targets/gaussian-mixture";
 
-// --- Toy data, ODE solvers, divergence, likelihood, continuity, examples, metrics (issue 2, part B)
+// --- Toy data, ODE solvers, divergence, likelihood, continuity, examples, metrics (issue 2, part
+//   B)
 export * from "./data/toy2d";
 export * from "./solvers/ode";
 export * from "./field/divergence";
@@ -63,12 +65,12 @@ export * from "./metrics/energyFloor";
 export * from "./metrics/moments";
 export * from "./metrics/straightness";
 
-// --- Notebook 04 (marginal path and field): crossings of trajectories, nearest training points, 1-D paths against time ---
+// --- Notebook 04 (marginal path and field): crossings of trajectories, nearest training points, 1-
 export * from "./metrics/crossings";
 export * from "./metrics/nearest";
 export * from "./figures/timelines";
 
-// --- Notebook 02 (continuity equation): the 1-D continuity residual derived symbolically (mathjs) ---
+// --- Notebook 02 (continuity equation): the 1-D continuity residual derived symbolically (mathjs)
 export * from "./field/symbolic";
 
 // --- notebook helpers: self-check ledger, tensor-to-array reads (shared by every notebook) ---
@@ -96,17 +98,17 @@ export * from "./path/sde";
 export * from "./solvers/sde";
 export * from "./solvers/ddim";
 
-// --- Notebook 05 (flow matching loss, why "flow" matching): Lipschitz bound of a model, Jacobian norms of a field ---
+// --- Notebook 05 (flow matching loss, why "flow" matching): Lipschitz bound of a model, Jacobian n
 export * from "./metrics/lipschitz";
 
-// --- Notebook 07 (reflow, issue 6): reflow pairs and k-rectified flows, straightness / path energy / normalised path energy, exact W2 ---
+// --- Notebook 07 (reflow, issue 6): reflow pairs and k-rectified flows, straightness / path energy
 export * from "./model/reflow";
 export * from "./metrics/path-energy";
 
 // --- Notebook 06 (training and sampling): empirical order of convergence (log-log slope) ---
 export * from "./metrics/convergence";
 
-// --- Notebooks 01 and 02 rewritten (issue 16): their figure builders, and the energy distance in units of its floor ---
+// --- Notebooks 01 and 02 rewritten (issue 16): their figure builders, and the energy distance in u
 export * from "./figures/flows";
 export * from "./figures/continuity";
 export * from "./metrics/twoSample";

@@ -209,36 +209,39 @@ describe("trainMaximumLikelihood", () => {
     data.dispose();
   });
 
-  it("stops on a non-finite loss naming the step, parameters finite; refuses bad options", async () => {
-    seed(7);
-    const data = twoMoons(64);
-    const m = createVelocityModel({ width: 8, depth: 1 });
-    const schedule = (step: number) => (step >= 3 ? 1e30 : 1);
-    const err = (await trainMaximumLikelihood(m, {
-      data,
-      steps: 10,
-      batchSize: 16,
-      schedule,
-      solver: { method: "euler", steps: 2 },
-      progress: false,
-    }).catch((e) => e)) as Error;
-    expect(err.message).toMatch(/trainMaximumLikelihood stopped at step \d of 10: the loss is/);
-    expect(m.theta.every(Number.isFinite)).toBe(true);
-    await expect(
-      trainMaximumLikelihood(m, { data, solver: { method: "dopri5" as never } }),
-    ).rejects.toThrow("solver.method must be one of euler, midpoint, rk4");
-    await expect(trainMaximumLikelihood(m, { data, solver: { steps: 0 } })).rejects.toThrow(
-      "solver.steps must be a positive integer; got 0",
-    );
-    await expect(trainMaximumLikelihood(m, { data: [[1, 2, 3]] })).rejects.toThrow(
-      "data must have 2 columns",
-    );
-    await expect(trainMaximumLikelihood(m, { data, steps: 1.5 })).rejects.toThrow(
-      "steps must be a positive integer; got 1.5",
-    );
-    await expect(trainMaximumLikelihood(m, {} as never)).rejects.toThrow("give the data");
-    expect(() => maximumLikelihoodGradient(m, tf.tensor2d([[NaN, 0]]))).toThrow("finite");
-    m.dispose();
-    data.dispose();
-  });
+  it(
+    "stops on a non-finite loss naming the step, parameters finite; refuses bad " + "options",
+    async () => {
+      seed(7);
+      const data = twoMoons(64);
+      const m = createVelocityModel({ width: 8, depth: 1 });
+      const schedule = (step: number) => (step >= 3 ? 1e30 : 1);
+      const err = (await trainMaximumLikelihood(m, {
+        data,
+        steps: 10,
+        batchSize: 16,
+        schedule,
+        solver: { method: "euler", steps: 2 },
+        progress: false,
+      }).catch((e) => e)) as Error;
+      expect(err.message).toMatch(/trainMaximumLikelihood stopped at step \d of 10: the loss is/);
+      expect(m.theta.every(Number.isFinite)).toBe(true);
+      await expect(
+        trainMaximumLikelihood(m, { data, solver: { method: "dopri5" as never } }),
+      ).rejects.toThrow("solver.method must be one of euler, midpoint, rk4");
+      await expect(trainMaximumLikelihood(m, { data, solver: { steps: 0 } })).rejects.toThrow(
+        "solver.steps must be a positive integer; got 0",
+      );
+      await expect(trainMaximumLikelihood(m, { data: [[1, 2, 3]] })).rejects.toThrow(
+        "data must have 2 columns",
+      );
+      await expect(trainMaximumLikelihood(m, { data, steps: 1.5 })).rejects.toThrow(
+        "steps must be a positive integer; got 1.5",
+      );
+      await expect(trainMaximumLikelihood(m, {} as never)).rejects.toThrow("give the data");
+      expect(() => maximumLikelihoodGradient(m, tf.tensor2d([[NaN, 0]]))).toThrow("finite");
+      m.dispose();
+      data.dispose();
+    },
+  );
 });

@@ -186,9 +186,7 @@ describe("sinkhorn (entropic optimal transport, log-domain stabilised)", () => {
     const { x0, x1 } = batch(32, 7);
     expect(() =>
       minibatchCoupling(x0, x1, { method: "sinkhorn", regularization: 1e-3, maxIterations: 5 }),
-    ).toThrow(
-      /no convergence in 5 iterations at regularization .* use a larger regularization/,
-    );
+    ).toThrow(/no convergence in 5 iterations at regularization .* use a larger regularization/);
     expect(() =>
       sinkhorn(Float64Array.from([0, -1, 1, 0]), 2, {
         regularization: 1,
@@ -295,72 +293,78 @@ async function goldenRun(
 }
 
 describe("trainFlowMatching with a coupling", () => {
-  it("keeps default (independent) training bit-identical to the code before couplings", async () => {
-    // Fingerprints recorded with the code before this change (commit 7a9f850), per backend. The
-    // batch is backend-free.
-    const BEFORE: Partial<Record<BackendName, { theta: string; losses: string }>> = {
-      wasm: { theta: "afb613165c2f8dfd", losses: "22975a9807ea67e2" },
-      cpu: { theta: "4356f92bec146ec3", losses: "d7caf95b4388c0ee" },
-    };
-    const BATCH = "172b55f491596b58";
-    const original = backendInfo()!.name;
-    setThreads(1); // helpers keep the backend they started with: one thread while switching
-    try {
-      for (const backend of ["wasm", "cpu"] as const) {
-        await initBackend({ backend, quiet: true });
-        const plain = await goldenRun();
-        const named = await goldenRun("independent");
-        expect({ theta: plain.theta, losses: plain.losses }).toEqual(BEFORE[backend]);
-        expect(named).toEqual(plain);
-        expect(plain.batch).toBe(BATCH);
-        // Negative control: minibatch OT changes the numbers, and the same comparison sees it.
-        const ot = await goldenRun("exact");
-        expect(ot.theta).not.toBe(BEFORE[backend]!.theta);
+  it(
+    "keeps default (independent) training bit-identical to the code before " + "couplings",
+    async () => {
+      // Fingerprints recorded with the code before this change (commit 7a9f850), per backend. The
+      // batch is backend-free.
+      const BEFORE: Partial<Record<BackendName, { theta: string; losses: string }>> = {
+        wasm: { theta: "afb613165c2f8dfd", losses: "22975a9807ea67e2" },
+        cpu: { theta: "4356f92bec146ec3", losses: "d7caf95b4388c0ee" },
+      };
+      const BATCH = "172b55f491596b58";
+      const original = backendInfo()!.name;
+      setThreads(1); // helpers keep the backend they started with: one thread while switching
+      try {
+        for (const backend of ["wasm", "cpu"] as const) {
+          await initBackend({ backend, quiet: true });
+          const plain = await goldenRun();
+          const named = await goldenRun("independent");
+          expect({ theta: plain.theta, losses: plain.losses }).toEqual(BEFORE[backend]);
+          expect(named).toEqual(plain);
+          expect(plain.batch).toBe(BATCH);
+          // Negative control: minibatch OT changes the numbers, and the same comparison sees it.
+          const ot = await goldenRun("exact");
+          expect(ot.theta).not.toBe(BEFORE[backend]!.theta);
+        }
+      } finally {
+        await initBackend({ backend: original, quiet: true });
+        setThreads();
       }
-    } finally {
-      await initBackend({ backend: original, quiet: true });
-      setThreads();
-    }
-  });
+    },
+  );
 
-  it("exact OT: repeats exactly, lowers the loss, straightens the flow, leaks nothing", async () => {
-    seed(20);
-    const data = eightGaussians(2000);
-    const train = async (coupling: "independent" | "exact") => {
-      seed(21);
-      const model = createVelocityModel({ width: 32, depth: 2 });
-      const run = await trainFlowMatching(model, {
-        data,
-        steps: 600,
-        batchSize: 128,
-        learningRate: 3e-3,
-        progress: false,
-        coupling,
-      });
-      return { model, run };
-    };
-    const before = tf.memory().numTensors;
-    const a = await train("exact");
-    const b = await train("exact");
-    const indep = await train("independent");
-    [a, b, indep].forEach((r) => r.model.dispose());
-    expect(tf.memory().numTensors).toBe(before);
-    expect(Array.from(a.model.theta)).toEqual(Array.from(b.model.theta));
-    expect(a.run.losses).toEqual(b.run.losses);
-    expect(a.run.couplingSeconds).toBeGreaterThan(0);
-    expect(indep.run.couplingSeconds).toBe(0);
-    // The regression targets of OT pairs barely cross: the loss floor is far lower (measured ~0.5
-    // vs ~9).
-    expect(a.run.finalLoss).toBeLessThan(indep.run.finalLoss / 4);
-    seed(22);
-    const x0 = randn([300, 2]) as tf.Tensor2D;
-    const sOt = flowStraightness(a.model.field, x0).straightness;
-    const sIndep = flowStraightness(indep.model.field, x0).straightness;
-    x0.dispose();
-    expect(sOt).toBeLessThan(sIndep / 3);
-    [a, b, indep].forEach((r) => r.model.dispose());
-    data.dispose();
-  });
+  it(
+    "exact OT: repeats exactly, lowers the loss, straightens the flow, leaks " + "nothing",
+    async () => {
+      seed(20);
+      const data = eightGaussians(2000);
+      const train = async (coupling: "independent" | "exact") => {
+        seed(21);
+        const model = createVelocityModel({ width: 32, depth: 2 });
+        const run = await trainFlowMatching(model, {
+          data,
+          steps: 600,
+          batchSize: 128,
+          learningRate: 3e-3,
+          progress: false,
+          coupling,
+        });
+        return { model, run };
+      };
+      const before = tf.memory().numTensors;
+      const a = await train("exact");
+      const b = await train("exact");
+      const indep = await train("independent");
+      [a, b, indep].forEach((r) => r.model.dispose());
+      expect(tf.memory().numTensors).toBe(before);
+      expect(Array.from(a.model.theta)).toEqual(Array.from(b.model.theta));
+      expect(a.run.losses).toEqual(b.run.losses);
+      expect(a.run.couplingSeconds).toBeGreaterThan(0);
+      expect(indep.run.couplingSeconds).toBe(0);
+      // The regression targets of OT pairs barely cross: the loss floor is far lower (measured ~0.5
+      // vs ~9).
+      expect(a.run.finalLoss).toBeLessThan(indep.run.finalLoss / 4);
+      seed(22);
+      const x0 = randn([300, 2]) as tf.Tensor2D;
+      const sOt = flowStraightness(a.model.field, x0).straightness;
+      const sIndep = flowStraightness(indep.model.field, x0).straightness;
+      x0.dispose();
+      expect(sOt).toBeLessThan(sIndep / 3);
+      [a, b, indep].forEach((r) => r.model.dispose());
+      data.dispose();
+    },
+  );
 
   it("Sinkhorn: trains and repeats exactly; a coupling on given pairs is refused", async () => {
     seed(30);

@@ -16,10 +16,15 @@ export interface Built {
 }
 
 interface Runner {
-  buildNotebook(path: string, options?: Record<string, unknown>): Promise<{ executedPath: string; htmlPath: string; seconds: number; backend: string }>;
+  buildNotebook(
+    path: string,
+    options?: Record<string, unknown>,
+  ): Promise<{ executedPath: string; htmlPath: string; seconds: number; backend: string }>;
 }
 
-/** Where the course runner lives; tests that need it are skipped (and say so) while it is absent. */
+/**
+ * Where the course runner lives; tests that need it are skipped (and say so) while it is absent.
+ */
 export const RUNNER_PATH = join(ROOT, "scripts", "notebooks.mjs");
 export const HAVE_RUNNER = existsSync(RUNNER_PATH);
 
@@ -28,7 +33,8 @@ export async function runner(): Promise<Runner> {
   const path = RUNNER_PATH;
   if (!existsSync(path)) throw new Error(`the course runner ${path} is missing`);
   const mod = (await import(pathToFileURL(path).href)) as Partial<Runner>;
-  if (typeof mod.buildNotebook !== "function") throw new Error(`${path} does not export buildNotebook(path)`);
+  if (typeof mod.buildNotebook !== "function")
+    throw new Error(`${path} does not export buildNotebook(path)`);
   return mod as Runner;
 }
 
@@ -56,11 +62,16 @@ export function courseNotebooks(): string[] {
  * copy and HTML page.
  */
 export async function built(notebookPath: string, buildDir = join(ROOT, "build")): Promise<Built> {
-  const stem = notebookPath.split("/").pop()!.replace(/\.ipynb$/, "");
+  const stem = notebookPath
+    .split("/")
+    .pop()!
+    .replace(/\.ipynb$/, "");
   const executedPath = join(buildDir, `${stem}.ipynb`);
   const htmlPath = join(buildDir, `${stem}.html`);
   const inputs = Math.max(statSync(notebookPath).mtimeMs, newest(join(ROOT, "src")));
-  const fresh = [executedPath, htmlPath].every((p) => existsSync(p) && statSync(p).mtimeMs > inputs);
+  const fresh = [executedPath, htmlPath].every(
+    (p) => existsSync(p) && statSync(p).mtimeMs > inputs,
+  );
   if (fresh) return { stem, notebookPath, executedPath, htmlPath };
   const r = await (await runner()).buildNotebook(notebookPath);
   return { stem, notebookPath, executedPath: r.executedPath, htmlPath: r.htmlPath };
@@ -75,8 +86,11 @@ export async function courseBuilds(): Promise<Built[]> {
 
 /** The number of display outputs carrying plotly's MIME type (one per `show` call). */
 export function plotlyOutputs(executedPath: string): number {
-  const nb = JSON.parse(readFileSync(executedPath, "utf8")) as { cells: { outputs?: { data?: Record<string, unknown> }[] }[] };
+  const nb = JSON.parse(readFileSync(executedPath, "utf8")) as {
+    cells: { outputs?: { data?: Record<string, unknown> }[] }[];
+  };
   let n = 0;
-  for (const cell of nb.cells) for (const o of cell.outputs ?? []) if (o.data && PLOTLY_MIME in o.data) n++;
+  for (const cell of nb.cells)
+    for (const o of cell.outputs ?? []) if (o.data && PLOTLY_MIME in o.data) n++;
   return n;
 }

@@ -31,8 +31,14 @@ interface Sent {
 /** Pretends to be inside a tslab kernel: records what would go to the notebook. */
 function fakeKernel(): Sent[] {
   const sent: Sent[] = [];
-  const writer = (content: DisplayBundle, update: boolean) => sent.push({ content: JSON.parse(JSON.stringify(content)), update });
-  require.cache[JUPYTER] = { id: JUPYTER, filename: JUPYTER, loaded: true, exports: { lastWriteDisplayData: writer } } as unknown as NodeModule;
+  const writer = (content: DisplayBundle, update: boolean) =>
+    sent.push({ content: JSON.parse(JSON.stringify(content)), update });
+  require.cache[JUPYTER] = {
+    id: JUPYTER,
+    filename: JUPYTER,
+    loaded: true,
+    exports: { lastWriteDisplayData: writer },
+  } as unknown as NodeModule;
   return sent;
 }
 
@@ -42,7 +48,13 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const fig = plotPoints([[0, 1], [2, 3]], { title: "two points" });
+const fig = plotPoints(
+  [
+    [0, 1],
+    [2, 3],
+  ],
+  { title: "two points" },
+);
 
 describe("the display bundle", () => {
   it("carries the plotly JSON, HTML and plain text, and the export mark in metadata", () => {
@@ -55,7 +67,9 @@ describe("the display bundle", () => {
   });
   it("embeds the minified plotly.js only when asked", () => {
     const bundle = plotlyBundle();
-    const pkg = JSON.parse(readFileSync(require.resolve("plotly.js-dist-min/package.json"), "utf8"));
+    const pkg = JSON.parse(
+      readFileSync(require.resolve("plotly.js-dist-min/package.json"), "utf8"),
+    );
     expect(plotlyVersion()).toBe(pkg.version);
     expect(bundle.length).toBeLessThan(6e6); // the minified bundle (the unminified one is ~10 MB)
     const withPlotly = figureBundle(fig, { embedPlotly: true }).data["text/html"] as string;
@@ -92,7 +106,9 @@ describe("the display bundle", () => {
     expect(() => figureBundle(fig, { export: "My Figure" })).toThrow(
       'export must be a file-name-safe name like "loss-curve" (a-z, 0-9, dashes); got "My Figure"',
     );
-    expect(() => figureBundle({ data: 3 } as never)).toThrow("show needs a figure { data, layout }");
+    expect(() => figureBundle({ data: 3 } as never)).toThrow(
+      "show needs a figure { data, layout }",
+    );
   });
 });
 
@@ -149,10 +165,19 @@ describe("progress", () => {
     const ids = new Set(sent.map((s) => s.content.transient?.display_id));
     expect(ids.size).toBe(1);
     const last = sent[sent.length - 1].content;
-    expect(last.metadata).toEqual({ "flow-matching": { progress: { step: 5000, total: 5000, updates: sent.length, done: true } } });
-    expect(last.data["text/plain"]).toMatch(/^train \[#{30}\] 5000\/5000 \(100\.0%\).* loss 2\.000e-4 · done$/);
+    expect(last.metadata).toEqual({
+      "flow-matching": { progress: { step: 5000, total: 5000, updates: sent.length, done: true } },
+    });
+    expect(last.data["text/plain"]).toMatch(
+      /^train \[#{30}\] 5000\/5000 \(100\.0%\).* loss 2\.000e-4 · done$/,
+    );
     expect(last.data["text/html"]).toContain("<svg");
-    expect(summary).toMatchObject({ step: 5000, total: 5000, updates: sent.length, loss: 1 / 5000 });
+    expect(summary).toMatchObject({
+      step: 5000,
+      total: 5000,
+      updates: sent.length,
+      loss: 1 / 5000,
+    });
     expect(p.history.loss).toHaveLength(5000);
   });
   it("sends every step when the interval is 0 (and yields after each send)", async () => {
@@ -185,11 +210,17 @@ describe("progress", () => {
   });
   it("checks its options", () => {
     expect(() => progress({ total: 0 })).toThrow("total must be a positive integer; got 0");
-    expect(() => progress({ total: 10, interval: -1 })).toThrow("interval must be a non-negative number of milliseconds; got -1");
+    expect(() => progress({ total: 10, interval: -1 })).toThrow(
+      "interval must be a non-negative number of milliseconds; got -1",
+    );
   });
   it("draws the loss as at most 300 points, on a log scale when all losses are positive", () => {
     const steps = Array.from({ length: 10000 }, (_, i) => i + 1);
-    const svg = lossSparkline(steps, steps.map((s) => 1 / s), 10000);
+    const svg = lossSparkline(
+      steps,
+      steps.map((s) => 1 / s),
+      10000,
+    );
     const points = /points="([^"]*)"/.exec(svg)?.[1].split(" ") ?? [];
     expect(points.length).toBe(300);
     expect(svg).toContain("loss (log)");

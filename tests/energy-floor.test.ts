@@ -6,7 +6,10 @@ import { randn, seed } from "../src/core/random";
 
 describe("meanPairwiseDistance", () => {
   it("averages |x_i - x_j| over pairs of different points", () => {
-    const two = tf.tensor2d([[0, 0], [3, 4]]);
+    const two = tf.tensor2d([
+      [0, 0],
+      [3, 4],
+    ]);
     expect(meanPairwiseDistance(two)).toBeCloseTo(5, 6);
     // 1-D points 0, 1, 3: pairs (i != j) have distances 1, 3, 2, each twice: mean 2
     const three = tf.tensor2d([[0], [1], [3]]);
@@ -28,7 +31,8 @@ describe("meanPairwiseDistance", () => {
     const rows = x.arraySync() as number[][];
     let total = 0;
     for (let i = 0; i < rows.length; i++) {
-      for (let j = 0; j < rows.length; j++) total += Math.hypot(rows[i][0] - rows[j][0], rows[i][1] - rows[j][1]);
+      for (let j = 0; j < rows.length; j++)
+        total += Math.hypot(rows[i][0] - rows[j][0], rows[i][1] - rows[j][1]);
     }
     const plain = total / (rows.length * (rows.length - 1));
     expect(Math.abs(meanPairwiseDistance(x) - plain) / plain).toBeLessThan(1e-5);
@@ -37,14 +41,23 @@ describe("meanPairwiseDistance", () => {
 
   it("refuses fewer than two points and non-finite values", () => {
     const one = tf.tensor2d([[1, 2]]);
-    const bad = tf.tensor2d([[1, NaN], [0, 0]]);
-    expect(() => meanPairwiseDistance(one)).toThrow("meanPairwiseDistance: needs at least 2 samples; got 1");
+    const bad = tf.tensor2d([
+      [1, NaN],
+      [0, 0],
+    ]);
+    expect(() => meanPairwiseDistance(one)).toThrow(
+      "meanPairwiseDistance: needs at least 2 samples; got 1",
+    );
     expect(() => meanPairwiseDistance(bad)).toThrow(/must be finite/);
     tf.dispose([one, bad]);
   });
 
   it("is leak-free", () => {
-    const x = tf.tensor2d([[0, 0], [1, 1], [2, 0]]);
+    const x = tf.tensor2d([
+      [0, 0],
+      [1, 1],
+      [2, 0],
+    ]);
     const before = tf.memory().numTensors;
     meanPairwiseDistance(x);
     expectedEnergyDistance(x, 10);
@@ -55,7 +68,10 @@ describe("meanPairwiseDistance", () => {
 
 describe("expectedEnergyDistance", () => {
   it("is (1/n + 1/m) E|X - X'|", () => {
-    const two = tf.tensor2d([[0, 0], [3, 4]]);
+    const two = tf.tensor2d([
+      [0, 0],
+      [3, 4],
+    ]);
     expect(expectedEnergyDistance(two, 10, 40)).toBeCloseTo((1 / 10 + 1 / 40) * 5, 6);
     expect(expectedEnergyDistance(two, 10)).toBeCloseTo(0.2 * 5, 6);
     two.dispose();
@@ -91,9 +107,16 @@ describe("expectedEnergyDistance", () => {
   });
 
   it("says what it got for bad sizes", () => {
-    const x = tf.tensor2d([[0, 0], [1, 1]]);
-    expect(() => expectedEnergyDistance(x, 0)).toThrow("expectedEnergyDistance: n must be a positive integer; got 0");
-    expect(() => expectedEnergyDistance(x, 5, 2.5)).toThrow("m must be a positive integer; got 2.5");
+    const x = tf.tensor2d([
+      [0, 0],
+      [1, 1],
+    ]);
+    expect(() => expectedEnergyDistance(x, 0)).toThrow(
+      "expectedEnergyDistance: n must be a positive integer; got 0",
+    );
+    expect(() => expectedEnergyDistance(x, 5, 2.5)).toThrow(
+      "m must be a positive integer; got 2.5",
+    );
     x.dispose();
   });
 });

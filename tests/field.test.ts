@@ -52,8 +52,8 @@ const logNormal2 = (x: number[], m: number[], S: M2): number => {
 /**
  * A flow with a closed form: x_t = M_t x0 + t mu with M_t = I + t (L - I), L symmetric positive
  * definite. It carries N(0, I) to p_t = N(t mu, M_t M_t^T), in particular p_1 = N(mu, L^2). Its
- * velocity is u_t(x) = (L - I) M_t^{-1} (x - t mu) + mu, whose Jacobian (L - I) M_t^{-1} is symmetric
- * with non-zero off-diagonal entries (so Hutchinson's estimator has a genuine variance).
+ * velocity is u_t(x) = (L - I) M_t^{-1} (x - t mu) + mu, whose Jacobian (L - I) M_t^{-1} is
+ * symmetric with non-zero off-diagonal entries (so Hutchinson's estimator has a genuine variance).
  */
 const L: M2 = [
   [1.5, 0.4],
@@ -71,7 +71,13 @@ const Mt = (t: number): M2 => [
 const gaussianFlow: VelocityField = (x, t) =>
   tf.tidy(() => {
     const s = t as number;
-    const B = mul2([[L[0][0] - 1, L[0][1]], [L[1][0], L[1][1] - 1]], inv2(Mt(s)));
+    const B = mul2(
+      [
+        [L[0][0] - 1, L[0][1]],
+        [L[1][0], L[1][1] - 1],
+      ],
+      inv2(Mt(s)),
+    );
     const Bt = tf.tensor2d([
       [B[0][0], B[1][0]],
       [B[0][1], B[1][1]],
@@ -115,13 +121,17 @@ describe("divergence (exact, autodiff)", () => {
   });
 
   it("of u = |x|^2 x is (d + 2) |x|^2; with a [n] time tensor, of u = t x it is d t", () => {
-    const x = tf.tensor2d([[1, 2, 0.5], [-0.3, 0, 2]]);
+    const x = tf.tensor2d([
+      [1, 2, 0.5],
+      [-0.3, 0, 2],
+    ]);
     const cubic: VelocityField = (xx) => tf.mul(xx, tf.sum(tf.square(xx), 1, true)) as tf.Tensor2D;
     const div = divergence(cubic, x, 0).arraySync();
     expect(div[0]).toBeCloseTo(5 * 5.25, 4);
     expect(div[1]).toBeCloseTo(5 * 4.09, 4);
     const t = tf.tensor1d([0.25, 0.75]);
-    const scaled: VelocityField = (xx, tt) => tf.mul(xx, tf.reshape(tt as tf.Tensor1D, [-1, 1])) as tf.Tensor2D;
+    const scaled: VelocityField = (xx, tt) =>
+      tf.mul(xx, tf.reshape(tt as tf.Tensor1D, [-1, 1])) as tf.Tensor2D;
     const divT = divergence(scaled, x, t).arraySync();
     expect(divT[0]).toBeCloseTo(0.75, 6);
     expect(divT[1]).toBeCloseTo(2.25, 6);
@@ -133,15 +143,24 @@ describe("divergence (exact, autodiff)", () => {
       [1, 2],
       [3, -4],
     ];
-    const x = tf.tensor2d([[1, 1], [2, -1]]);
+    const x = tf.tensor2d([
+      [1, 1],
+      [2, -1],
+    ]);
     const { u, div } = velocityAndDivergence(linear(A), x, 0);
-    expect(u.arraySync()).toEqual([[3, -1], [0, 10]]);
+    expect(u.arraySync()).toEqual([
+      [3, -1],
+      [0, 10],
+    ]);
     expect(Array.from(div.dataSync())).toEqual([-3, -3]);
     tf.dispose([x, u, div]);
   });
 
   it("is leak-free and rejects bad input", () => {
-    const x = tf.tensor2d([[1, 1], [2, -1]]);
+    const x = tf.tensor2d([
+      [1, 1],
+      [2, -1],
+    ]);
     const u = linear([
       [1, 0],
       [0, 1],
@@ -153,10 +172,14 @@ describe("divergence (exact, autodiff)", () => {
     tf.dispose(velocityAndDivergence(u, x, 0));
     expect(tf.memory().numTensors).toBe(before);
     const flat = tf.zeros([4]);
-    expect(() => divergence(u, flat as unknown as tf.Tensor2D, 0)).toThrow("divergence: x must have shape [n, d]; got shape [4]");
+    expect(() => divergence(u, flat as unknown as tf.Tensor2D, 0)).toThrow(
+      "divergence: x must have shape [n, d]; got shape [4]",
+    );
     const wrong: VelocityField = (xx) => tf.sum(xx, 1, true) as tf.Tensor2D;
     before = tf.memory().numTensors;
-    expect(() => divergence(wrong, x, 0)).toThrow("divergence: the field must return a tensor shaped like x, [2, 2]; got shape [2, 1]");
+    expect(() => divergence(wrong, x, 0)).toThrow(
+      "divergence: the field must return a tensor shaped like x, [2, 2]; got shape [2, 1]",
+    );
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, flat]);
   });
@@ -192,22 +215,26 @@ describe("hutchinsonDivergence", () => {
       // Averaging 8 probes divides the variance by 8.
       const est8 = hutchinsonDivergence(linear(A), x, 0.3, { noise, samples: 8 });
       const v8 = Array.from(est8.dataSync());
-      expect(Math.abs(meanOf(v8) - trace)).toBeLessThan(4 * se / Math.sqrt(8));
+      expect(Math.abs(meanOf(v8) - trace)).toBeLessThan((4 * se) / Math.sqrt(8));
       expect((8 * varianceOf(v8)) / theory[noise]).toBeGreaterThan(0.75);
       expect((8 * varianceOf(v8)) / theory[noise]).toBeLessThan(1.25);
       tf.dispose([x, est, est8]);
     });
   }
 
-  it("negative control: probes without E[eps eps^T] = I are biased far outside the MC error", () => {
-    const x = tf.randomNormal([n, 3], 0, 1, "float32", 5) as tf.Tensor2D;
-    const ones = tf.ones([n, 3]) as tf.Tensor2D; // eps = (1, 1, 1): estimates sum_ij A_ij, not trace A
-    const est = hutchinsonDivergence(linear(A), x, 0, { probes: [ones] });
-    const sumAll = A.flat().reduce((a, b) => a + b, 0);
-    for (const v of est.dataSync()) expect(v).toBeCloseTo(sumAll, 4);
-    expect(Math.abs(sumAll - trace)).toBeGreaterThan(20 * Math.sqrt(theory.rademacher / n));
-    tf.dispose([x, ones, est]);
-  });
+  it(
+    "negative control: probes without E[eps eps^T] = I are biased far outside the MC " + "error",
+    () => {
+      const x = tf.randomNormal([n, 3], 0, 1, "float32", 5) as tf.Tensor2D;
+      // eps = (1, 1, 1): estimates sum_ij A_ij, not trace A
+      const ones = tf.ones([n, 3]) as tf.Tensor2D;
+      const est = hutchinsonDivergence(linear(A), x, 0, { probes: [ones] });
+      const sumAll = A.flat().reduce((a, b) => a + b, 0);
+      for (const v of est.dataSync()) expect(v).toBeCloseTo(sumAll, 4);
+      expect(Math.abs(sumAll - trace)).toBeGreaterThan(20 * Math.sqrt(theory.rademacher / n));
+      tf.dispose([x, ones, est]);
+    },
+  );
 
   it("is exact for a Jacobian with diagonal symmetric part, with Rademacher probes", () => {
     // A = diag + antisymmetric: eps^T A eps = trace A for every sign vector.
@@ -234,11 +261,17 @@ describe("hutchinsonDivergence", () => {
     tf.dispose(hutchinsonProbes(3, 20, 3));
     tf.dispose(velocityAndHutchinson(u, x, 0, { samples: 3 }));
     expect(tf.memory().numTensors).toBe(before);
-    expect(() => hutchinsonDivergence(u, x, 0, { samples: 0 })).toThrow("samples must be a positive integer; got 0");
+    expect(() => hutchinsonDivergence(u, x, 0, { samples: 0 })).toThrow(
+      "samples must be a positive integer; got 0",
+    );
     // @ts-expect-error: a wrong name on purpose
-    expect(() => hutchinsonDivergence(u, x, 0, { noise: "uniform" })).toThrow('noise must be "rademacher" or "gaussian"; got "uniform"');
+    expect(() => hutchinsonDivergence(u, x, 0, { noise: "uniform" })).toThrow(
+      'noise must be "rademacher" or "gaussian"; got "uniform"',
+    );
     const p = tf.ones([20, 2]) as tf.Tensor2D;
-    expect(() => hutchinsonDivergence(u, x, 0, { probes: [p] })).toThrow("probes[0] must have 3 columns");
+    expect(() => hutchinsonDivergence(u, x, 0, { probes: [p] })).toThrow(
+      "probes[0] must have 3 columns",
+    );
     const failing: VelocityField = () => {
       throw new Error("boom");
     };
@@ -267,7 +300,9 @@ describe("logLikelihood (CNF change of variables)", () => {
       const r = logLikelihood(gaussianFlow, x1, { method, ...opts });
       const logp = r.logp.arraySync();
       // float32 state, tolerance 1e-6: the log-density is right to ~1e-5.
-      points.forEach((p, i) => expect(Math.abs(logp[i] - gaussianFlowLogp(p, 1))).toBeLessThan(2e-4));
+      points.forEach((p, i) =>
+        expect(Math.abs(logp[i] - gaussianFlowLogp(p, 1))).toBeLessThan(2e-4),
+      );
       // The pieces: x0 = M_1^{-1}(x1 - mu), and int div = log det L for every trajectory.
       const Minv = inv2(Mt(1));
       const x0 = r.x0.arraySync();
@@ -303,13 +338,18 @@ describe("logLikelihood (CNF change of variables)", () => {
     const x = tf.tensor2d(points);
     const r = logLikelihood(gaussianFlow, x, { method: "rk4", steps: 40, t1: 0.5 });
     const logp = r.logp.arraySync();
-    points.forEach((p, i) => expect(Math.abs(logp[i] - gaussianFlowLogp(p, 0.5))).toBeLessThan(2e-4));
+    points.forEach((p, i) =>
+      expect(Math.abs(logp[i] - gaussianFlowLogp(p, 0.5))).toBeLessThan(2e-4),
+    );
     tf.dispose(r);
     // From t0 = 0.5 (density known there) to t1 = 1.
-    const logP0 = (x0: tf.Tensor2D): tf.Tensor1D => tf.tensor1d(x0.arraySync().map((p) => gaussianFlowLogp(p, 0.5)));
+    const logP0 = (x0: tf.Tensor2D): tf.Tensor1D =>
+      tf.tensor1d(x0.arraySync().map((p) => gaussianFlowLogp(p, 0.5)));
     const r2 = logLikelihood(gaussianFlow, x, { method: "rk4", steps: 40, t0: 0.5, logP0 });
     const logp2 = r2.logp.arraySync();
-    points.forEach((p, i) => expect(Math.abs(logp2[i] - gaussianFlowLogp(p, 1))).toBeLessThan(2e-4));
+    points.forEach((p, i) =>
+      expect(Math.abs(logp2[i] - gaussianFlowLogp(p, 1))).toBeLessThan(2e-4),
+    );
     tf.dispose(r2);
     x.dispose();
   });
@@ -319,7 +359,11 @@ describe("logLikelihood (CNF change of variables)", () => {
     const n = 300;
     const x1 = tf.randomNormal([n, 2], 0, 1.5, "float32", 2) as tf.Tensor2D;
     const exact = logLikelihood(gaussianFlow, x1, { method: "rk4", steps: 20 });
-    const hutch = logLikelihood(gaussianFlow, x1, { method: "rk4", steps: 20, divergence: "hutchinson" });
+    const hutch = logLikelihood(gaussianFlow, x1, {
+      method: "rk4",
+      steps: 20,
+      divergence: "hutchinson",
+    });
     const diff = tf.tidy(() => Array.from(tf.sub(hutch.logp, exact.logp).dataSync()));
     // With one probe eps kept along the solve, the estimate of int div is eps^T (int B_t dt) eps =
     // eps^T log(L) eps (the B_t commute), so its error is 2 eps_1 eps_2 log(L)_12: +-2 log(L)_12.
@@ -338,15 +382,27 @@ describe("logLikelihood (CNF change of variables)", () => {
     const x1 = tf.tensor2d(points);
     let before = tf.memory().numTensors;
     tf.dispose(logLikelihood(gaussianFlow, x1, { method: "euler", steps: 5 }));
-    tf.dispose(logLikelihood(gaussianFlow, x1, { method: "dopri5", divergence: "hutchinson", hutchinsonSamples: 2 }));
+    tf.dispose(
+      logLikelihood(gaussianFlow, x1, {
+        method: "dopri5",
+        divergence: "hutchinson",
+        hutchinsonSamples: 2,
+      }),
+    );
     expect(tf.memory().numTensors).toBe(before);
     // @ts-expect-error: a wrong name on purpose
-    expect(() => logLikelihood(gaussianFlow, x1, { divergence: "trace" })).toThrow('divergence must be "exact" or "hutchinson"; got "trace"');
+    expect(() => logLikelihood(gaussianFlow, x1, { divergence: "trace" })).toThrow(
+      'divergence must be "exact" or "hutchinson"; got "trace"',
+    );
     // @ts-expect-error: a wrong name on purpose
-    expect(() => logLikelihood(gaussianFlow, x1, { method: "leapfrog" })).toThrow("Unknown ODE method");
+    expect(() => logLikelihood(gaussianFlow, x1, { method: "leapfrog" })).toThrow(
+      "Unknown ODE method",
+    );
     const bad = (x: tf.Tensor2D): tf.Tensor1D => tf.zeros([x.shape[0] + 1]) as tf.Tensor1D;
     before = tf.memory().numTensors;
-    expect(() => logLikelihood(gaussianFlow, x1, { method: "euler", steps: 2, logP0: bad })).toThrow("logP0 must return a [4] tensor; got shape [5]");
+    expect(() =>
+      logLikelihood(gaussianFlow, x1, { method: "euler", steps: 2, logP0: bad }),
+    ).toThrow("logP0 must return a [4] tensor; got shape [5]");
     expect(tf.memory().numTensors).toBe(before);
     x1.dispose();
   });
@@ -355,7 +411,8 @@ describe("logLikelihood (CNF change of variables)", () => {
 // ---- Continuity equation ----------------------------------------------------------------------
 
 describe("continuityResidual", () => {
-  // The lecture's conditional path p_t(x | x1) = N(t x1, (1 - t)^2 I) and its field (x1 - x)/(1 - t).
+  // The lecture's conditional path p_t(x | x1) = N(t x1, (1 - t)^2 I) and its field (x1 - x)/(1 -
+  // t).
   const x1 = tf.tensor2d([[1, -0.5]]);
   const logCond = (x: tf.Tensor2D, t: number | tf.Tensor1D): tf.Tensor1D =>
     tf.tidy(() => {
@@ -368,9 +425,15 @@ describe("continuityResidual", () => {
     (k: number, c: number): VelocityField =>
     (x, t) =>
       tf.tidy(() => tf.mul(tf.sub(x1, x), k / (1 - c * (t as number))) as tf.Tensor2D);
-  const grid = (): tf.Tensor2D => grid2d({ xmin: -3, xmax: 3, ymin: -3, ymax: 3, nx: 31, ny: 31 }).points;
+  const grid = (): tf.Tensor2D =>
+    grid2d({ xmin: -3, xmax: 3, ymin: -3, ymax: 3, nx: 31, ny: 31 }).points;
   /** max |residual| relative to max |dp/dt| over the grid. */
-  const relative = (k: number, c: number, t: number, opts: { dt?: number; order?: 2 | 4 } = {}): number => {
+  const relative = (
+    k: number,
+    c: number,
+    t: number,
+    opts: { dt?: number; order?: 2 | 4 } = {},
+  ): number => {
     const x = grid();
     const r = continuityResidual({ logDensity: logCond, velocity: field(k, c), x, t, ...opts });
     const rel = maxAbs(r.residual) / maxAbs(r.dpdt);
@@ -378,36 +441,55 @@ describe("continuityResidual", () => {
     return rel;
   };
 
-  it("is small for the conditional Gaussian path and its conditional field (t = 0, 0.3, 0.7, and 0.9 with a finer dt)", () => {
-    // Fourth-order differences with dt = 1e-2: ~1e-5 relative error from t = 0 to 0.7 (one-sided at
-    // t = 0). At t = 0.9 the path changes on the time scale 1 - t = 0.1, so dt must shrink with it.
-    for (const t of [0, 0.3, 0.7]) expect(relative(1, 1, t)).toBeLessThan(2e-4);
-    expect(relative(1, 1, 0.9, { dt: 1e-3 })).toBeLessThan(2e-4);
-  });
+  it(
+    "is small for the conditional Gaussian path and its conditional field (t = 0, 0.3, 0.7, and " +
+      "0.9 with a finer dt)",
+    () => {
+      // Fourth-order differences with dt = 1e-2: ~1e-5 relative error from t = 0 to 0.7 (one-sided
+      // at t = 0). At t = 0.9 the path changes on the time scale 1 - t = 0.1, so dt must shrink
+      // with it.
+      for (const t of [0, 0.3, 0.7]) expect(relative(1, 1, t)).toBeLessThan(2e-4);
+      expect(relative(1, 1, 0.9, { dt: 1e-3 })).toBeLessThan(2e-4);
+    },
+  );
 
-  it("negative controls: a wrong sign or a wrong time scaling leaves a residual of order one", () => {
-    for (const t of [0.3, 0.7]) {
-      expect(relative(-1, 1, t)).toBeGreaterThan(1); // -(x1 - x)/(1 - t): residual = 2 dp/dt
-      expect(relative(2, 1, t)).toBeGreaterThan(0.5); // twice as fast
-      expect(relative(1, 0, t)).toBeGreaterThan(0.2); // x1 - x: the straight-line target, but at x, not x_t
-    }
-  });
+  it(
+    "negative controls: a wrong sign or a wrong time scaling leaves a residual of order " + "one",
+    () => {
+      for (const t of [0.3, 0.7]) {
+        expect(relative(-1, 1, t)).toBeGreaterThan(1); // -(x1 - x)/(1 - t): residual = 2 dp/dt
+        expect(relative(2, 1, t)).toBeGreaterThan(0.5); // twice as fast
+        // x1 - x: the straight-line target, but at x, not x_t
+        expect(relative(1, 0, t)).toBeGreaterThan(0.2);
+      }
+    },
+  );
 
-  it("has the documented orders in dt: halving dt divides the error by ~4 (order 2) or ~16 (order 4)", () => {
-    // At t = 0.7 both are truncation-dominated at these steps (round-off ~1e-6 is below them).
-    const r2 = relative(1, 1, 0.7, { order: 2, dt: 0.02 }) / relative(1, 1, 0.7, { order: 2, dt: 0.01 });
-    expect(Math.log2(r2)).toBeGreaterThan(1.7);
-    expect(Math.log2(r2)).toBeLessThan(2.3);
-    const r4 = relative(1, 1, 0.7, { order: 4, dt: 0.04 }) / relative(1, 1, 0.7, { order: 4, dt: 0.02 });
-    expect(Math.log2(r4)).toBeGreaterThan(3.4);
-    expect(Math.log2(r4)).toBeLessThan(4.6);
-  });
+  it(
+    "has the documented orders in dt: halving dt divides the error by ~4 (order 2) or ~16 " +
+      "(order 4)",
+    () => {
+      // At t = 0.7 both are truncation-dominated at these steps (round-off ~1e-6 is below them).
+      const r2 =
+        relative(1, 1, 0.7, { order: 2, dt: 0.02 }) / relative(1, 1, 0.7, { order: 2, dt: 0.01 });
+      expect(Math.log2(r2)).toBeGreaterThan(1.7);
+      expect(Math.log2(r2)).toBeLessThan(2.3);
+      const r4 =
+        relative(1, 1, 0.7, { order: 4, dt: 0.04 }) / relative(1, 1, 0.7, { order: 4, dt: 0.02 });
+      expect(Math.log2(r4)).toBeGreaterThan(3.4);
+      expect(Math.log2(r4)).toBeLessThan(4.6);
+    },
+  );
 
   it("returns each term: p, dp/dt against the closed form, and div(p u) = -dp/dt", () => {
-    const x = tf.tensor2d([[0.2, 0.1], [1, -1]]);
+    const x = tf.tensor2d([
+      [0.2, 0.1],
+      [1, -1],
+    ]);
     const t = 0.4;
     const r = continuityResidual({ logDensity: logCond, velocity: field(1, 1), x, t });
-    // d/dt log p = d/(1 - t) - |x - t x1|^2/(1 - t)^3 + (x - t x1).x1/(1 - t)^2 for this path (d = 2).
+    // d/dt log p = d/(1 - t) - |x - t x1|^2/(1 - t)^3 + (x - t x1).x1/(1 - t)^2 for this path (d =
+    // 2).
     const pts = x.arraySync();
     const s = 1 - t;
     const expected = pts.map((p) => {
@@ -420,7 +502,8 @@ describe("continuityResidual", () => {
     expected.forEach((e, i) => {
       expect(p[i]).toBeCloseTo(e.p, 6);
       // The documented round-off of the 4th-order difference: 1.5 eps L / dt on d/dt log p, with
-      // eps = 6e-8 and L ~ 5 the size of the terms of log p here, times p; truncation (~1e-9) is negligible.
+      // eps = 6e-8 and L ~ 5 the size of the terms of log p here, times p; truncation (~1e-9) is
+      // negligible.
       expect(Math.abs(dpdt[i] - e.dpdt)).toBeLessThan((e.p * 1.5 * 6e-8 * 5) / 1e-2);
       // Autodiff is exact up to a few float32 roundings of values of size |dp/dt|.
       expect(Math.abs(divFlux[i] + e.dpdt)).toBeLessThan(1e-5 * Math.abs(e.dpdt) + 1e-7);
@@ -432,22 +515,25 @@ describe("continuityResidual", () => {
     const x = grid();
     const before = tf.memory().numTensors;
     tf.dispose(continuityResidual({ logDensity: logCond, velocity: field(1, 1), x, t: 0.5 }));
-    tf.dispose(continuityResidual({ logDensity: logCond, velocity: field(1, 1), x, t: 0, order: 2 }));
+    tf.dispose(
+      continuityResidual({ logDensity: logCond, velocity: field(1, 1), x, t: 0, order: 2 }),
+    );
     expect(tf.memory().numTensors).toBe(before);
-    expect(() => continuityResidual({ logDensity: logCond, velocity: field(1, 1), x, t: 1.2 })).toThrow(
-      "continuityResidual: t must lie in [0, 1]; got 1.2",
-    );
-    expect(() => continuityResidual({ logDensity: logCond, velocity: field(1, 1), x, t: 0.5, dt: 0.5 })).toThrow(
-      "dt must be a number in (0, 0.2]; got 0.5",
-    );
+    expect(() =>
+      continuityResidual({ logDensity: logCond, velocity: field(1, 1), x, t: 1.2 }),
+    ).toThrow("continuityResidual: t must lie in [0, 1]; got 1.2");
+    expect(() =>
+      continuityResidual({ logDensity: logCond, velocity: field(1, 1), x, t: 0.5, dt: 0.5 }),
+    ).toThrow("dt must be a number in (0, 0.2]; got 0.5");
     const wrongShape: VelocityField = (xx) => tf.sum(xx, 1, true) as tf.Tensor2D;
-    expect(() => continuityResidual({ logDensity: logCond, velocity: wrongShape, x, t: 0.5 })).toThrow(
-      "velocity must return a tensor shaped like x, [961, 2]; got shape [961, 1]",
-    );
-    const wrongLog = (xx: tf.Tensor2D): tf.Tensor1D => tf.zeros([xx.shape[0], 1]) as unknown as tf.Tensor1D;
-    expect(() => continuityResidual({ logDensity: wrongLog, velocity: field(1, 1), x, t: 0.5 })).toThrow(
-      "logDensity must return a [961] tensor; got shape [961, 1]",
-    );
+    expect(() =>
+      continuityResidual({ logDensity: logCond, velocity: wrongShape, x, t: 0.5 }),
+    ).toThrow("velocity must return a tensor shaped like x, [961, 2]; got shape [961, 1]");
+    const wrongLog = (xx: tf.Tensor2D): tf.Tensor1D =>
+      tf.zeros([xx.shape[0], 1]) as unknown as tf.Tensor1D;
+    expect(() =>
+      continuityResidual({ logDensity: wrongLog, velocity: field(1, 1), x, t: 0.5 }),
+    ).toThrow("logDensity must return a [961] tensor; got shape [961, 1]");
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
   });
@@ -467,8 +553,14 @@ describe("grid2d", () => {
     g.points.dispose();
   });
   it("rejects bad ranges and sizes", () => {
-    expect(() => grid2d({ xmin: 1, xmax: 1, ymin: 0, ymax: 1, nx: 3, ny: 3 })).toThrow("xmax must exceed xmin; got xmin = 1, xmax = 1");
-    expect(() => grid2d({ xmin: 0, xmax: 1, ymin: 0, ymax: 1, nx: 1, ny: 3 })).toThrow("nx must be an integer >= 2; got 1");
-    expect(() => grid2d({ xmin: 0, xmax: NaN, ymin: 0, ymax: 1, nx: 3, ny: 3 })).toThrow("xmax must be a finite number; got NaN");
+    expect(() => grid2d({ xmin: 1, xmax: 1, ymin: 0, ymax: 1, nx: 3, ny: 3 })).toThrow(
+      "xmax must exceed xmin; got xmin = 1, xmax = 1",
+    );
+    expect(() => grid2d({ xmin: 0, xmax: 1, ymin: 0, ymax: 1, nx: 1, ny: 3 })).toThrow(
+      "nx must be an integer >= 2; got 1",
+    );
+    expect(() => grid2d({ xmin: 0, xmax: NaN, ymin: 0, ymax: 1, nx: 3, ny: 3 })).toThrow(
+      "xmax must be a finite number; got NaN",
+    );
   });
 });

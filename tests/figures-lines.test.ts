@@ -21,7 +21,11 @@ describe("plotLines", () => {
 
   it("reads tensors, sets log axes and fixed ranges", () => {
     const x = tf.tensor1d([1, 10, 100]);
-    const fig = plotLines([{ name: "err", x, y: [1, 0.1, 0.01] }], { logX: true, logY: true, yRange: [-3, 0] });
+    const fig = plotLines([{ name: "err", x, y: [1, 0.1, 0.01] }], {
+      logX: true,
+      logY: true,
+      yRange: [-3, 0],
+    });
     x.dispose();
     expect(fig.data[0].x).toEqual([1, 10, 100]);
     expect((fig.layout.xaxis as { type: string }).type).toBe("log");
@@ -36,7 +40,9 @@ describe("plotLines", () => {
 
   it("says what is wrong with its input", () => {
     expect(() => plotLines([])).toThrow(/non-empty list/);
-    expect(() => plotLines([{ name: "a", x: [0, 1], y: [0] }])).toThrow("a: x and y must have the same length; got 2 and 1");
+    expect(() => plotLines([{ name: "a", x: [0, 1], y: [0] }])).toThrow(
+      "a: x and y must have the same length; got 2 and 1",
+    );
   });
 });
 
@@ -46,9 +52,22 @@ describe("gridLines and plotWarpedGrid", () => {
     expect(g.points.length).toBe(30);
     expect(g.lines.length).toBe(6);
     expect(g.horizontal).toBe(3);
-    // the first line is the bottom one, left to right; the first vertical line is the left one, bottom to top
-    expect(g.lines[0].map((i) => g.points[i])).toEqual([[-1, -1], [-0.5, -1], [0, -1], [0.5, -1], [1, -1]]);
-    expect(g.lines[3].map((i) => g.points[i])).toEqual([[-1, -1], [-1, -0.5], [-1, 0], [-1, 0.5], [-1, 1]]);
+    // the first line is the bottom one, left to right; the first vertical line is the left one,
+    // bottom to top
+    expect(g.lines[0].map((i) => g.points[i])).toEqual([
+      [-1, -1],
+      [-0.5, -1],
+      [0, -1],
+      [0.5, -1],
+      [1, -1],
+    ]);
+    expect(g.lines[3].map((i) => g.points[i])).toEqual([
+      [-1, -1],
+      [-1, -0.5],
+      [-1, 0],
+      [-1, 0.5],
+      [-1, 1],
+    ]);
   });
 
   it("the identity map draws the straight grid; a moved grid draws the moved points", () => {
@@ -68,7 +87,9 @@ describe("gridLines and plotWarpedGrid", () => {
 
   it("refuses points that are not the grid's (negative control)", () => {
     const g = gridLines({ lines: 2, resolution: 2 });
-    expect(() => plotWarpedGrid([[0, 0]], g)).toThrow("points must be the grid's 8 points moved (same order); got 1 points");
+    expect(() => plotWarpedGrid([[0, 0]], g)).toThrow(
+      "points must be the grid's 8 points moved (same order); got 1 points",
+    );
     expect(() => gridLines({ lines: 1 })).toThrow("lines must be an integer in [2, 200]; got 1");
     expect(() => gridLines({ xRange: [1, 0] })).toThrow(/xRange must be \[lo, hi\]/);
   });

@@ -52,9 +52,9 @@ describe("plotSchedules", () => {
     expect(() =>
       plotSchedules({ processes: [{ name: "x", path: lecture }], times: [0, 1.5] }),
     ).toThrow(/times\[1\]/);
-    expect(() =>
-      plotSchedules({ processes: [{ name: "x", path: undefined as never }] }),
-    ).toThrow(/processes\[0\]/);
+    expect(() => plotSchedules({ processes: [{ name: "x", path: undefined as never }] })).toThrow(
+      /processes\[0\]/,
+    );
   });
 });
 

@@ -18,6 +18,7 @@ interface Result {
 interface Formatter {
   formatText(text: string, path: string): Promise<Result>;
   rewrapComments(text: string, width?: number): string;
+  splitLiteral(text: string, at: number): [string, string] | undefined;
   allFiles(): string[];
 }
 const load = async <T>(name: string) =>
@@ -144,6 +145,94 @@ describe("the formatter", () => {
     const d = await formatText(directive, "x.ts");
     expect(d.formatted).toBe(directive);
     expect(d.problems).toEqual([`x.ts: line 1: ${directive.length - 1} characters`]);
+  });
+
+  it("splits a long string or template literal at a space, keeping its value", async () => {
+    const { formatText } = await formatter();
+    const words = "word ".repeat(30);
+    // each case: source, and the value the program computes (evaluated before and after)
+    const cases = [
+      `const v = "${words}end";`,
+      `const v = 'it\\'s a "quoted" ${words}\\u0041 \\x41 \\ z';`,
+      `const v = \`\${[1, 2].join(" + ")} ${words}\${" x y ".repeat(2)} and \\\` done\`;`,
+      `const v = 7 + "${words}" + 8;`,
+      `const v = \`\${"${"x".repeat(60)}"}\${"${"y".repeat(60)}"}\`;`, // split between } and \${
+      `const v = ["${words}"].map((s) => s + "${words}");`,
+    ];
+    for (const src of cases) {
+      const r = await formatText(`${src}\n`, "x.ts");
+      expect({ src, problems: r.problems }).toEqual({ src, problems: [] });
+      expect(r.formatted.split("\n").length).toBeGreaterThan(2);
+      const value = (code: string) => new Function(`${code}; return v;`)() as unknown;
+      expect(value(r.formatted)).toEqual(value(src));
+      expect((await formatText(r.formatted, "x.ts")).formatted).toBe(r.formatted);
+    }
+    // a test title too
+    const title = `it("${words}", () => {});\n`;
+    const t = await formatText(title, "x.test.ts");
+    expect(t.problems).toEqual([]);
+    expect(t.formatted).toMatch(/^it\(\n {2}"word .* " \+\n {4}"word /);
+  });
+
+  it("leaves a literal whose split would change the program, and reports the line", async () => {
+    const { formatText } = await formatter();
+    const long = `"${"word ".repeat(30)}"`;
+    for (const src of [
+      `type T = ${long};`, // a type: "a" + "b" is no type
+      `const n = ${long}.length;`, // "a" + "b".length is another value
+      `const t = String.raw\`${"word ".repeat(30)}\`;`, // a tagged template
+      `const o = { ${long}: 1 };`, // a property name
+      `const d = 2 * ${long};`, // an operand of another operator
+    ]) {
+      const r = await formatText(`${src}\n`, "x.ts");
+      expect({ src, long: r.problems.length }).toEqual({ src, long: 1 });
+      expect(r.formatted).toContain(long.slice(1, -1));
+    }
+    // a literal with no space in it cannot be split either
+    const r = await formatText(`const s = "${"x".repeat(120)}";\n`, "x.ts");
+    expect(r.problems).toEqual(["x.ts: line 2: 125 characters"]);
+  });
+
+  it(
+    "moves the end of a long piece into the next piece of its concatenation when it " + "fits",
+    async () => {
+      const { formatText } = await formatter();
+      const a = "aaaa ".repeat(18);
+      const src = [
+        `const v = \`\${[1].join("")}. ${a}keeps the \` +\n  \`rest \${2} of it.\`;`,
+        `const v = "${a}aaaa a$" + "{b} short";`, // plain strings: "a${b}" is text
+        `const v = \`${a}aaaa a$\` + \`{b} short\`;`, // joined it would be a \${b}: refused
+      ];
+      const out = [];
+      for (const s of src) {
+        const r = await formatText(`${s}\n`, "x.ts");
+        expect(r.problems).toEqual([]);
+        const value = (code: string) => new Function("b", `${code}; return v;`)("B") as string;
+        expect(value(r.formatted)).toBe(value(s));
+        out.push(r.formatted);
+      }
+      expect(out[0]).toMatch(
+        /^const v =\n {2}`.* ` \+\n {2}`.*keeps the rest \$\{2\} of it\.`;\n$/,
+      );
+      expect(out[1]).toMatch(/ " \+\n {2}"aaaa a\$\{b\} short";\n$/);
+      expect(out[2]).toMatch(/ ` \+\n {2}`aaaa a\$` \+\n {2}`\{b\} short`;\n$/);
+    },
+  );
+
+  it("refuses a split inside an escape or a ${...}, or at either end", async () => {
+    const { splitLiteral } = await formatter();
+    expect(splitLiteral('"ab cd"', 4)).toEqual(['"ab "', '"cd"']);
+    expect(splitLiteral("`a ${f(x, y)} b`", 3)).toEqual(["`a `", "`${f(x, y)} b`"]);
+    expect(splitLiteral("`a ${f(x, y)} b`", 14)).toEqual(["`a ${f(x, y)} `", "`b`"]);
+    // negative controls: each of these would change the value or not parse
+    expect(splitLiteral("`a ${f(x, y)} b`", 10)).toBeUndefined(); // inside ${...}
+    expect(splitLiteral('"a\\u0041 b"', 4)).toBeUndefined(); // inside \u0041
+    expect(splitLiteral('"a\\x41 b"', 4)).toBeUndefined(); // inside \x41
+    expect(splitLiteral('"a\\" b"', 3)).toBeUndefined(); // between \ and "
+    expect(splitLiteral('"a\\\\ b"', 3)).toBeUndefined(); // \\ split: value changes
+    expect(splitLiteral('"ab"', 1)).toBeUndefined(); // at the start
+    expect(splitLiteral('"ab"', 3)).toBeUndefined(); // at the end
+    expect(splitLiteral("x + y", 2)).toBeUndefined(); // not a literal
   });
 
   it("does not re-wrap a comment whose lines all fit (no orphan words)", async () => {

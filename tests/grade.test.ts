@@ -137,9 +137,7 @@ describe.concurrent("grading notebook 00", () => {
     }
   }, 900_000);
 
-  it("the manifest decides: 00 handed in as 01 too scores 00's points only", async ({
-    expect,
-  }) => {
+  it("the manifest decides: 00 handed in as 01 too scores 00's points only", async ({ expect }) => {
     const { writeAssignments } = await load("assignments.mjs");
     const out = mkdtempSync(join(tmpdir(), "fm-grade-other-"));
     try {
@@ -213,9 +211,7 @@ describe("without root", () => {
       },
     );
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(
-      /grade: grading runs student code in a jail .* needs root: .*no-jail/,
-    );
+    expect(r.stderr).toMatch(/grade: grading runs student code in a jail .* needs root: .*no-jail/);
   });
 });
 

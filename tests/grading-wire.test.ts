@@ -87,9 +87,15 @@ describe("tensors and models on the wire", () => {
     const hooks = libraryHooks({}, { tf, VelocityModel: class {} });
     const wire = (v: unknown) =>
       JSON.parse(JSON.stringify(codec.encode(v, { tensor: hooks.tensor.encode })));
-    const t = tf.tensor2d([[1, 2], [3, 4]]);
+    const t = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
     const back = codec.decode(wire(t), { tensor: hooks.tensor.decode });
-    expect([back.shape, Array.from(back.dataSync())]).toEqual([[2, 2], [1, 2, 3, 4]]);
+    expect([back.shape, Array.from(back.dataSync())]).toEqual([
+      [2, 2],
+      [1, 2, 3, 4],
+    ]);
     t.dispose();
     back.dispose();
     const gone = tf.zeros([4000, 2]);

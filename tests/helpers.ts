@@ -5,8 +5,8 @@ import type { AffineProbPath } from "../src/path/affine";
 import { convertPrediction, type PredictionKind } from "../src/path/conversions";
 
 /**
- * A limiter that runs at most `limit` jobs at once (kernels started by tests on a two-core machine):
- * `const slot = concurrencyLimit(2); await slot(() => job());`.
+ * A limiter that runs at most `limit` jobs at once (kernels started by tests on a two-core
+ * machine): `const slot = concurrencyLimit(2); await slot(() => job());`.
  */
 export function concurrencyLimit(limit: number): <T>(job: () => Promise<T>) => Promise<T> {
   let running = 0;
@@ -24,10 +24,16 @@ export function concurrencyLimit(limit: number): <T>(job: () => Promise<T>) => P
 }
 
 /**
- * |A| and |B| of a prediction conversion out = A prediction + B x at time t (every conversion is affine),
+ * |A| and |B| of a prediction conversion out = A prediction + B x at time t (every conversion is
+ *   affine),
  * read back by converting (1, 0) and (0, 1). Used for float32 error budgets.
  */
-export function conversionCoefficients(path: AffineProbPath, t: number, from: PredictionKind, to: PredictionKind): { a: number; b: number } {
+export function conversionCoefficients(
+  path: AffineProbPath,
+  t: number,
+  from: PredictionKind,
+  to: PredictionKind,
+): { a: number; b: number } {
   const one = tf.ones([1, 1]) as tf.Tensor2D;
   const zero = tf.zeros([1, 1]) as tf.Tensor2D;
   const A = convertPrediction(one, zero, t, path, from, to);

@@ -159,7 +159,8 @@ try {
 }
 console.log(String(errorS));
 const leakedS = fm.tf.memory().numTensors - beforeS;
-console.log(JSON.stringify({ interrupted: errorS instanceof fm.InterruptedError, leaked: leakedS }));`,
+console.log(JSON.stringify({ interrupted: errorS instanceof fm.InterruptedError, \
+leaked: leakedS }));`,
         interrupt_when: "sampling",
         timeout: 300,
       },
@@ -222,7 +223,10 @@ try {
     ]) {
       expect(train, report).toMatchObject({ status: "ok", stderr: "" });
       expect(train.stdout).toMatch(
-        /InterruptedError: Interrupted: training stopped after step \d+ of 1000000; the model keeps the parameters of step \d+/,
+        new RegExp(
+          String.raw`InterruptedError: Interrupted: training stopped after step` +
+            String.raw` \d+ of 1000000; the model keeps the parameters of step \d+`,
+        ),
       );
       expect(check.status, report).toBe("ok");
       expect(lastJson(check)).toEqual({
@@ -318,7 +322,10 @@ console.log(JSON.stringify({ unchanged, exact, control, steps }));`,
       usable?: boolean;
     }[];
     const report = JSON.stringify(outcomes, null, 1);
-    expect(outcomes.map((o) => o.status), report).toEqual(["ok", "timeout", "ok"]);
+    expect(
+      outcomes.map((o) => o.status),
+      report,
+    ).toEqual(["ok", "timeout", "ok"]);
     expect(outcomes[1].usable, report).toBe(true);
     const last = outcomes[2].out.trim().split("\n").pop() as string;
     expect(JSON.parse(last), report).toEqual({

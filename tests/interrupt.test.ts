@@ -75,31 +75,40 @@ describe("interrupting training", () => {
   }
 
   for (const threads of [1, THREADS]) {
-    it(`stops after the step it was interrupted in, with the parameters of a run of that many steps, bit for bit (${threads} thread(s))`, async () => {
-      const interrupted = await train(5000, 25, threads);
-      expect(interrupted.error).toBeInstanceOf(InterruptedError);
-      const err = interrupted.error as InterruptedError<{ losses: number[]; steps: number }>;
-      expect(err.message).toBe(
-        'Interrupted: training stopped after step 25 of 5000; the model keeps the parameters of step 25 (the error\'s "partial" holds the losses of those steps)',
-      );
-      expect(err.partial?.steps).toBe(25);
-      expect(err.partial?.losses).toHaveLength(25);
-      expect(interrupted.leaked).toBe(0);
-      const reference = await train(25, undefined, threads);
-      expect(reference.error).toBeNull();
-      expect(differing(interrupted.theta, reference.theta)).toBe(0);
-      // Negative control: one step more is a different model, and the comparison sees it.
-      const further = await train(26, undefined, threads);
-      expect(differing(further.theta, reference.theta)).toBeGreaterThan(0);
-    });
+    it(
+      `stops after the step it was interrupted in, with the parameters of a run of that many ` +
+        `steps, bit for bit (${threads} thread(s))`,
+      async () => {
+        const interrupted = await train(5000, 25, threads);
+        expect(interrupted.error).toBeInstanceOf(InterruptedError);
+        const err = interrupted.error as InterruptedError<{ losses: number[]; steps: number }>;
+        expect(err.message).toBe(
+          "Interrupted: training stopped after step 25 of 5000; the model keeps the parameters " +
+            "of " +
+            'step 25 (the error\'s "partial" holds the losses of those steps)',
+        );
+        expect(err.partial?.steps).toBe(25);
+        expect(err.partial?.losses).toHaveLength(25);
+        expect(interrupted.leaked).toBe(0);
+        const reference = await train(25, undefined, threads);
+        expect(reference.error).toBeNull();
+        expect(differing(interrupted.theta, reference.theta)).toBe(0);
+        // Negative control: one step more is a different model, and the comparison sees it.
+        const further = await train(26, undefined, threads);
+        expect(differing(further.theta, reference.theta)).toBeGreaterThan(0);
+      },
+    );
   }
 
-  it("an interrupt between two operations is not carried into the next one (outside a kernel)", async () => {
-    requestInterrupt(); // nothing is running
-    expect(interruptPending()).toBe(false);
-    const run = await train(3);
-    expect(run.error).toBeNull();
-  });
+  it(
+    "an interrupt between two operations is not carried into the next one (outside a " + "kernel)",
+    async () => {
+      requestInterrupt(); // nothing is running
+      expect(interruptPending()).toBe(false);
+      const run = await train(3);
+      expect(run.error).toBeNull();
+    },
+  );
 });
 
 describe("interrupting a solver", () => {
@@ -115,29 +124,33 @@ describe("interrupting a solver", () => {
   }
 
   for (const method of ["euler", "rk4", "dopri5"] as const) {
-    it(`${method}: stops at the next step with an InterruptedError, frees every tensor, and the next solve runs to the end`, () => {
-      const x0 = randn([50, 2]) as tf.Tensor2D;
-      const before = tf.memory().numTensors;
-      const { field, calls } = interruptingField(7);
-      const options =
-        method === "dopri5"
-          ? { method, rtol: 1e-7, atol: 1e-7, t1: 200, maxSteps: 1e6 }
-          : { method, steps: 100_000, saveAt: [0, 1] };
-      expect(() => solveOde(field, x0, options)).toThrow(InterruptedError);
-      expect(() => solveOde(interruptingField(7).field, x0, options)).toThrow(
-        /^Interrupted: the solver (\(dopri5\) )?stopped at t = /,
-      );
-      // Stopped within the step it was interrupted in (at most one step's evaluations later).
-      expect(calls()).toBeLessThanOrEqual(7 + 7);
-      expect(tf.memory().numTensors).toBe(before);
-      const done = solveOde(
-        (x) => tf.neg(x) as tf.Tensor2D,
-        x0,
-        method === "dopri5" ? { method } : { method, steps: 10 },
-      );
-      expect(done.x.shape).toEqual([50, 2]);
-      tf.dispose([done.x, x0]);
-    });
+    it(
+      `${method}: stops at the next step with an InterruptedError, frees every tensor, and the ` +
+        `next solve runs to the end`,
+      () => {
+        const x0 = randn([50, 2]) as tf.Tensor2D;
+        const before = tf.memory().numTensors;
+        const { field, calls } = interruptingField(7);
+        const options =
+          method === "dopri5"
+            ? { method, rtol: 1e-7, atol: 1e-7, t1: 200, maxSteps: 1e6 }
+            : { method, steps: 100_000, saveAt: [0, 1] };
+        expect(() => solveOde(field, x0, options)).toThrow(InterruptedError);
+        expect(() => solveOde(interruptingField(7).field, x0, options)).toThrow(
+          /^Interrupted: the solver (\(dopri5\) )?stopped at t = /,
+        );
+        // Stopped within the step it was interrupted in (at most one step's evaluations later).
+        expect(calls()).toBeLessThanOrEqual(7 + 7);
+        expect(tf.memory().numTensors).toBe(before);
+        const done = solveOde(
+          (x) => tf.neg(x) as tf.Tensor2D,
+          x0,
+          method === "dopri5" ? { method } : { method, steps: 10 },
+        );
+        expect(done.x.shape).toEqual([50, 2]);
+        tf.dispose([done.x, x0]);
+      },
+    );
   }
 
   it("negative control: without an interrupt the same solve runs all its steps", () => {
@@ -173,70 +186,85 @@ describe("a loop that reports to fm.progress", () => {
     return lines;
   }
 
-  it("stops at the update after an interrupt, and stop() shows where, instead of 'done'", async () => {
-    const lines = await printed(async () => {
-      const bar = progress({ total: 1000, title: "mine" });
-      let reached = 0;
-      const outcome = await interruptibleAsync(async () => {
-        try {
-          for (let step = 1; step <= 1000; step++) {
-            reached = step;
-            if (step === 7) requestInterrupt();
-            await bar.update(step);
+  it(
+    "stops at the update after an interrupt, and stop() shows where, instead of " + "'done'",
+    async () => {
+      const lines = await printed(async () => {
+        const bar = progress({ total: 1000, title: "mine" });
+        let reached = 0;
+        const outcome = await interruptibleAsync(async () => {
+          try {
+            for (let step = 1; step <= 1000; step++) {
+              reached = step;
+              if (step === 7) requestInterrupt();
+              await bar.update(step);
+            }
+            return "ran to the end";
+          } catch (err) {
+            return String(err);
           }
-          return "ran to the end";
-        } catch (err) {
-          return String(err);
-        }
+        });
+        expect(outcome).toBe("InterruptedError: Interrupted: mine stopped at step 7 of 1000");
+        expect(reached).toBe(7);
+        const summary = await bar.stop("interrupted after step 7");
+        expect(summary).toMatchObject({
+          step: 7,
+          total: 1000,
+          stopped: "interrupted after step 7",
+        });
       });
-      expect(outcome).toBe("InterruptedError: Interrupted: mine stopped at step 7 of 1000");
-      expect(reached).toBe(7);
-      const summary = await bar.stop("interrupted after step 7");
-      expect(summary).toMatchObject({ step: 7, total: 1000, stopped: "interrupted after step 7" });
-    });
-    expect(lines[lines.length - 1]).toMatch(
-      /^mine \[\.{30}\] 7\/1000 \(0\.7%\).* · interrupted after step 7$/,
-    );
-  });
+      expect(lines[lines.length - 1]).toMatch(
+        /^mine \[\.{30}\] 7\/1000 \(0\.7%\).* · interrupted after step 7$/,
+      );
+    },
+  );
 
-  it("negative control: without an interrupt the same loop runs to the end with 'done'", async () => {
-    const lines = await printed(async () => {
-      const bar = progress({ total: 50, title: "mine" });
-      await interruptibleAsync(async () => {
-        for (let step = 1; step <= 50; step++) await bar.update(step);
+  it(
+    "negative control: without an interrupt the same loop runs to the end with " + "'done'",
+    async () => {
+      const lines = await printed(async () => {
+        const bar = progress({ total: 50, title: "mine" });
+        await interruptibleAsync(async () => {
+          for (let step = 1; step <= 50; step++) await bar.update(step);
+        });
+        expect((await bar.done()).stopped).toBeUndefined();
       });
-      expect((await bar.done()).stopped).toBeUndefined();
-    });
-    expect(lines[lines.length - 1]).toMatch(/ · done$/);
-  });
+      expect(lines[lines.length - 1]).toMatch(/ · done$/);
+    },
+  );
 });
 
 describe.runIf(THREADS >= 2)("interrupting sampling on several threads", () => {
-  it("stops every thread's share, leaks nothing, and the helpers give exact samples right after", async () => {
-    seed(41);
-    const model = createVelocityModel({ width: 32, depth: 2 });
-    const x0 = randn([3 * MIN_ROWS_PER_THREAD, 2]) as tf.Tensor2D;
-    setThreads(2);
-    // The model builds its layer tensors on first use (kept until model.dispose()): not a leak.
-    tf.dispose(sampleFlow(model, { x0, steps: 1 }));
-    const before = tf.memory().numTensors;
-    // Interrupts keep coming every 300 ms (so one lands while the sampling runs, however slow the
-    // machine).
-    const interrupts = interrupter(interruptCounters(), 300);
-    try {
-      expect(() => sampleFlow(model, { x0, method: "rk4", steps: 20_000 })).toThrow(
-        /^Interrupted: the solver stopped at t = /,
-      );
-    } finally {
-      await interrupts.stop();
-    }
-    expect(tf.memory().numTensors).toBe(before);
-    const two = sampleFlow(model, { x0, method: "rk4", steps: 20 });
-    setThreads(1);
-    const one = sampleFlow(model, { x0, method: "rk4", steps: 20 });
-    setThreads(2);
-    expect(differing(one.x.dataSync(), two.x.dataSync())).toBe(0);
-    tf.dispose([one, two, x0]);
-    model.dispose();
-  }, 600_000);
+  it(
+    "stops every thread's share, leaks nothing, and the helpers give exact samples right " +
+      "after",
+    async () => {
+      seed(41);
+      const model = createVelocityModel({ width: 32, depth: 2 });
+      const x0 = randn([3 * MIN_ROWS_PER_THREAD, 2]) as tf.Tensor2D;
+      setThreads(2);
+      // The model builds its layer tensors on first use (kept until model.dispose()): not a leak.
+      tf.dispose(sampleFlow(model, { x0, steps: 1 }));
+      const before = tf.memory().numTensors;
+      // Interrupts keep coming every 300 ms (so one lands while the sampling runs, however slow the
+      // machine).
+      const interrupts = interrupter(interruptCounters(), 300);
+      try {
+        expect(() => sampleFlow(model, { x0, method: "rk4", steps: 20_000 })).toThrow(
+          /^Interrupted: the solver stopped at t = /,
+        );
+      } finally {
+        await interrupts.stop();
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      const two = sampleFlow(model, { x0, method: "rk4", steps: 20 });
+      setThreads(1);
+      const one = sampleFlow(model, { x0, method: "rk4", steps: 20 });
+      setThreads(2);
+      expect(differing(one.x.dataSync(), two.x.dataSync())).toBe(0);
+      tf.dispose([one, two, x0]);
+      model.dispose();
+    },
+    600_000,
+  );
 });

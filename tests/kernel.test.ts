@@ -205,7 +205,9 @@ describe("the course kernel with the wasm backend loaded", () => {
       {
         // Thrown after the cell has ended (1.5 s: a cell's own end takes longer than 0.15 s on a
         // loaded machine) and before the next cell (3 s).
-        code: 'setTimeout(() => { throw new Error("thrown later"); }, 1500); console.log("started")',
+        code:
+          'setTimeout(() => { throw new Error("thrown later"); }, 1500); ' +
+          'console.log("started")',
         pause: 3,
       },
       { code: 'console.log("not run")', pause: 0.3 },

@@ -33,31 +33,87 @@ function take<T extends tf.Tensor>(t: T): Float32Array {
   return copy;
 }
 
-const X0 = [[0, 0], [1, -0.5], [-1.2, 0.8], [0.3, 2.0]];
+const X0 = [
+  [0, 0],
+  [1, -0.5],
+  [-1.2, 0.8],
+  [0.3, 2.0],
+];
 
 describe("linear algebra helpers", () => {
   it("invertMatrix returns the inverse and the determinant", () => {
-    const { inverse, det } = invertMatrix([[2, 1], [1, 3]]);
+    const { inverse, det } = invertMatrix([
+      [2, 1],
+      [1, 3],
+    ]);
     expect(det).toBeCloseTo(5, 12);
     expect(maxDiff(inverse.flat(), [0.6, -0.2, -0.2, 0.4])).toBeLessThan(1e-14);
     // a row swap flips the sign of the determinant
-    expect(invertMatrix([[0, 1], [1, 0]]).det).toBeCloseTo(-1, 14);
+    expect(
+      invertMatrix([
+        [0, 1],
+        [1, 0],
+      ]).det,
+    ).toBeCloseTo(-1, 14);
   });
   it("invertMatrix refuses a singular matrix (negative control)", () => {
-    expect(() => invertMatrix([[1, 2], [2, 4]], "M")).toThrow(/M is singular/);
+    expect(() =>
+      invertMatrix(
+        [
+          [1, 2],
+          [2, 4],
+        ],
+        "M",
+      ),
+    ).toThrow(/M is singular/);
   });
   it("symmetricEigenvalues finds known spectra, largest first", () => {
-    expect(maxDiff(symmetricEigenvalues([[2, 1], [1, 2]]), [3, 1])).toBeLessThan(1e-12);
+    expect(
+      maxDiff(
+        symmetricEigenvalues([
+          [2, 1],
+          [1, 2],
+        ]),
+        [3, 1],
+      ),
+    ).toBeLessThan(1e-12);
     // a 3 x 3 matrix with eigenvalues 4, 2, 1 built as Q diag Q^T
-    const c = Math.cos(0.7), s = Math.sin(0.7);
-    const Q: Matrix = [[c, -s, 0], [s, c, 0], [0, 0, 1]];
-    const S = matMulArrays(matMulArrays(Q, [[1, 0, 0], [0, 4, 0], [0, 0, 2]]), transposeArrays(Q));
+    const c = Math.cos(0.7),
+      s = Math.sin(0.7);
+    const Q: Matrix = [
+      [c, -s, 0],
+      [s, c, 0],
+      [0, 0, 1],
+    ];
+    const S = matMulArrays(
+      matMulArrays(Q, [
+        [1, 0, 0],
+        [0, 4, 0],
+        [0, 0, 2],
+      ]),
+      transposeArrays(Q),
+    );
     expect(maxDiff(symmetricEigenvalues(S), [4, 2, 1])).toBeLessThan(1e-12);
   });
   it("spectralNorm is the largest singular value", () => {
-    expect(spectralNorm([[0, -2], [2, 0]])).toBeCloseTo(2, 12);
-    expect(spectralNorm([[3, 0], [0, -5]])).toBeCloseTo(5, 12);
-    expect(spectralNorm([[1, 1], [0, 1]])).toBeCloseTo((1 + Math.sqrt(5)) / 2, 12); // golden ratio
+    expect(
+      spectralNorm([
+        [0, -2],
+        [2, 0],
+      ]),
+    ).toBeCloseTo(2, 12);
+    expect(
+      spectralNorm([
+        [3, 0],
+        [0, -5],
+      ]),
+    ).toBeCloseTo(5, 12);
+    expect(
+      spectralNorm([
+        [1, 1],
+        [0, 1],
+      ]),
+    ).toBeCloseTo((1 + Math.sqrt(5)) / 2, 12); // golden ratio
   });
   it("the default matrix is symmetric positive definite with eigenvalues 1.5 and 0.5", () => {
     expect(maxDiff(A.flat(), transposeArrays(A).flat())).toBeLessThan(1e-15);
@@ -72,36 +128,51 @@ describe("straightGaussianFlow", () => {
     const x0 = tf.tensor2d(X0);
     // exactly the identity: the float32 copies of the inputs come back unchanged
     expect(maxDiff(take(flow.psi(x0, 0)), Float32Array.from(X0.flat()))).toBe(0);
-    const expected = X0.flatMap((p) => [A[0][0] * p[0] + A[0][1] * p[1] + b[0], A[1][0] * p[0] + A[1][1] * p[1] + b[1]]);
+    const expected = X0.flatMap((p) => [
+      A[0][0] * p[0] + A[0][1] * p[1] + b[0],
+      A[1][0] * p[0] + A[1][1] * p[1] + b[1],
+    ]);
     expect(maxDiff(take(flow.psi(x0, 1)), expected)).toBeLessThan(1e-6);
     x0.dispose();
   });
 
-  it("moves every particle at a constant velocity (A - I) x0 + b: u_t(psi_t(x0)) does not depend on t", () => {
-    const x0 = tf.tensor2d(X0);
-    const expected = X0.flatMap((p) => [
-      (A[0][0] - 1) * p[0] + A[0][1] * p[1] + b[0],
-      A[1][0] * p[0] + (A[1][1] - 1) * p[1] + b[1],
-    ]);
-    for (const t of [0, 0.3, 0.7, 1]) {
-      const v = tf.tidy(() => flow.u(flow.psi(x0, t), t));
-      // float32: entries of size ~3, a product with K^{-1} of norm <= 2: ~1e-6 relative
-      expect(maxDiff(take(v), expected)).toBeLessThan(1e-5);
-    }
-    x0.dispose();
-  });
+  it(
+    "moves every particle at a constant velocity (A - I) x0 + b: u_t(psi_t(x0)) does not depend " +
+      "on t",
+    () => {
+      const x0 = tf.tensor2d(X0);
+      const expected = X0.flatMap((p) => [
+        (A[0][0] - 1) * p[0] + A[0][1] * p[1] + b[0],
+        A[1][0] * p[0] + (A[1][1] - 1) * p[1] + b[1],
+      ]);
+      for (const t of [0, 0.3, 0.7, 1]) {
+        const v = tf.tidy(() => flow.u(flow.psi(x0, t), t));
+        // float32: entries of size ~3, a product with K^{-1} of norm <= 2: ~1e-6 relative
+        expect(maxDiff(take(v), expected)).toBeLessThan(1e-5);
+      }
+      x0.dispose();
+    },
+  );
 
   it("p_t = N(t b, M_t M_t^T) with M_t = (1 - t) I + t A", () => {
     expect(maxDiff(flow.mean(0.25), [0.5, 0.25])).toBeLessThan(1e-15);
     const t = 0.4;
     const M = A.map((row, i) => row.map((a, j) => (1 - t) * (i === j ? 1 : 0) + t * a));
-    expect(maxDiff(flow.cov(t).flat(), matMulArrays(M, transposeArrays(M)).flat())).toBeLessThan(1e-14);
+    expect(maxDiff(flow.cov(t).flat(), matMulArrays(M, transposeArrays(M)).flat())).toBeLessThan(
+      1e-14,
+    );
     expect(maxDiff(flow.cov(0).flat(), [1, 0, 0, 1])).toBe(0);
     expect(maxDiff(flow.cov(1).flat(), matMulArrays(A, A).flat())).toBeLessThan(1e-14);
   });
 
   it("its Lipschitz constant is max_i |a_i - 1| / (1 - t + t a_i) for a diagonal A", () => {
-    const diag = straightGaussianFlow({ A: [[0.5, 0], [0, 3]], b: [0, 0] });
+    const diag = straightGaussianFlow({
+      A: [
+        [0.5, 0],
+        [0, 3],
+      ],
+      b: [0, 0],
+    });
     for (const t of [0, 0.5, 1]) {
       const exact = Math.max(0.5 / (1 - t + 0.5 * t), 2 / (1 - t + 3 * t));
       expect(diag.lipschitz(t)).toBeCloseTo(exact, 12);
@@ -109,7 +180,14 @@ describe("straightGaussianFlow", () => {
   });
 
   it("works in any dimension (3-D)", () => {
-    const f3 = straightGaussianFlow({ A: [[2, 0, 0], [0, 1, 0], [0, 0, 0.5]], b: [1, 2, 3] });
+    const f3 = straightGaussianFlow({
+      A: [
+        [2, 0, 0],
+        [0, 1, 0],
+        [0, 0, 0.5],
+      ],
+      b: [1, 2, 3],
+    });
     const x = tf.tensor2d([[1, 1, 1]]);
     expect(maxDiff(take(f3.psi(x, 1)), [3, 3, 3.5])).toBeLessThan(1e-6);
     expect(maxDiff(take(f3.u(x, 0)), [2, 2, 2.5])).toBeLessThan(1e-6);
@@ -131,56 +209,91 @@ describe("rotatingGaussianFlow", () => {
     expect(maxDiff(straightGaussianFlow().mean(0.5), [1, 0.5])).toBeLessThan(1e-15);
   });
 
-  it("with half a turn it ends at N(-b, A A^T) instead (negative control for the end point)", () => {
-    const half = rotatingGaussianFlow({ turns: 0.5 });
-    expect(maxDiff(half.mean(1), [-2, -1])).toBeLessThan(1e-12);
-  });
+  it(
+    "with half a turn it ends at N(-b, A A^T) instead (negative control for the end " + "point)",
+    () => {
+      const half = rotatingGaussianFlow({ turns: 0.5 });
+      expect(maxDiff(half.mean(1), [-2, -1])).toBeLessThan(1e-12);
+    },
+  );
 
   it("refuses a non-2-D matrix", () => {
-    expect(() => rotatingGaussianFlow({ A: [[1, 0, 0], [0, 1, 0], [0, 0, 1]], b: [0, 0, 0] })).toThrow(/2 x 2 matrix/);
+    expect(() =>
+      rotatingGaussianFlow({
+        A: [
+          [1, 0, 0],
+          [0, 1, 0],
+          [0, 0, 1],
+        ],
+        b: [0, 0, 0],
+      }),
+    ).toThrow(/2 x 2 matrix/);
   });
 });
 
 /** Checks, for one flow, the identities every linear flow must satisfy. */
 function identities(flow: LinearGaussianFlow) {
-  it("u is the time derivative of psi: u_t(psi_t(x0)) = K'_t x0 + m'_t (exact derivative by central differences in float64)", () => {
-    const x0 = tf.tensor2d(X0);
-    for (const t of [0.1, 0.5, 0.9]) {
-      const h = 1e-6;
-      const Kp = flow.K(t + h), Km = flow.K(t - h);
-      const mp = flow.mean(t + h), mm = flow.mean(t - h);
-      // d/dt (K_t x0 + m_t) in float64; the difference error is O(h^2) ~ 1e-11
-      const expected = X0.flatMap((p) =>
-        [0, 1].map((i) => ((Kp[i][0] - Km[i][0]) * p[0] + (Kp[i][1] - Km[i][1]) * p[1] + mp[i] - mm[i]) / (2 * h)),
-      );
-      const v = tf.tidy(() => flow.u(flow.psi(x0, t), t));
-      // float32 arithmetic on speeds up to ~20 (the rotation): relative 1e-6
-      expect(maxDiff(take(v), expected)).toBeLessThan(1e-4);
-    }
-    x0.dispose();
-  });
+  it(
+    "u is the time derivative of psi: u_t(psi_t(x0)) = K'_t x0 + m'_t (exact derivative by " +
+      "central differences in float64)",
+    () => {
+      const x0 = tf.tensor2d(X0);
+      for (const t of [0.1, 0.5, 0.9]) {
+        const h = 1e-6;
+        const Kp = flow.K(t + h),
+          Km = flow.K(t - h);
+        const mp = flow.mean(t + h),
+          mm = flow.mean(t - h);
+        // d/dt (K_t x0 + m_t) in float64; the difference error is O(h^2) ~ 1e-11
+        const expected = X0.flatMap((p) =>
+          [0, 1].map(
+            (i) =>
+              ((Kp[i][0] - Km[i][0]) * p[0] + (Kp[i][1] - Km[i][1]) * p[1] + mp[i] - mm[i]) /
+              (2 * h),
+          ),
+        );
+        const v = tf.tidy(() => flow.u(flow.psi(x0, t), t));
+        // float32 arithmetic on speeds up to ~20 (the rotation): relative 1e-6
+        expect(maxDiff(take(v), expected)).toBeLessThan(1e-4);
+      }
+      x0.dispose();
+    },
+  );
 
-  it("the ODE dx = u dt, solved numerically from x0, lands on psi_1(x0) (the flow solves the ODE)", () => {
-    const x0 = tf.tensor2d(X0);
-    const sol = solveOde(flow.u, x0, { method: "rk4", steps: 200 });
-    const exact = flow.psi(x0, 1);
-    // rk4 error ~ (h w)^4 with w <= 2 pi: ~1e-6; float32 round-off over 200 steps ~1e-5
-    expect(maxDiff(take(sol.x), take(exact))).toBeLessThan(1e-4);
-    x0.dispose();
-  });
+  it(
+    "the ODE dx = u dt, solved numerically from x0, lands on psi_1(x0) (the flow solves the " +
+      "ODE)",
+    () => {
+      const x0 = tf.tensor2d(X0);
+      const sol = solveOde(flow.u, x0, { method: "rk4", steps: 200 });
+      const exact = flow.psi(x0, 1);
+      // rk4 error ~ (h w)^4 with w <= 2 pi: ~1e-6; float32 round-off over 200 steps ~1e-5
+      expect(maxDiff(take(sol.x), take(exact))).toBeLessThan(1e-4);
+      x0.dispose();
+    },
+  );
 
   it("the density is N(m_t, Sigma_t): matches the Gaussian formula and integrates to 1", () => {
     const t = 0.6;
     const m = flow.mean(t);
     const S = flow.cov(t);
     const det = S[0][0] * S[1][1] - S[0][1] * S[1][0];
-    const P = [[S[1][1] / det, -S[0][1] / det], [-S[1][0] / det, S[0][0] / det]];
+    const P = [
+      [S[1][1] / det, -S[0][1] / det],
+      [-S[1][0] / det, S[0][0] / det],
+    ];
     const gauss = (x: number[]) => {
       const dx = [x[0] - m[0], x[1] - m[1]];
-      const q = dx[0] * (P[0][0] * dx[0] + P[0][1] * dx[1]) + dx[1] * (P[1][0] * dx[0] + P[1][1] * dx[1]);
+      const q =
+        dx[0] * (P[0][0] * dx[0] + P[0][1] * dx[1]) + dx[1] * (P[1][0] * dx[0] + P[1][1] * dx[1]);
       return Math.exp(-0.5 * q) / (2 * Math.PI * Math.sqrt(det));
     };
-    const pts = [[0, 0], [1, 1], [m[0], m[1]], [-1, 2]];
+    const pts = [
+      [0, 0],
+      [1, 1],
+      [m[0], m[1]],
+      [-1, 2],
+    ];
     const x = tf.tensor2d(pts);
     const p = take(flow.density(x, t));
     pts.forEach((pt, i) => expect(Math.abs(p[i] - gauss(pt)) / gauss(pt)).toBeLessThan(1e-5));
@@ -191,24 +304,31 @@ function identities(flow: LinearGaussianFlow) {
     const lo = [m[0] - 7 * sd, m[1] - 7 * sd];
     const hstep = (14 * sd) / n;
     const grid: number[][] = [];
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) grid.push([lo[0] + (i + 0.5) * hstep, lo[1] + (j + 0.5) * hstep]);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) grid.push([lo[0] + (i + 0.5) * hstep, lo[1] + (j + 0.5) * hstep]);
     const g = tf.tensor2d(grid);
-    const mass = take(tf.tidy(() => tf.sum(flow.density(g, t)))) [0] * hstep * hstep;
+    const mass = take(tf.tidy(() => tf.sum(flow.density(g, t))))[0] * hstep * hstep;
     g.dispose();
     expect(Math.abs(mass - 1)).toBeLessThan(1e-3);
   });
 
-  it("the score is the gradient of the log-density (autodiff), and is not the velocity (negative control)", () => {
-    const x = tf.tensor2d(X0);
-    for (const t of [0, 0.5, 1]) {
-      const grad = tf.tidy(() => tf.grad((y: tf.Tensor) => tf.sum(flow.logDensity(y as tf.Tensor2D, t)))(x));
-      const score = flow.score(x, t);
-      const g = take(grad);
-      expect(maxDiff(take(score), g)).toBeLessThan(1e-4);
-      expect(maxDiff(take(flow.u(x, t)), g)).toBeGreaterThan(0.5);
-    }
-    x.dispose();
-  });
+  it(
+    "the score is the gradient of the log-density (autodiff), and is not the velocity (negative " +
+      "control)",
+    () => {
+      const x = tf.tensor2d(X0);
+      for (const t of [0, 0.5, 1]) {
+        const grad = tf.tidy(() =>
+          tf.grad((y: tf.Tensor) => tf.sum(flow.logDensity(y as tf.Tensor2D, t)))(x),
+        );
+        const score = flow.score(x, t);
+        const g = take(grad);
+        expect(maxDiff(take(score), g)).toBeLessThan(1e-4);
+        expect(maxDiff(take(flow.u(x, t)), g)).toBeGreaterThan(0.5);
+      }
+      x.dispose();
+    },
+  );
 
   it("samples have the mean and covariance of p_t", () => {
     seed(3);
@@ -218,11 +338,17 @@ function identities(flow: LinearGaussianFlow) {
       const data = take(xs);
       const m = [0, 0];
       for (let i = 0; i < n; i++) for (let j = 0; j < 2; j++) m[j] += data[2 * i + j] / n;
-      const C = [[0, 0], [0, 0]];
+      const C = [
+        [0, 0],
+        [0, 0],
+      ];
       for (let i = 0; i < n; i++) {
-        for (let j = 0; j < 2; j++) for (let k = 0; k < 2; k++) C[j][k] += ((data[2 * i + j] - m[j]) * (data[2 * i + k] - m[k])) / (n - 1);
+        for (let j = 0; j < 2; j++)
+          for (let k = 0; k < 2; k++)
+            C[j][k] += ((data[2 * i + j] - m[j]) * (data[2 * i + k] - m[k])) / (n - 1);
       }
-      // standard errors: sd / sqrt(n) <= 1.6 / 141 ~ 0.011 for the mean; ~ var sqrt(2 / n) ~ 0.03 for the covariance
+      // standard errors: sd / sqrt(n) <= 1.6 / 141 ~ 0.011 for the mean; ~ var sqrt(2 / n) ~ 0.03
+      // for the covariance
       expect(maxDiff(m, flow.mean(t))).toBeLessThan(0.05);
       expect(maxDiff(C.flat(), flow.cov(t).flat())).toBeLessThan(0.1);
     }
@@ -282,26 +408,67 @@ describe("linearGaussianFlow", () => {
   });
 
   it("checks that psi_0 is the identity", () => {
-    const base = { dim: 2, dK: () => [[0, 0], [0, 0]], m: () => [0, 0], dm: () => [0, 0] };
-    expect(() => linearGaussianFlow({ ...base, K: () => [[2, 0], [0, 1]] })).toThrow(/K\(0\) must be the identity/);
+    const base = {
+      dim: 2,
+      dK: () => [
+        [0, 0],
+        [0, 0],
+      ],
+      m: () => [0, 0],
+      dm: () => [0, 0],
+    };
     expect(() =>
-      linearGaussianFlow({ ...base, K: () => [[1, 0], [0, 1]], m: () => [1, 0] }),
+      linearGaussianFlow({
+        ...base,
+        K: () => [
+          [2, 0],
+          [0, 1],
+        ],
+      }),
+    ).toThrow(/K\(0\) must be the identity/);
+    expect(() =>
+      linearGaussianFlow({
+        ...base,
+        K: () => [
+          [1, 0],
+          [0, 1],
+        ],
+        m: () => [1, 0],
+      }),
     ).toThrow(/m\(0\) must be 0/);
   });
 
   it("refuses a flow that folds space (K_t singular inside [0, 1])", () => {
-    expect(() => straightGaussianFlow({ A: [[-1, 0], [0, 1]], b: [0, 0] })).toThrow(/K_t must stay invertible.*t = 0\.5|K\(0\.5\)/);
+    expect(() =>
+      straightGaussianFlow({
+        A: [
+          [-1, 0],
+          [0, 1],
+        ],
+        b: [0, 0],
+      }),
+    ).toThrow(/K_t must stay invertible.*t = 0\.5|K\(0\.5\)/);
   });
 
   it("says what it got for bad times and shapes", () => {
     const flow = straightGaussianFlow();
     const x = tf.tensor2d(X0);
     expect(() => flow.u(x, 1.2)).toThrow("t must lie in [0, 1]; got 1.2");
-    expect(() => flow.psi(x, tf.tensor1d([0, 1]))).toThrow(/one time per row: shape \[4\]; got \[2\]/);
+    expect(() => flow.psi(x, tf.tensor1d([0, 1]))).toThrow(
+      /one time per row: shape \[4\]; got \[2\]/,
+    );
     const x3 = tf.zeros([2, 3]);
     expect(() => flow.u(x3 as tf.Tensor2D, 0.5)).toThrow(/2 columns/);
     expect(() => flow.sample(0, 0.5)).toThrow(/positive integer; got 0/);
-    expect(() => straightGaussianFlow({ A: [[1, 0], [0, 1]], b: [1, 2, 3] })).toThrow(/b must be 2 finite numbers/);
+    expect(() =>
+      straightGaussianFlow({
+        A: [
+          [1, 0],
+          [0, 1],
+        ],
+        b: [1, 2, 3],
+      }),
+    ).toThrow(/b must be 2 finite numbers/);
     tf.dispose([x, x3]);
   });
 });

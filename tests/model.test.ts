@@ -11,7 +11,12 @@ import {
   VelocityModel,
   type VelocityModelOptions,
 } from "../src/model/mlp";
-import { autodiffLossAndGradient, clipGradientNorm, lossAndGradient, vectorNorm } from "../src/model/backprop";
+import {
+  autodiffLossAndGradient,
+  clipGradientNorm,
+  lossAndGradient,
+  vectorNorm,
+} from "../src/model/backprop";
 import { Adam } from "../src/model/adam";
 import { loadModel, modelFromJson, modelToJson, saveModel } from "../src/model/io";
 
@@ -37,7 +42,13 @@ describe("VelocityModel", () => {
   it("fills defaults (2-D, width 64, 3 hidden layers, ELU, raw t) and counts parameters", () => {
     seed(0);
     const m = createVelocityModel();
-    expect(m.config).toEqual({ dim: 2, width: 64, depth: 3, activation: "elu", time: { kind: "raw" } });
+    expect(m.config).toEqual({
+      dim: 2,
+      width: 64,
+      depth: 3,
+      activation: "elu",
+      time: { kind: "raw" },
+    });
     // (2 + 1) * 64 + 64 + 2 * (64 * 64 + 64) + 64 * 2 + 2
     expect(m.numParameters).toBe(3 * 64 + 64 + 2 * (64 * 64 + 64) + 64 * 2 + 2);
     const f = createVelocityModel({ time: "fourier", width: 8, depth: 1 });
@@ -48,9 +59,15 @@ describe("VelocityModel", () => {
   it("rejects bad options with a message that names the option and the value", () => {
     expect(() => velocityModelConfig({ width: 0 })).toThrow(/width must be an integer >= 1; got 0/);
     expect(() => velocityModelConfig({ depth: 1.5 })).toThrow(/depth/);
-    expect(() => velocityModelConfig({ activation: "gelu" as never })).toThrow(/activation must be one of elu, relu, tanh, silu; got "gelu"/);
-    expect(() => velocityModelConfig({ time: { kind: "fourier", frequencies: 0, scale: 1 } })).toThrow(/frequencies/);
-    expect(() => new VelocityModel(velocityModelConfig(), new Float32Array(3))).toThrow(/3 numbers but this architecture has/);
+    expect(() => velocityModelConfig({ activation: "gelu" as never })).toThrow(
+      /activation must be one of elu, relu, tanh, silu; got "gelu"/,
+    );
+    expect(() =>
+      velocityModelConfig({ time: { kind: "fourier", frequencies: 0, scale: 1 } }),
+    ).toThrow(/frequencies/);
+    expect(() => new VelocityModel(velocityModelConfig(), new Float32Array(3))).toThrow(
+      /3 numbers but this architecture has/,
+    );
   });
 
   it("draws the same parameters after the same seed, different ones after another", () => {
@@ -116,7 +133,9 @@ describe("lossAndGradient (explicit back-propagation)", () => {
       expect(tf.memory().numTensors).toBe(before);
       expect(manual.loss).toBeCloseTo(auto.loss, 5);
       // Float32 sums over 33 rows: agreement to ~1e-6 of the gradient's size.
-      expect(maxAbsDiff(manual.grad, auto.grad)).toBeLessThan(1e-5 * Math.max(1, maxAbs(auto.grad)));
+      expect(maxAbsDiff(manual.grad, auto.grad)).toBeLessThan(
+        1e-5 * Math.max(1, maxAbs(auto.grad)),
+      );
       // Negative control: the gradient for another target is far from it.
       const shifted = tf.add(target, 0.5) as tf.Tensor2D;
       const other = autodiffLossAndGradient(m, x, t, shifted);
@@ -171,23 +190,30 @@ describe("lossAndGradient (explicit back-propagation)", () => {
 });
 
 describe("Adam", () => {
-  it("takes a first step of learningRate * sign(g) (bias correction), like torch.optim.Adam", () => {
-    const theta = Float32Array.from([1, -2, 0.5]);
-    const adam = new Adam(3, { learningRate: 0.1 });
-    adam.update(theta, [0.3, -7, 1e-3]);
-    expect(theta[0]).toBeCloseTo(0.9, 6);
-    expect(theta[1]).toBeCloseTo(-1.9, 6);
-    expect(theta[2]).toBeCloseTo(0.4, 4);
-  });
+  it(
+    "takes a first step of learningRate * sign(g) (bias correction), like " + "torch.optim.Adam",
+    () => {
+      const theta = Float32Array.from([1, -2, 0.5]);
+      const adam = new Adam(3, { learningRate: 0.1 });
+      adam.update(theta, [0.3, -7, 1e-3]);
+      expect(theta[0]).toBeCloseTo(0.9, 6);
+      expect(theta[1]).toBeCloseTo(-1.9, 6);
+      expect(theta[2]).toBeCloseTo(0.4, 4);
+    },
+  );
 
-  it("follows the closed form over several steps with a constant gradient (m/c1 = g, v/c2 = g^2)", () => {
-    const theta = Float32Array.from([0]);
-    const adam = new Adam(1, { learningRate: 0.01, epsilon: 0 });
-    for (let k = 0; k < 5; k++) adam.update(theta, [2]);
-    expect(theta[0]).toBeCloseTo(-0.05, 6);
-    // Negative control: without bias correction the first steps would be ~10x smaller.
-    expect(Math.abs(theta[0])).toBeGreaterThan(0.04);
-  });
+  it(
+    "follows the closed form over several steps with a constant gradient (m/c1 = g, v/c2 = " +
+      "g^2)",
+    () => {
+      const theta = Float32Array.from([0]);
+      const adam = new Adam(1, { learningRate: 0.01, epsilon: 0 });
+      for (let k = 0; k < 5; k++) adam.update(theta, [2]);
+      expect(theta[0]).toBeCloseTo(-0.05, 6);
+      // Negative control: without bias correction the first steps would be ~10x smaller.
+      expect(Math.abs(theta[0])).toBeGreaterThan(0.04);
+    },
+  );
 
   it("rejects bad settings and mismatched arrays", () => {
     expect(() => new Adam(0)).toThrow(/size/);
@@ -229,8 +255,12 @@ describe("saveModel / loadModel", () => {
     const m = createVelocityModel({ width: 4, depth: 1 });
     const saved = modelToJson(m);
     expect(() => modelFromJson({ ...saved, version: 99 })).toThrow(/format version 99/);
-    expect(() => modelFromJson({ ...saved, theta: saved.theta.slice(0, 8) })).toThrow(/theta holds/);
-    expect(() => modelFromJson({ ...saved, config: { ...saved.config, width: 5 } })).toThrow(/theta holds/);
+    expect(() => modelFromJson({ ...saved, theta: saved.theta.slice(0, 8) })).toThrow(
+      /theta holds/,
+    );
+    expect(() => modelFromJson({ ...saved, config: { ...saved.config, width: 5 } })).toThrow(
+      /theta holds/,
+    );
     const nan = new VelocityModel(m.config, m.theta);
     nan.theta[3] = NaN;
     expect(() => modelToJson(nan)).toThrow(/parameter 3 \(layer 0, W\[0\]\[3\]\) is NaN/);

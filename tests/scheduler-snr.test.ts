@@ -47,20 +47,29 @@ describe("scheduler snr and its inverse", () => {
     expect(condOTScheduler({ sigmaMin: 0.1 }).snr(1)).toBeCloseTo(10, 12);
   });
 
-  it("timeAtSnr inverts snr for every preset (closed forms; float64, |error| < 1e-9 including t near 0 and 1)", () => {
-    // The inverses are closed forms evaluated in float64; the worst conditioning is the cosine
-    // schedule near t = 1 (asin near its end point, derivative ~ 80), so 1e-9 leaves a wide margin.
-    for (const s of presets) expect(roundTripError(s), label(s)).toBeLessThan(1e-9);
-  });
+  it(
+    "timeAtSnr inverts snr for every preset (closed forms; float64, |error| < 1e-9 including t " +
+      "near 0 and 1)",
+    () => {
+      // The inverses are closed forms evaluated in float64; the worst conditioning is the cosine
+      // schedule near t = 1 (asin near its end point, derivative ~ 80), so 1e-9 leaves a wide
+      // margin.
+      for (const s of presets) expect(roundTripError(s), label(s)).toBeLessThan(1e-9);
+    },
+  );
 
-  it("a custom scheduler without an inverse falls back to bisection and agrees with the closed form", () => {
-    const vp = vpScheduler();
-    const bisected = customScheduler({ name: "vp-by-bisection", at: (t) => vp.at(t) });
-    expect(roundTripError(bisected)).toBeLessThan(1e-9);
-    for (const r of [0.01, 0.5, 1, 7, 300]) {
-      expect(bisected.timeAtSnr(r)).toBeCloseTo(vp.timeAtSnr(r), 10);
-    }
-  });
+  it(
+    "a custom scheduler without an inverse falls back to bisection and agrees with the closed " +
+      "form",
+    () => {
+      const vp = vpScheduler();
+      const bisected = customScheduler({ name: "vp-by-bisection", at: (t) => vp.at(t) });
+      expect(roundTripError(bisected)).toBeLessThan(1e-9);
+      for (const r of [0.01, 0.5, 1, 7, 300]) {
+        expect(bisected.timeAtSnr(r)).toBeCloseTo(vp.timeAtSnr(r), 10);
+      }
+    },
+  );
 
   it("negative control: a wrong inverse (betaMin and betaMax swapped) fails the round trip", () => {
     const vp = vpScheduler(); // betaMin 0.1, betaMax 20
@@ -79,22 +88,32 @@ describe("scheduler snr and its inverse", () => {
     expect(roundTripError(wrong)).toBeGreaterThan(1e-2); // measured: about 0.41
   });
 
-  it("equal snr means equal alpha / sigma across schedules (what the unification notebook compares)", () => {
-    const ot = condOTScheduler();
-    const vp = vpScheduler({ schedule: "cosine" });
-    for (const t of [0.1, 0.5, 0.9]) {
-      const tVp = vp.timeAtSnr(ot.snr(t));
-      const a = ot.at(t);
-      const b = vp.at(tVp);
-      expect(b.alpha / b.sigma).toBeCloseTo(a.alpha / a.sigma, 9);
-    }
-  });
+  it(
+    "equal snr means equal alpha / sigma across schedules (what the unification notebook " +
+      "compares)",
+    () => {
+      const ot = condOTScheduler();
+      const vp = vpScheduler({ schedule: "cosine" });
+      for (const t of [0.1, 0.5, 0.9]) {
+        const tVp = vp.timeAtSnr(ot.snr(t));
+        const a = ot.at(t);
+        const b = vp.at(tVp);
+        expect(b.alpha / b.sigma).toBeCloseTo(a.alpha / a.sigma, 9);
+      }
+    },
+  );
 
   it("out-of-range snr values are clear errors", () => {
-    expect(() => vpScheduler().timeAtSnr(0)).toThrow(/snr must lie in \[snr\(0\), snr\(1\)\] = \[0\.006/);
-    expect(() => condOTScheduler({ sigmaMin: 0.1 }).timeAtSnr(11)).toThrow(/snr must lie in .*got 11/);
+    expect(() => vpScheduler().timeAtSnr(0)).toThrow(
+      /snr must lie in \[snr\(0\), snr\(1\)\] = \[0\.006/,
+    );
+    expect(() => condOTScheduler({ sigmaMin: 0.1 }).timeAtSnr(11)).toThrow(
+      /snr must lie in .*got 11/,
+    );
     expect(() => veScheduler().timeAtSnr(-1)).toThrow(/timeAtSnr needs a number >= 0; got -1/);
-    expect(() => condOTScheduler().timeAtSnr(Number.NaN)).toThrow(/timeAtSnr needs a number >= 0; got NaN/);
+    expect(() => condOTScheduler().timeAtSnr(Number.NaN)).toThrow(
+      /timeAtSnr needs a number >= 0; got NaN/,
+    );
     expect(() => condOTScheduler().snr(1.5)).toThrow(/t must lie in \[0, 1\]; got 1.5/);
     expect(condOTScheduler().timeAtSnr(Infinity)).toBe(1);
     expect(condOTScheduler().timeAtSnr(0)).toBe(0);

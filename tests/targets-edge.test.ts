@@ -107,90 +107,97 @@ const relErr = (got: number[], want: number[]): number => {
 };
 
 describe("exact targets at the float32 edge (issue 14)", () => {
-  it("the issue's reproducers are exact; the former float32 formula gives the reported wrong ones", () => {
-    const cases: [IsotropicMixture, Rows, number, number[]][] = [
-      [
-        new FiniteSet([
-          [0, 0],
-          [0, 0],
-        ]),
-        [[3, 4]],
-        0.999,
-        [-3000, -4000],
-      ],
-      [
-        new FiniteSet([
-          [0, 0],
-          [1, 0],
-        ]),
-        [[1e4, 0]],
-        0,
-        [-9999.5, 0],
-      ],
-      [
-        new GaussianMixture({
-          means: [
+  it(
+    "the issue's reproducers are exact; the former float32 formula gives the reported wrong " +
+      "ones",
+    () => {
+      const cases: [IsotropicMixture, Rows, number, number[]][] = [
+        [
+          new FiniteSet([
             [0, 0],
             [0, 0],
-          ],
-          stds: 0.1,
-        }),
-        [[30, 40]],
-        1,
-        [30, 40],
-      ],
-    ];
-    for (const [mix, rows, t, want] of cases) {
-      const x = tf.tensor2d(rows);
-      const got = (library(mix, x, t).velocity as Rows)[0];
-      expect(relErr(got, want), `${mix.label} t=${t}: ${got}`).toBeLessThan(1e-6);
-      const old = (formula(mix, x, t).velocity as Rows)[0];
-      expect(relErr(old, want), `float32 formula ${old}`).toBeGreaterThan(1e-3);
-      x.dispose();
-    }
-  });
-
-  it("t = 1 - 2^-53 at |x| = 1e4: finite and equal to the closed form (float32 logits: ~-4e39)", () => {
-    const t = 1 - 2 ** -53;
-    const mu = [
-      [0, 0],
-      [1, 0],
-    ];
-    const set = new FiniteSet(mu);
-    const rows = [
-      [1e4, 0],
-      [0.5, 1e4],
-      [-1e4, 3],
-    ];
-    const x = tf.tensor2d(rows);
-    const got = Object.fromEntries(
-      (["velocity", "score", "posteriorMean", "posterior"] as const).map((m) => [
-        m,
-        tf.tidy(() => set[m](x, t).arraySync()),
-      ]),
-    ) as Record<string, Rows>;
-    got.mean = got.posteriorMean;
-    got.post = got.posterior;
-    rows.forEach((r, i) => {
-      const want = twoComponents(mu, 0, [0.5, 0.5], r, t);
-      for (const key of ["velocity", "score", "mean", "post"] as const) {
-        const g = (got[key] as Rows)[i];
-        expect(g.every(Number.isFinite), `${key} row ${i}`).toBe(true);
-        expect(relErr(g, want[key]), `${key} row ${i}: ${g} vs ${want[key]}`).toBeLessThan(1e-6);
+          ]),
+          [[3, 4]],
+          0.999,
+          [-3000, -4000],
+        ],
+        [
+          new FiniteSet([
+            [0, 0],
+            [1, 0],
+          ]),
+          [[1e4, 0]],
+          0,
+          [-9999.5, 0],
+        ],
+        [
+          new GaussianMixture({
+            means: [
+              [0, 0],
+              [0, 0],
+            ],
+            stds: 0.1,
+          }),
+          [[30, 40]],
+          1,
+          [30, 40],
+        ],
+      ];
+      for (const [mix, rows, t, want] of cases) {
+        const x = tf.tensor2d(rows);
+        const got = (library(mix, x, t).velocity as Rows)[0];
+        expect(relErr(got, want), `${mix.label} t=${t}: ${got}`).toBeLessThan(1e-6);
+        const old = (formula(mix, x, t).velocity as Rows)[0];
+        expect(relErr(old, want), `float32 formula ${old}`).toBeGreaterThan(1e-3);
+        x.dispose();
       }
-    });
-    // log p_t = -4e39 there: float32 cannot hold it, and saying so beats returning -Infinity.
-    expect(() => set.logDensity(x, t)).toThrow(
-      /logDensity: the value at row 0 is -4\.05567e\+39, beyond float32's range/,
-    );
-    // Negative control: the float32 formula gives NaN there.
-    const old = formula(set, x, t).velocity as Rows;
-    expect(old.flat().some(Number.isNaN)).toBe(true);
-    // A time given as a float32 tensor rounds 1 - 2^-53 to 1: the finite set's error at t = 1.
-    const tt = tf.tensor1d([t, t, t]);
-    expect(() => set.velocity(x, tt)).toThrow(/at t = 1 .*sigma_t = 0/);
-    tf.dispose([x, tt]);
-  });
+    },
+  );
+
+  it(
+    "t = 1 - 2^-53 at |x| = 1e4: finite and equal to the closed form (float32 logits: " + "~-4e39)",
+    () => {
+      const t = 1 - 2 ** -53;
+      const mu = [
+        [0, 0],
+        [1, 0],
+      ];
+      const set = new FiniteSet(mu);
+      const rows = [
+        [1e4, 0],
+        [0.5, 1e4],
+        [-1e4, 3],
+      ];
+      const x = tf.tensor2d(rows);
+      const got = Object.fromEntries(
+        (["velocity", "score", "posteriorMean", "posterior"] as const).map((m) => [
+          m,
+          tf.tidy(() => set[m](x, t).arraySync()),
+        ]),
+      ) as Record<string, Rows>;
+      got.mean = got.posteriorMean;
+      got.post = got.posterior;
+      rows.forEach((r, i) => {
+        const want = twoComponents(mu, 0, [0.5, 0.5], r, t);
+        for (const key of ["velocity", "score", "mean", "post"] as const) {
+          const g = (got[key] as Rows)[i];
+          expect(g.every(Number.isFinite), `${key} row ${i}`).toBe(true);
+          expect(relErr(g, want[key]), `${key} row ${i}: ${g} vs ${want[key]}`).toBeLessThan(1e-6);
+        }
+      });
+      // log p_t = -4e39 there: float32 cannot hold it, and saying so beats returning -Infinity.
+      expect(() => set.logDensity(x, t)).toThrow(
+        /logDensity: the value at row 0 is -4\.05567e\+39, beyond float32's range/,
+      );
+      // Negative control: the float32 formula gives NaN there.
+      const old = formula(set, x, t).velocity as Rows;
+      expect(old.flat().some(Number.isNaN)).toBe(true);
+      // A time given as a float32 tensor rounds 1 - 2^-53 to 1: the finite set's error at t = 1.
+      const tt = tf.tensor1d([t, t, t]);
+      expect(() => set.velocity(x, tt)).toThrow(/at t = 1 .*sigma_t = 0/);
+      tf.dispose([x, tt]);
+    },
+  );
 
   it("a result beyond float32's range is an error naming the entry, never Infinity", () => {
     const set = new FiniteSet([[-3e38, 0]]);
@@ -251,57 +258,63 @@ describe("exact targets at the float32 edge (issue 14)", () => {
     x.dispose();
   });
 
-  it("far points (|x| <= 1e4) at t = 0, 0.5, 0.999 match float64 closed forms within 1e-4 relative", () => {
-    // Two points (s = 0) and two Gaussians (s = 0.3), split along the first axis. The far points
-    // lie where the posterior is split (first coordinate near the bisector x = 0.5, second huge)
-    // and where it is not; each is a float32 number, so the comparison is at the very input the library
-    // sees. (At an input float32 cannot hold the answer itself is not computable from float32 data;
-    // see the next test.)
-    const mu = [
-      [0, 0],
-      [1, 0],
-    ];
-    const targets: [IsotropicMixture, number][] = [
-      [new FiniteSet(mu, [0.3, 0.7]), 0],
-      [new GaussianMixture({ means: mu, stds: 0.3, weights: [0.3, 0.7] }), 0.3],
-    ];
-    let worstOld = 0;
-    for (const [mix, s] of targets) {
-      for (const t of [0, 0.5, 0.999]) {
-        const bisector =
-          0.5 * t + (Math.log(0.3 / 0.7) * (t * t * s * s + (1 - t) ** 2)) / Math.max(t, 1e-9);
-        const rows = f32([
-          [1e4, 0],
-          [-1e4, 1e4],
-          [3, 1e4],
-          [0, -1e3],
-          [1e2, 1e2],
-          [10, 10],
-          [t > 0 ? bisector : 0.5, 1e4],
-          [t > 0 ? bisector + 1e-3 : 0.5, -1e4],
-        ]);
-        const x = tf.tensor2d(rows);
-        const got = library(mix, x, t);
-        const old = formula(mix, x, t);
-        rows.forEach((r, i) => {
-          const want = twoComponents(mu, s, [0.3, 0.7], r, t);
-          const where = `${mix.label} t=${t} x=${r}`;
-          for (const key of ["velocity", "score", "mean", "post"] as const) {
-            expect(relErr((got[key] as Rows)[i], want[key]), `${where} ${key}`).toBeLessThan(1e-4);
-            worstOld = Math.max(worstOld, relErr((old[key] as Rows)[i], want[key]) || 0);
-            if ((old[key] as Rows)[i].some((v) => !Number.isFinite(v))) worstOld = Infinity;
-          }
-          expect(
-            Math.abs((got.logp as number[])[i] - want.logp) / Math.max(1, Math.abs(want.logp)),
-            `${where} logp`,
-          ).toBeLessThan(1e-6);
-        });
-        x.dispose();
+  it(
+    "far points (|x| <= 1e4) at t = 0, 0.5, 0.999 match float64 closed forms within 1e-4 " +
+      "relative",
+    () => {
+      // Two points (s = 0) and two Gaussians (s = 0.3), split along the first axis. The far points
+      // lie where the posterior is split (first coordinate near the bisector x = 0.5, second huge)
+      // and where it is not; each is a float32 number, so the comparison is at the very input the
+      // library sees. (At an input float32 cannot hold the answer itself is not computable from
+      // float32 data; see the next test.)
+      const mu = [
+        [0, 0],
+        [1, 0],
+      ];
+      const targets: [IsotropicMixture, number][] = [
+        [new FiniteSet(mu, [0.3, 0.7]), 0],
+        [new GaussianMixture({ means: mu, stds: 0.3, weights: [0.3, 0.7] }), 0.3],
+      ];
+      let worstOld = 0;
+      for (const [mix, s] of targets) {
+        for (const t of [0, 0.5, 0.999]) {
+          const bisector =
+            0.5 * t + (Math.log(0.3 / 0.7) * (t * t * s * s + (1 - t) ** 2)) / Math.max(t, 1e-9);
+          const rows = f32([
+            [1e4, 0],
+            [-1e4, 1e4],
+            [3, 1e4],
+            [0, -1e3],
+            [1e2, 1e2],
+            [10, 10],
+            [t > 0 ? bisector : 0.5, 1e4],
+            [t > 0 ? bisector + 1e-3 : 0.5, -1e4],
+          ]);
+          const x = tf.tensor2d(rows);
+          const got = library(mix, x, t);
+          const old = formula(mix, x, t);
+          rows.forEach((r, i) => {
+            const want = twoComponents(mu, s, [0.3, 0.7], r, t);
+            const where = `${mix.label} t=${t} x=${r}`;
+            for (const key of ["velocity", "score", "mean", "post"] as const) {
+              expect(relErr((got[key] as Rows)[i], want[key]), `${where} ${key}`).toBeLessThan(
+                1e-4,
+              );
+              worstOld = Math.max(worstOld, relErr((old[key] as Rows)[i], want[key]) || 0);
+              if ((old[key] as Rows)[i].some((v) => !Number.isFinite(v))) worstOld = Infinity;
+            }
+            expect(
+              Math.abs((got.logp as number[])[i] - want.logp) / Math.max(1, Math.abs(want.logp)),
+              `${where} logp`,
+            ).toBeLessThan(1e-6);
+          });
+          x.dispose();
+        }
       }
-    }
-    // Negative control: the float32 formula misses by far more than 1e-4 somewhere on this table.
-    expect(worstOld).toBeGreaterThan(1e-2);
-  });
+      // Negative control: the float32 formula misses by far more than 1e-4 somewhere on this table.
+      expect(worstOld).toBeGreaterThan(1e-2);
+    },
+  );
 
   it("where the problem is ill-conditioned no float32 input can help: its condition number", () => {
     // Two points at +-(a, a), a = 1/sqrt(2), t = 0.999 (v = 1e-6). The posterior is a logistic of
@@ -332,45 +345,51 @@ describe("exact targets at the float32 edge (issue 14)", () => {
     x.dispose();
   });
 
-  it("posterior rows sum to 1 within 1e-6 for 50 points, far and near, t from 0 to 1 - 1e-7", () => {
-    const points: Rows = [];
-    for (let k = 0; k < 50; k++)
-      points.push([Math.cos(k) * (1 + (k % 7)), Math.sin(3 * k) * (k % 5)]);
-    const set = new FiniteSet(points);
-    const gm = new GaussianMixture({ means: points, stds: points.map((_, k) => 0.05 + 0.01 * k) });
-    const rows = f32([
-      [1e4, 0],
-      [0, -1e4],
-      [7e3, 7e3],
-      [1, 1],
-      [0.1, -0.2],
-      [50, -20],
-      [-300, 2],
-    ]);
-    const x = tf.tensor2d(rows);
-    let worstOld = 0;
-    for (const mix of [set, gm]) {
-      for (const t of [0, 0.3, 0.9, 0.999, 1 - 1e-7]) {
-        const post = library(mix, x, t).post as Rows;
-        post.forEach((row, i) => {
-          const sum = row.reduce((a, b) => a + b, 0);
-          expect(Math.abs(sum - 1), `${mix.label} t=${t} row ${i}`).toBeLessThan(1e-6);
-          expect(row.every((p) => p >= 0 && p <= 1)).toBe(true);
-        });
-        const old = formula(mix, x, t).post as Rows;
-        old.forEach(
-          (row) =>
-            (worstOld = Math.max(
-              worstOld,
-              Math.abs(row.reduce((a, b) => a + b, 0) - 1) || Infinity,
-            )),
-        );
+  it(
+    "posterior rows sum to 1 within 1e-6 for 50 points, far and near, t from 0 to 1 - " + "1e-7",
+    () => {
+      const points: Rows = [];
+      for (let k = 0; k < 50; k++)
+        points.push([Math.cos(k) * (1 + (k % 7)), Math.sin(3 * k) * (k % 5)]);
+      const set = new FiniteSet(points);
+      const gm = new GaussianMixture({
+        means: points,
+        stds: points.map((_, k) => 0.05 + 0.01 * k),
+      });
+      const rows = f32([
+        [1e4, 0],
+        [0, -1e4],
+        [7e3, 7e3],
+        [1, 1],
+        [0.1, -0.2],
+        [50, -20],
+        [-300, 2],
+      ]);
+      const x = tf.tensor2d(rows);
+      let worstOld = 0;
+      for (const mix of [set, gm]) {
+        for (const t of [0, 0.3, 0.9, 0.999, 1 - 1e-7]) {
+          const post = library(mix, x, t).post as Rows;
+          post.forEach((row, i) => {
+            const sum = row.reduce((a, b) => a + b, 0);
+            expect(Math.abs(sum - 1), `${mix.label} t=${t} row ${i}`).toBeLessThan(1e-6);
+            expect(row.every((p) => p >= 0 && p <= 1)).toBe(true);
+          });
+          const old = formula(mix, x, t).post as Rows;
+          old.forEach(
+            (row) =>
+              (worstOld = Math.max(
+                worstOld,
+                Math.abs(row.reduce((a, b) => a + b, 0) - 1) || Infinity,
+              )),
+          );
+        }
       }
-    }
-    // Negative control: the float32 formula's rows do not sum to 1.
-    expect(worstOld).toBeGreaterThan(1e-2);
-    x.dispose();
-  });
+      // Negative control: the float32 formula's rows do not sum to 1.
+      expect(worstOld).toBeGreaterThan(1e-2);
+      x.dispose();
+    },
+  );
 
   it("the gradient in x equals autodiff of the float32 formula where that one is accurate", () => {
     const gm = new GaussianMixture({

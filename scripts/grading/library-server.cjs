@@ -44,8 +44,9 @@ function resolve(f) {
     const fn = desc && (desc.get || desc.value);
     if (typeof fn !== "function")
       throw new Error(`${owner}.${member} is not a method of ${f.file}`);
-    // `this` is the clean side's object (reached through calls); what the student's own class defines
-    // (other methods, getters) is looked up here first, so their method may call their helpers.
+    // `this` is the clean side's object (reached through calls); what the student's own class
+    // defines (other methods, getters) is looked up here first, so their method may call their
+    // helpers.
     return function method(...args) {
       const remote = this;
       const self = new Proxy(remote ?? {}, {

@@ -20,11 +20,14 @@ export function valuesOf(x: tf.Tensor): number[] {
 
 /** The largest absolute entry-wise difference of two equally shaped lists of rows. */
 export function maxAbsDiff(a: number[][], b: number[][]): number {
-  if (a.length !== b.length) throw new Error(`maxAbsDiff needs equally many rows; got ${a.length} and ${b.length}`);
+  if (a.length !== b.length)
+    throw new Error(`maxAbsDiff needs equally many rows; got ${a.length} and ${b.length}`);
   let m = 0;
   a.forEach((row, i) => {
     if (row.length !== b[i].length) {
-      throw new Error(`maxAbsDiff needs equally long rows; row ${i} has ${row.length} and ${b[i].length} entries`);
+      throw new Error(
+        `maxAbsDiff needs equally long rows; row ${i} has ${row.length} and ${b[i].length} entries`,
+      );
     }
     row.forEach((v, j) => (m = Math.max(m, Math.abs(v - b[i][j]))));
   });

@@ -4,8 +4,8 @@
  * Preference order, best first:
  *   1. `node-gpu`: `@tensorflow/tfjs-node-gpu` (native TensorFlow with CUDA), where installed;
  *   2. `node`:     `@tensorflow/tfjs-node` (native TensorFlow on the CPU), where installed;
- *   3. `wasm`:     `@tensorflow/tfjs-backend-wasm` (XNNPACK kernels, always installed with the course);
- *   4. `cpu`:      the pure-JavaScript backend bundled with `@tensorflow/tfjs` (slow, always there).
+ *   3. `wasm`: `@tensorflow/tfjs-backend-wasm` (XNNPACK kernels, always installed with the course);
+ *   4. `cpu`: the pure-JavaScript backend bundled with `@tensorflow/tfjs` (slow, always there).
  *
  * Force one with the environment variable `FM_BACKEND=node|node-gpu|wasm|cpu` or with
  * `initBackend({ backend: "cpu" })`. A forced backend that is not installed is an error that
@@ -30,7 +30,10 @@ export interface BackendInfo {
 }
 
 export interface InitBackendOptions {
-  /** Force this backend; an error if it is not installed. @default process.env.FM_BACKEND, else the best available */
+  /**
+   * Force this backend; an error if it is not installed. @default process.env.FM_BACKEND, else the
+   * best available
+   */
   backend?: BackendName;
   /** Do not print the choice. @default false */
   quiet?: boolean;
@@ -51,7 +54,10 @@ function isBackendName(s: string): s is BackendName {
   return (BACKENDS as readonly string[]).includes(s);
 }
 
-/** Loads the package behind a backend and returns the name TensorFlow.js registers, or throws why not. */
+/**
+ * Loads the package behind a backend and returns the name TensorFlow.js registers, or throws why
+ * not.
+ */
 function load(name: BackendName): string {
   switch (name) {
     case "node-gpu":
@@ -76,10 +82,12 @@ function whyMissing(err: unknown): string {
 
 async function activate(name: BackendName, tfName: string): Promise<void> {
   const ok = await tf.setBackend(tfName);
-  if (!ok) throw new Error(`TensorFlow.js could not initialise the ${name} backend (${PACKAGES[name]}).`);
+  if (!ok)
+    throw new Error(`TensorFlow.js could not initialise the ${name} backend (${PACKAGES[name]}).`);
   await tf.ready();
   if (tfName === "cpu") {
-    // The cpu backend prints a banner about the native backend on first use; our own line says it instead.
+    // The cpu backend prints a banner about the native backend on first use; our own line says it
+    // instead.
     (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   }
 }
@@ -90,13 +98,17 @@ async function choose(options: InitBackendOptions): Promise<BackendInfo> {
   let reason = "best available";
   if (options.backend !== undefined) {
     if (!isBackendName(options.backend)) {
-      throw new Error(`Unknown backend "${options.backend}"; choose one of ${BACKENDS.join(", ")}.`);
+      throw new Error(
+        `Unknown backend "${options.backend}"; choose one of ${BACKENDS.join(", ")}.`,
+      );
     }
     forced = options.backend;
     reason = "forced by initBackend";
   } else if (env !== "") {
     if (!isBackendName(env)) {
-      throw new Error(`FM_BACKEND="${env}" is not a backend; choose one of ${BACKENDS.join(", ")}.`);
+      throw new Error(
+        `FM_BACKEND="${env}" is not a backend; choose one of ${BACKENDS.join(", ")}.`,
+      );
     }
     forced = env;
     reason = "forced by FM_BACKEND";
@@ -108,7 +120,8 @@ async function choose(options: InitBackendOptions): Promise<BackendInfo> {
       tfName = load(forced);
     } catch (err) {
       throw new Error(
-        `The ${forced} backend was requested (${reason}) but ${PACKAGES[forced]} is ${whyMissing(err)}. ` +
+        `The ${forced} backend was requested (${reason}) but ${PACKAGES[forced]} is ` +
+          `${whyMissing(err)}. ` +
           `Install it with: npm install ${PACKAGES[forced]}@${tf.version_core}`,
       );
     }
@@ -141,11 +154,12 @@ async function choose(options: InitBackendOptions): Promise<BackendInfo> {
  * they force a different backend). Prints one line saying which backend is in use.
  *
  * @example
- * const info = await initBackend();   // prints: "TensorFlow.js backend: wasm (best available; ...)"
- * info.name;                           // returns "wasm" on a machine without tfjs-node
+ * const info = await initBackend(); // prints: "TensorFlow.js backend: wasm (best available; ...)"
+ * info.name; // returns "wasm" on a machine without tfjs-node
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
-  if (current && (options.backend === undefined || options.backend === current.name)) return current;
+  if (current && (options.backend === undefined || options.backend === current.name))
+    return current;
   if (pending && options.backend === undefined) return pending;
   pending = choose(options);
   try {

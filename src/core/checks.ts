@@ -11,9 +11,12 @@ export function assert2D(x: unknown, name: string, d?: number): asserts x is tf.
   if (!(x instanceof tf.Tensor)) {
     throw new Error(`${name} must be a tf.Tensor of shape [n, d]; got ${describe(x)}`);
   }
-  if (x.rank !== 2) throw new Error(`${name} must have shape [n, d]; got shape [${x.shape.join(", ")}]`);
+  if (x.rank !== 2)
+    throw new Error(`${name} must have shape [n, d]; got shape [${x.shape.join(", ")}]`);
   if (d !== undefined && x.shape[1] !== d) {
-    throw new Error(`${name} must have ${d} columns (shape [n, ${d}]); got shape [${x.shape.join(", ")}]`);
+    throw new Error(
+      `${name} must have ${d} columns (shape [n, ${d}]); got shape [${x.shape.join(", ")}]`,
+    );
   }
 }
 
@@ -21,23 +24,29 @@ export function assert2D(x: unknown, name: string, d?: number): asserts x is tf.
 export function assertSameShape(a: tf.Tensor, b: tf.Tensor, nameA: string, nameB: string): void {
   if (a.shape.length !== b.shape.length || a.shape.some((s, i) => s !== b.shape[i])) {
     throw new Error(
-      `${nameA} and ${nameB} must have the same shape; got [${a.shape.join(", ")}] and [${b.shape.join(", ")}]`,
+      `${nameA} and ${nameB} must have the same shape; got [${a.shape.join(", ")}] and ` +
+        `[${b.shape.join(", ")}]`,
     );
   }
 }
 
 /** Throws unless `v` is a finite number inside [lo, hi]. */
 export function assertInRange(v: number, name: string, lo: number, hi: number): void {
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`${name} must be a finite number; got ${v}`);
+  if (typeof v !== "number" || !Number.isFinite(v))
+    throw new Error(`${name} must be a finite number; got ${v}`);
   if (v < lo || v > hi) throw new Error(`${name} must lie in [${lo}, ${hi}]; got ${v}`);
 }
 
-/** Throws unless every entry of `x` is finite (reads the tensor: use at entry points, not in loops). */
+/**
+ * Throws unless every entry of `x` is finite (reads the tensor: use at entry points, not in loops).
+ */
 export function assertFinite(x: tf.Tensor, name: string): void {
   const data = x.dataSync();
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) {
-      throw new Error(`${name} must be finite; entry ${i} (of shape [${x.shape.join(", ")}]) is ${data[i]}`);
+      throw new Error(
+        `${name} must be finite; entry ${i} (of shape [${x.shape.join(", ")}]) is ${data[i]}`,
+      );
     }
   }
 }
@@ -54,7 +63,8 @@ export function timeColumn(t: Time, n: number, name = "t", lo = 0, hi = 1): tf.T
   if (!(t instanceof tf.Tensor) || t.rank !== 1) {
     throw new Error(`${name} must be a number or a tf.Tensor of shape [n]; got ${describe(t)}`);
   }
-  if (t.shape[0] !== n) throw new Error(`${name} must have one time per row: shape [${n}]; got [${t.shape[0]}]`);
+  if (t.shape[0] !== n)
+    throw new Error(`${name} must have one time per row: shape [${n}]; got [${t.shape[0]}]`);
   const data = t.dataSync();
   for (let i = 0; i < data.length; i++) {
     const v = data[i];

@@ -12,7 +12,8 @@ let state = new Uint32Array(4);
 
 /** sfc32: a small, fast generator with a 128-bit state; returns a uint32. */
 function next32(): number {
-  // (Indexed reads: destructuring a typed array goes through its iterator, several times slower here.)
+  // (Indexed reads: destructuring a typed array goes through its iterator, several times slower
+  // here.)
   let a = state[0];
   let b = state[1];
   let c = state[2];

@@ -1,10 +1,11 @@
 /**
  * Two-dimensional toy data sets: the p_data = p_1 of the course's pictures.
  *
- * Every set is drawn in "unit coordinates" (a shape that fits roughly in [-1.5, 1.5]^2), jittered by
- * isotropic Gaussian noise of standard deviation `noise` (also in unit coordinates), then multiplied
- * by `scale`. So `scale` zooms the whole picture, jitter included, and the defaults put the data at
- * the same size as the N(0, I) noise it is transported from (lecture concept 1: p_0 noise, p_1 data).
+ * Every set is drawn in "unit coordinates" (a shape that fits roughly in [-1.5, 1.5]^2), jittered
+ * by isotropic Gaussian noise of standard deviation `noise` (also in unit coordinates), then
+ * multiplied by `scale`. So `scale` zooms the whole picture, jitter included, and the defaults put
+ * the data at the same size as the N(0, I) noise it is transported from (lecture concept 1: p_0
+ * noise, p_1 data).
  *
  * All randomness goes through `core/random`, so `seed(k)` makes every draw repeat exactly.
  * Introduced in notebook 1 (trajectories and flows) and used by every training notebook.
@@ -15,7 +16,10 @@ import { assertFits } from "../core/checks";
 
 /** Options shared by every toy data set. */
 export interface ToyDataOptions {
-  /** Standard deviation of the Gaussian jitter, in unit coordinates (before `scale`). @default depends on the set (see each function) */
+  /**
+   * Standard deviation of the Gaussian jitter, in unit coordinates (before `scale`). @default
+   * depends on the set (see each function)
+   */
   noise?: number;
   /** Factor applied to the whole set after the jitter. @default 2 */
   scale?: number;
@@ -35,7 +39,12 @@ export const TOY_DATASETS = [
 export type ToyDatasetName = (typeof TOY_DATASETS)[number];
 
 /** Checks `n` and the options, and fills in the defaults. */
-function settle(name: string, n: number, options: ToyDataOptions, defaultNoise: number): { noise: number; scale: number } {
+function settle(
+  name: string,
+  n: number,
+  options: ToyDataOptions,
+  defaultNoise: number,
+): { noise: number; scale: number } {
   if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
     throw new Error(`${name}: n must be a positive integer (the number of points); got ${n}`);
   }
@@ -51,8 +60,15 @@ function settle(name: string, n: number, options: ToyDataOptions, defaultNoise: 
   return { noise, scale };
 }
 
-/** Builds the `[n, 2]` tensor from a point generator in unit coordinates, adding jitter and scaling. */
-function draw(n: number, noise: number, scale: number, point: (i: number) => [number, number]): tf.Tensor2D {
+/**
+ * Builds the `[n, 2]` tensor from a point generator in unit coordinates, adding jitter and scaling.
+ */
+function draw(
+  n: number,
+  noise: number,
+  scale: number,
+  point: (i: number) => [number, number],
+): tf.Tensor2D {
   const data = new Float32Array(2 * n);
   for (let i = 0; i < n; i++) {
     const [px, py] = point(i);
@@ -83,7 +99,9 @@ export function twoMoons(n: number, options: ToyDataOptions = {}): tf.Tensor2D {
   return draw(n, noise, scale, () => {
     const a = Math.PI * uniform();
     const upper = uniform() < 0.5;
-    return upper ? [Math.cos(a) - 0.5, Math.sin(a) - 0.25] : [1 - Math.cos(a) - 0.5, 0.5 - Math.sin(a) - 0.25];
+    return upper
+      ? [Math.cos(a) - 0.5, Math.sin(a) - 0.25]
+      : [1 - Math.cos(a) - 0.5, 0.5 - Math.sin(a) - 0.25];
   });
 }
 
@@ -175,11 +193,11 @@ export function concentricCircles(n: number, options: ToyDataOptions = {}): tf.T
  * Why this layout: the noise N(0, I) sits between the two points, and under the independent pairing
  * of flow matching training a noise sample is as likely to be sent to the far point as to the near
  * one. Take two noise samples at the same height, the left one x0 = (-0.5, 0.2) paired with (2, 0)
- * and the right one x0' = (0.5, 0.2) paired with (-2, 0): the straight lines x_t = t x1 + (1 - t) x0
- * meet at the same place, (0, 0.16), at the same time t = 0.2. (In general a left/right pair at the
- * same height, a distance D apart, meets at t = D / (D + 4).) At such a crossing the training targets
- * x1 - x0 point in opposite directions and the regression averages them: the reason the learned
- * paths curve (lecture concept 6) and what reflow straightens (concept 7).
+ * and the right one x0' = (0.5, 0.2) paired with (-2, 0): the straight lines x_t = t x1 + (1 - t)
+ * x0 meet at the same place, (0, 0.16), at the same time t = 0.2. (In general a left/right pair at
+ * the same height, a distance D apart, meets at t = D / (D + 4).) At such a crossing the training
+ * targets x1 - x0 point in opposite directions and the regression averages them: the reason the
+ * learned paths curve (lecture concept 6) and what reflow straightens (concept 7).
  *
  * With `noise: 0` (the default) the set is exactly a finite data set with two atoms.
  *
@@ -215,9 +233,15 @@ const GENERATORS: Record<ToyDatasetName, (n: number, options?: ToyDataOptions) =
  * const x1 = toyDataset("checkerboard", 1000);
  * toyDataset("moons", 10);   // throws: Unknown toy data set "moons"; choose one of twoMoons, ...
  */
-export function toyDataset(name: ToyDatasetName, n: number, options: ToyDataOptions = {}): tf.Tensor2D {
+export function toyDataset(
+  name: ToyDatasetName,
+  n: number,
+  options: ToyDataOptions = {},
+): tf.Tensor2D {
   if (!Object.prototype.hasOwnProperty.call(GENERATORS, name)) {
-    throw new Error(`Unknown toy data set "${String(name)}"; choose one of ${TOY_DATASETS.join(", ")}`);
+    throw new Error(
+      `Unknown toy data set "${String(name)}"; choose one of ${TOY_DATASETS.join(", ")}`,
+    );
   }
   return GENERATORS[name](n, options);
 }

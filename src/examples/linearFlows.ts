@@ -8,17 +8,20 @@
  * Everything the lecture names is then closed form:
  *
  *   trajectory      x_t = psi_t(x0)
- *   probability     p_t = N(m_t, Sigma_t),  Sigma_t = K_t K_t^T   (a linear map of a Gaussian is Gaussian)
- *   velocity        u_t(x) = K'_t K_t^{-1} (x - m_t) + m'_t        (d/dt psi_t(x0), written in terms of x = psi_t(x0))
+ *   probability     p_t = N(m_t, Sigma_t),  Sigma_t = K_t K_t^T   (a linear map of a Gaussian is
+ *     Gaussian)
+ *   velocity        u_t(x) = K'_t K_t^{-1} (x - m_t) + m'_t        (d/dt psi_t(x0), written in
+ *     terms of x = psi_t(x0))
  *   score           grad log p_t(x) = -Sigma_t^{-1} (x - m_t)
- *   Lipschitz       |u_t(x) - u_t(y)| <= L_t |x - y|,  L_t = ||K'_t K_t^{-1}||_2 (the spectral norm)
+ *   Lipschitz       |u_t(x) - u_t(y)| <= L_t |x - y|,  L_t = ||K'_t K_t^{-1}||_2 (the spectral
+ *     norm)
  *
- * The presets: `straightGaussianFlow` (every particle moves on a straight line at constant speed from
- * N(0, I) to N(b, A A^T)) and `rotatingGaussianFlow` (the same end points, but the cloud spins about the
- * origin on the way: a different probability path between the same p_0 and p_1).
+ * The presets: `straightGaussianFlow` (every particle moves on a straight line at constant speed
+ * from N(0, I) to N(b, A A^T)) and `rotatingGaussianFlow` (the same end points, but the cloud spins
+ * about the origin on the way: a different probability path between the same p_0 and p_1).
  *
- * Matrix algebra on the small d x d matrices is done in float64 JavaScript; only the batch of points
- * lives in tensors. Every tensor method is leak-free and returns a tensor the caller owns.
+ * Matrix algebra on the small d x d matrices is done in float64 JavaScript; only the batch of
+ * points lives in tensors. Every tensor method is leak-free and returns a tensor the caller owns.
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D } from "../core/checks";
@@ -29,7 +32,10 @@ import { randn } from "../core/random";
 /** A d x d matrix as d rows of d numbers. */
 export type Matrix = number[][];
 
-/** What defines a linear flow psi_t(x0) = K_t x0 + m_t. Each function is called with a time t in [0, 1]. */
+/**
+ * What defines a linear flow psi_t(x0) = K_t x0 + m_t. Each function is called with a time t in [0,
+ * 1].
+ */
 export interface LinearFlowSpec {
   /** The dimension d. */
   dim: number;
@@ -46,8 +52,9 @@ export interface LinearFlowSpec {
 }
 
 /**
- * A linear flow of N(0, I) with its exact trajectory, velocity, density, score and Lipschitz constant.
- * Every method taking `t` accepts one number or a `[n]` tensor (one time per row) in [0, 1].
+ * A linear flow of N(0, I) with its exact trajectory, velocity, density, score and Lipschitz
+ * constant. Every method taking `t` accepts one number or a `[n]` tensor (one time per row) in [0,
+ * 1].
  */
 export interface LinearGaussianFlow {
   /** The name (from the spec). */
@@ -60,7 +67,10 @@ export interface LinearGaussianFlow {
   mean(t: number): number[];
   /** The covariance Sigma_t = K_t K_t^T of p_t. */
   cov(t: number): Matrix;
-  /** The flow map psi_t(x0) = K_t x0 + m_t: where the particle that started at x0 is at time t. `[n, d] -> [n, d]`. */
+  /**
+   * The flow map psi_t(x0) = K_t x0 + m_t: where the particle that started at x0 is at time t. `[n,
+   * d] -> [n, d]`.
+   */
   psi(x0: tf.Tensor2D, t: Time): tf.Tensor2D;
   /** The velocity field u_t(x) = K'_t K_t^{-1} (x - m_t) + m'_t (a `VelocityField`). */
   u: VelocityField;
@@ -77,11 +87,14 @@ export interface LinearGaussianFlow {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Small dense linear algebra in float64 (d is 2 in the notebooks; nothing here is performance-critical).
+// Small dense linear algebra in float64 (d is 2 in the notebooks; nothing here is
+// performance-critical).
 
 /** The d x d identity. */
 export function identityMatrix(d: number): Matrix {
-  return Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? 1 : 0)));
+  return Array.from({ length: d }, (_, i) =>
+    Array.from({ length: d }, (_, j) => (i === j ? 1 : 0)),
+  );
 }
 
 /** The product A B of two matrices (rows of numbers). */
@@ -89,7 +102,10 @@ export function matMulArrays(a: Matrix, b: Matrix): Matrix {
   const n = a.length;
   const k = b.length;
   const m = b[0].length;
-  if (a[0].length !== k) throw new Error(`matMulArrays: inner dimensions differ; got ${n}x${a[0].length} times ${k}x${m}`);
+  if (a[0].length !== k)
+    throw new Error(
+      `matMulArrays: inner dimensions differ; got ${n}x${a[0].length} times ${k}x${m}`,
+    );
   const out: Matrix = [];
   for (let i = 0; i < n; i++) {
     const row = new Array<number>(m).fill(0);
@@ -120,7 +136,8 @@ export function invertMatrix(a: Matrix, what = "matrix"): { inverse: Matrix; det
   for (let c = 0; c < d; c++) {
     let p = c;
     for (let r = c + 1; r < d; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
-    if (Math.abs(m[p][c]) <= 1e-12 * scale) throw new Error(`${what} is singular (pivot ${m[p][c]} in column ${c})`);
+    if (Math.abs(m[p][c]) <= 1e-12 * scale)
+      throw new Error(`${what} is singular (pivot ${m[p][c]} in column ${c})`);
     if (p !== c) {
       [m[p], m[c]] = [m[c], m[p]];
       det = -det;
@@ -190,36 +207,50 @@ export function spectralNorm(b: Matrix): number {
 
 function checkMatrix(a: unknown, d: number, what: string): Matrix {
   if (!Array.isArray(a) || a.length !== d || a.some((r) => !Array.isArray(r) || r.length !== d)) {
-    throw new Error(`${what} must be a ${d} x ${d} matrix (${d} rows of ${d} numbers); got ${JSON.stringify(a)}`);
+    throw new Error(
+      `${what} must be a ${d} x ${d} matrix (${d} rows of ${d} numbers); got ${JSON.stringify(a)}`,
+    );
   }
   (a as Matrix).forEach((row, i) =>
     row.forEach((v, j) => {
-      if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`${what} must be finite; entry [${i}][${j}] is ${v}`);
+      if (typeof v !== "number" || !Number.isFinite(v))
+        throw new Error(`${what} must be finite; entry [${i}][${j}] is ${v}`);
     }),
   );
   return a as Matrix;
 }
 
 function checkVector(v: unknown, d: number, what: string): number[] {
-  if (!Array.isArray(v) || v.length !== d || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
+  if (
+    !Array.isArray(v) ||
+    v.length !== d ||
+    v.some((x) => typeof x !== "number" || !Number.isFinite(x))
+  ) {
     throw new Error(`${what} must be ${d} finite numbers; got ${JSON.stringify(v)}`);
   }
   return v as number[];
 }
 
 function checkTimeNumber(t: unknown, where: string): number {
-  if (typeof t !== "number" || !Number.isFinite(t)) throw new Error(`${where}: t must be a finite number; got ${t}`);
+  if (typeof t !== "number" || !Number.isFinite(t))
+    throw new Error(`${where}: t must be a finite number; got ${t}`);
   if (t < 0 || t > 1) throw new Error(`${where}: t must lie in [0, 1]; got ${t}`);
   return t;
 }
 
-/** The times of a batch: one number (length-1 list) or one per row of a `[n]` tensor, each checked. */
+/**
+ * The times of a batch: one number (length-1 list) or one per row of a `[n]` tensor, each checked.
+ */
 function readTimeList(t: Time, n: number, where: string): number[] {
   if (typeof t === "number") return [checkTimeNumber(t, where)];
   if (!(t instanceof tf.Tensor) || t.rank !== 1) {
-    throw new Error(`${where}: t must be a number or a [n] tensor; got ${t instanceof tf.Tensor ? `shape [${t.shape.join(", ")}]` : typeof t}`);
+    throw new Error(
+      `${where}: t must be a number or a [n] tensor; got ` +
+        `${t instanceof tf.Tensor ? `shape [${t.shape.join(", ")}]` : typeof t}`,
+    );
   }
-  if (t.shape[0] !== n) throw new Error(`${where}: t must have one time per row: shape [${n}]; got [${t.shape[0]}]`);
+  if (t.shape[0] !== n)
+    throw new Error(`${where}: t must have one time per row: shape [${n}]; got [${t.shape[0]}]`);
   return Array.from(t.dataSync()).map((v, i) => checkTimeNumber(v, `${where} (entry ${i})`));
 }
 
@@ -227,7 +258,11 @@ function readTimeList(t: Time, n: number, where: string): number[] {
  * Applies x_i -> B(t_i) x_i + c(t_i) to every row: one matrix for a number t, one per row for a
  * `[n]` tensor. B and c are computed in float64 and applied in float32.
  */
-function rowAffine(x: tf.Tensor2D, times: number[], f: (t: number) => { B: Matrix; c: number[] }): tf.Tensor2D {
+function rowAffine(
+  x: tf.Tensor2D,
+  times: number[],
+  f: (t: number) => { B: Matrix; c: number[] },
+): tf.Tensor2D {
   const [n, d] = x.shape;
   return tf.tidy(() => {
     if (times.length === 1) {
@@ -267,12 +302,15 @@ function rowAffine(x: tf.Tensor2D, times: number[], f: (t: number) => { B: Matri
  * flow.mean(1);   // returns [2, 1]
  */
 export function linearGaussianFlow(spec: LinearFlowSpec): LinearGaussianFlow {
-  if (!spec || typeof spec !== "object") throw new Error(`linearGaussianFlow: expected { dim, K, dK, m, dm }; got ${String(spec)}`);
+  if (!spec || typeof spec !== "object")
+    throw new Error(`linearGaussianFlow: expected { dim, K, dK, m, dm }; got ${String(spec)}`);
   const d = spec.dim;
-  if (!Number.isInteger(d) || d < 1) throw new Error(`linearGaussianFlow: dim must be a positive integer; got ${d}`);
+  if (!Number.isInteger(d) || d < 1)
+    throw new Error(`linearGaussianFlow: dim must be a positive integer; got ${d}`);
   const name = spec.name ?? "linear flow";
   for (const key of ["K", "dK", "m", "dm"] as const) {
-    if (typeof spec[key] !== "function") throw new Error(`${name}: ${key} must be a function of t; got ${typeof spec[key]}`);
+    if (typeof spec[key] !== "function")
+      throw new Error(`${name}: ${key} must be a function of t; got ${typeof spec[key]}`);
   }
   const K = (t: number) => checkMatrix(spec.K(t), d, `${name}: K(${t})`);
   const dK = (t: number) => checkMatrix(spec.dK(t), d, `${name}: dK(${t})`);
@@ -284,11 +322,15 @@ export function linearGaussianFlow(spec: LinearFlowSpec): LinearGaussianFlow {
   const m0 = m(0);
   K0.forEach((row, i) =>
     row.forEach((v, j) => {
-      if (Math.abs(v - (i === j ? 1 : 0)) > 1e-12) throw new Error(`${name}: K(0) must be the identity (psi_0(x0) = x0); entry [${i}][${j}] is ${v}`);
+      if (Math.abs(v - (i === j ? 1 : 0)) > 1e-12)
+        throw new Error(
+          `${name}: K(0) must be the identity (psi_0(x0) = x0); entry [${i}][${j}] is ${v}`,
+        );
     }),
   );
   m0.forEach((v, i) => {
-    if (Math.abs(v) > 1e-12) throw new Error(`${name}: m(0) must be 0 (psi_0(x0) = x0); entry ${i} is ${v}`);
+    if (Math.abs(v) > 1e-12)
+      throw new Error(`${name}: m(0) must be 0 (psi_0(x0) = x0); entry ${i} is ${v}`);
   });
   // K_t must stay invertible: the determinant starts at 1 and may not reach 0.
   for (let i = 0; i <= 1000; i++) {
@@ -300,7 +342,10 @@ export function linearGaussianFlow(spec: LinearFlowSpec): LinearGaussianFlow {
       det = 0;
     }
     if (!(det > 1e-9)) {
-      throw new Error(`${name}: K_t must stay invertible on [0, 1] (det K_t > 0); det K(${t}) = ${det}, so the flow would fold space there`);
+      throw new Error(
+        `${name}: K_t must stay invertible on [0, 1] (det K_t > 0); det K(${t}) = ${det}, so the ` +
+          `flow would fold space there`,
+      );
     }
   }
 
@@ -332,9 +377,10 @@ export function linearGaussianFlow(spec: LinearFlowSpec): LinearGaussianFlow {
       });
       const logDet = times.map((s) => Math.log(inv(s).det));
       const base = tf.mul(tf.sum(tf.square(y), 1), -0.5);
-      const constant = times.length === 1
-        ? tf.scalar(-logDet[0] - (d / 2) * Math.log(2 * Math.PI))
-        : tf.tensor1d(logDet.map((l) => -l - (d / 2) * Math.log(2 * Math.PI)));
+      const constant =
+        times.length === 1
+          ? tf.scalar(-logDet[0] - (d / 2) * Math.log(2 * Math.PI))
+          : tf.tensor1d(logDet.map((l) => -l - (d / 2) * Math.log(2 * Math.PI)));
       return tf.add(base, constant) as tf.Tensor1D;
     });
   };
@@ -369,7 +415,8 @@ export function linearGaussianFlow(spec: LinearFlowSpec): LinearGaussianFlow {
       });
     },
     sample: (n, t) => {
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${name}.sample: n must be a positive integer; got ${n}`);
+      if (!Number.isInteger(n) || n < 1)
+        throw new Error(`${name}.sample: n must be a positive integer; got ${n}`);
       checkTimeNumber(t, `${name}.sample`);
       return tf.tidy(() => psi(randn([n, d]) as tf.Tensor2D, t));
     },
@@ -379,18 +426,34 @@ export function linearGaussianFlow(spec: LinearFlowSpec): LinearGaussianFlow {
 
 /** Options of `straightGaussianFlow`. */
 export interface StraightFlowOptions {
-  /** The matrix A: p_1 = N(b, A A^T). (1 - t) I + t A must be invertible for t in [0, 1] (true when A is symmetric positive definite). @default [[0.5, 0], [0, 1.5]] rotated by 30 degrees (an SPD matrix) */
+  /**
+   * The matrix A: p_1 = N(b, A A^T). (1 - t) I + t A must be invertible for t in [0, 1] (true when
+   * A is symmetric positive definite). @default [[0.5, 0], [0, 1.5]] rotated by 30 degrees (an SPD
+   * matrix)
+   */
   A?: Matrix;
   /** The shift b: the mean of p_1. @default [2, 1] */
   b?: number[];
 }
 
-/** The default A of the presets: the SPD matrix with eigenvalues 0.5 and 1.5 along axes turned 30 degrees. */
+/**
+ * The default A of the presets: the SPD matrix with eigenvalues 0.5 and 1.5 along axes turned 30
+ * degrees.
+ */
 export const DEFAULT_FLOW_MATRIX: Matrix = (() => {
   const c = Math.cos(Math.PI / 6);
   const s = Math.sin(Math.PI / 6);
-  const Q = [[c, -s], [s, c]];
-  return matMulArrays(matMulArrays(Q, [[0.5, 0], [0, 1.5]]), transposeArrays(Q));
+  const Q = [
+    [c, -s],
+    [s, c],
+  ];
+  return matMulArrays(
+    matMulArrays(Q, [
+      [0.5, 0],
+      [0, 1.5],
+    ]),
+    transposeArrays(Q),
+  );
 })();
 
 /** The default b of the presets. */
@@ -400,12 +463,13 @@ export const DEFAULT_FLOW_SHIFT = [2, 1];
  * Straight-line transport of N(0, I) to N(b, A A^T): each particle moves from x0 to A x0 + b in a
  * straight line at constant speed,
  *
- *     psi_t(x0) = (1 - t) x0 + t (A x0 + b),   u_t(x) = (A - I) M_t^{-1} (x - t b) + b,   M_t = (1 - t) I + t A,
+ *     psi_t(x0) = (1 - t) x0 + t (A x0 + b),   u_t(x) = (A - I) M_t^{-1} (x - t b) + b,   M_t = (1
+ *       - t) I + t A,
  *
  * and p_t = N(t b, M_t M_t^T). Any dimension d (A is d x d, b has d entries).
  * @example
- * const flow = straightGaussianFlow();             // p_1 = N([2, 1], A A^T)
- * flow.u(tf.tensor2d([[0, 0]]), 0);                // returns [[2, 1]]: at t = 0 the origin moves towards b
+ * const flow = straightGaussianFlow(); // p_1 = N([2, 1], A A^T) flow.u(tf.tensor2d([[0, 0]]), 0);
+ * // returns [[2, 1]]: at t = 0 the origin moves towards b
  */
 export function straightGaussianFlow(options: StraightFlowOptions = {}): LinearGaussianFlow {
   const A = options.A ?? DEFAULT_FLOW_MATRIX;
@@ -426,13 +490,19 @@ export function straightGaussianFlow(options: StraightFlowOptions = {}): LinearG
 
 /** Options of `rotatingGaussianFlow`. */
 export interface RotatingFlowOptions extends StraightFlowOptions {
-  /** Full turns about the origin between t = 0 and t = 1 (an integer ends where the straight flow ends). @default 1 */
+  /**
+   * Full turns about the origin between t = 0 and t = 1 (an integer ends where the straight flow
+   * ends). @default 1
+   */
   turns?: number;
 }
 
 /** The 2-D rotation by angle a. */
 function rotation(a: number): Matrix {
-  return [[Math.cos(a), -Math.sin(a)], [Math.sin(a), Math.cos(a)]];
+  return [
+    [Math.cos(a), -Math.sin(a)],
+    [Math.sin(a), Math.cos(a)],
+  ];
 }
 
 /**
@@ -441,12 +511,12 @@ function rotation(a: number): Matrix {
  *     psi_t(x0) = R(2 pi turns t) [ (1 - t) x0 + t (A x0 + b) ],   p_t = N(R t b, R M_t M_t^T R^T).
  *
  * With an integer number of turns R(2 pi turns) = I, so p_1 = N(b, A A^T) as for the straight flow:
- * two different fields, two different probability paths, the same p_0 and p_1 (the lecture: the path
- * is not unique). With a half-integer number of turns the cloud ends at N(-b, A A^T) instead.
+ * two different fields, two different probability paths, the same p_0 and p_1 (the lecture: the
+ * path is not unique). With a half-integer number of turns the cloud ends at N(-b, A A^T) instead.
  * @example
- * const spin = rotatingGaussianFlow();   // one full turn
- * spin.mean(0.5);                        // returns [-1, -0.5]: half way, the cloud is on the other side
- * spin.mean(1);                          // returns [2, 1] (up to round-off), like the straight flow
+ * const spin = rotatingGaussianFlow(); // one full turn spin.mean(0.5); // returns [-1, -0.5]: half
+ * way, the cloud is on the other side spin.mean(1); // returns [2, 1] (up to round-off), like the
+ * straight flow
  */
 export function rotatingGaussianFlow(options: RotatingFlowOptions = {}): LinearGaussianFlow {
   const A = options.A ?? DEFAULT_FLOW_MATRIX;
@@ -454,10 +524,15 @@ export function rotatingGaussianFlow(options: RotatingFlowOptions = {}): LinearG
   const turns = options.turns ?? 1;
   checkMatrix(A, 2, "rotatingGaussianFlow: A (2-D only)");
   checkVector(b, 2, "rotatingGaussianFlow: b");
-  if (typeof turns !== "number" || !Number.isFinite(turns)) throw new Error(`rotatingGaussianFlow: turns must be a finite number; got ${turns}`);
+  if (typeof turns !== "number" || !Number.isFinite(turns))
+    throw new Error(`rotatingGaussianFlow: turns must be a finite number; got ${turns}`);
   const w = 2 * Math.PI * turns; // angular speed
-  const J = [[0, -1], [1, 0]]; // d/da R(a) = J R(a)
-  const M = (t: number) => A.map((row, i) => row.map((a, j) => (1 - t) * (i === j ? 1 : 0) + t * a));
+  const J = [
+    [0, -1],
+    [1, 0],
+  ]; // d/da R(a) = J R(a)
+  const M = (t: number) =>
+    A.map((row, i) => row.map((a, j) => (1 - t) * (i === j ? 1 : 0) + t * a));
   const dM = A.map((row, i) => row.map((a, j) => a - (i === j ? 1 : 0)));
   return linearGaussianFlow({
     dim: 2,

@@ -38,7 +38,10 @@ export interface ContinuityResidualOptions {
   order?: 2 | 4;
 }
 
-/** What `continuityResidual` returns, each `[n]`; `tf.dispose(result)` frees them. (A type alias, not an interface, so that `tf.dispose` accepts it.) */
+/**
+ * What `continuityResidual` returns, each `[n]`; `tf.dispose(result)` frees them. (A type alias,
+ * not an interface, so that `tf.dispose` accepts it.)
+ */
 export type ContinuityResidual = {
   /** d/dt p_t(x), by finite differences in t. */
   dpdt: tf.Tensor1D;
@@ -48,18 +51,18 @@ export type ContinuityResidual = {
   residual: tf.Tensor1D;
   /** p_t(x). */
   p: tf.Tensor1D;
-}
+};
 
 /**
  * Both sides of the continuity equation at points x and time t.
  *
- * - d/dt p_t = p_t d/dt log p_t, with d/dt log p_t by a central finite difference in t:
- *   order 2: (f(t+dt) - f(t-dt)) / (2 dt), truncation error (dt^2 / 6) f^(3);
- *   order 4 (default): (f(t-2dt) - 8 f(t-dt) + 8 f(t+dt) - f(t+2dt)) / (12 dt), truncation (dt^4 / 30) f^(5);
- *   both plus a round-off error ~ eps |log p| / dt (float32: eps ~ 6e-8), here f = log p_t(x).
- *   Where the stencil would leave [0, 1] (t near 0 or 1) it switches to the one-sided formula of
- *   the same order, so t may be 0 or 1 as long as log p is defined on the side it reaches into.
- *   Differencing log p rather than p keeps the relative accuracy in the tails, where p underflows.
+ * - d/dt p_t = p_t d/dt log p_t, with d/dt log p_t by a central finite difference in t: order 2:
+ *   (f(t+dt) - f(t-dt)) / (2 dt), truncation error (dt^2 / 6) f^(3); order 4 (default): (f(t-2dt) -
+ *   8 f(t-dt) + 8 f(t+dt) - f(t+2dt)) / (12 dt), truncation (dt^4 / 30) f^(5); both plus a
+ *   round-off error ~ eps |log p| / dt (float32: eps ~ 6e-8), here f = log p_t(x). Where the
+ *   stencil would leave [0, 1] (t near 0 or 1) it switches to the one-sided formula of the same
+ *   order, so t may be 0 or 1 as long as log p is defined on the side it reaches into. Differencing
+ *   log p rather than p keeps the relative accuracy in the tails, where p underflows.
  * - div(p_t u_t) by automatic differentiation of x -> p_t(x) u_t(x): exact up to round-off.
  *
  * @returns `{ dpdt, divFlux, residual, p }`, each `[n]`
@@ -79,8 +82,14 @@ export function continuityResidual(options: ContinuityResidualOptions): Continui
     throw new Error("continuityResidual: pass one record { logDensity, velocity, x, t, dt? }");
   }
   const { logDensity, velocity, x, t } = options;
-  if (typeof logDensity !== "function") throw new Error(`continuityResidual: logDensity must be a function (x, t) => [n]; got ${typeof logDensity}`);
-  if (typeof velocity !== "function") throw new Error(`continuityResidual: velocity must be a function (x, t) => [n, d]; got ${typeof velocity}`);
+  if (typeof logDensity !== "function")
+    throw new Error(
+      `continuityResidual: logDensity must be a function (x, t) => [n]; got ${typeof logDensity}`,
+    );
+  if (typeof velocity !== "function")
+    throw new Error(
+      `continuityResidual: velocity must be a function (x, t) => [n, d]; got ${typeof velocity}`,
+    );
   assert2D(x, "continuityResidual: x");
   assertFinite(x, "continuityResidual: x");
   if (typeof t !== "number" || !Number.isFinite(t) || t < 0 || t > 1) {
@@ -91,7 +100,8 @@ export function continuityResidual(options: ContinuityResidualOptions): Continui
     throw new Error(`continuityResidual: dt must be a number in (0, 0.2]; got ${dt}`);
   }
   const order = options.order ?? 4;
-  if (order !== 2 && order !== 4) throw new Error(`continuityResidual: order must be 2 or 4; got ${order}`);
+  if (order !== 2 && order !== 4)
+    throw new Error(`continuityResidual: order must be 2 or 4; got ${order}`);
   const n = x.shape[0];
 
   return tf.tidy(() => {
@@ -106,7 +116,8 @@ export function continuityResidual(options: ContinuityResidualOptions): Continui
     const l0 = logp(t);
     const p = tf.exp(l0) as tf.Tensor1D;
 
-    // d/dt log p_t = sum_k w_k f(t + k dt) / dt: central where the stencil fits in [0, 1], else one-sided.
+    // d/dt log p_t = sum_k w_k f(t + k dt) / dt: central where the stencil fits in [0, 1], else
+    // one-sided.
     const half = order / 2;
     let offsets: number[];
     let weights: number[];
@@ -116,17 +127,29 @@ export function continuityResidual(options: ContinuityResidualOptions): Continui
     } else {
       const s = t - half * dt < 0 ? 1 : -1; // step into the interval
       offsets = order === 2 ? [0, s, 2 * s] : [0, s, 2 * s, 3 * s, 4 * s];
-      weights = (order === 2 ? [-3 / 2, 2, -1 / 2] : [-25 / 12, 4, -3, 4 / 3, -1 / 4]).map((w) => s * w);
+      weights = (order === 2 ? [-3 / 2, 2, -1 / 2] : [-25 / 12, 4, -3, 4 / 3, -1 / 4]).map(
+        (w) => s * w,
+      );
     }
-    const dlogp = tf.addN(offsets.map((k, j) => tf.mul(k === 0 ? l0 : logp(t + k * dt), weights[j] / dt)));
+    const dlogp = tf.addN(
+      offsets.map((k, j) => tf.mul(k === 0 ? l0 : logp(t + k * dt), weights[j] / dt)),
+    );
     const dpdt = tf.mul(p, dlogp) as tf.Tensor1D;
 
     // div(p u) by autodiff of the flux x -> p_t(x) u_t(x).
     const flux: VelocityField = (xx, tt) => {
       const u = velocity(xx, tt);
-      if (!(u instanceof tf.Tensor) || u.rank !== 2 || u.shape[0] !== n || u.shape[1] !== x.shape[1]) {
+      if (
+        !(u instanceof tf.Tensor) ||
+        u.rank !== 2 ||
+        u.shape[0] !== n ||
+        u.shape[1] !== x.shape[1]
+      ) {
         const got = u instanceof tf.Tensor ? `shape [${u.shape.join(", ")}]` : typeof u;
-        throw new Error(`continuityResidual: velocity must return a tensor shaped like x, [${x.shape.join(", ")}]; got ${got}`);
+        throw new Error(
+          `continuityResidual: velocity must return a tensor shaped like x, ` +
+            `[${x.shape.join(", ")}]; got ${got}`,
+        );
       }
       return tf.mul(u, tf.reshape(tf.exp(logDensity(xx, tt)), [n, 1])) as tf.Tensor2D;
     };
@@ -195,7 +218,7 @@ export type Grid2d = {
   xs: number[];
   /** The ny y-coordinates, ymin to ymax inclusive. */
   ys: number[];
-}
+};
 
 /**
  * A regular grid over a rectangle, for density and residual pictures. Because x varies fastest, a
@@ -208,18 +231,35 @@ export type Grid2d = {
  * g.points.dispose();
  */
 export function grid2d(options: Grid2dOptions): Grid2d {
-  if (options === null || typeof options !== "object") throw new Error("grid2d: pass { xmin, xmax, ymin, ymax, nx, ny }");
+  if (options === null || typeof options !== "object")
+    throw new Error("grid2d: pass { xmin, xmax, ymin, ymax, nx, ny }");
   const { xmin, xmax, ymin, ymax, nx, ny } = options;
-  for (const [name, v] of [["xmin", xmin], ["xmax", xmax], ["ymin", ymin], ["ymax", ymax]] as [string, number][]) {
-    if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`grid2d: ${name} must be a finite number; got ${v}`);
+  for (const [name, v] of [
+    ["xmin", xmin],
+    ["xmax", xmax],
+    ["ymin", ymin],
+    ["ymax", ymax],
+  ] as [string, number][]) {
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw new Error(`grid2d: ${name} must be a finite number; got ${v}`);
   }
-  if (!(xmax > xmin)) throw new Error(`grid2d: xmax must exceed xmin; got xmin = ${xmin}, xmax = ${xmax}`);
-  if (!(ymax > ymin)) throw new Error(`grid2d: ymax must exceed ymin; got ymin = ${ymin}, ymax = ${ymax}`);
-  for (const [name, v] of [["nx", nx], ["ny", ny]] as [string, number][]) {
-    if (!Number.isInteger(v) || v < 2) throw new Error(`grid2d: ${name} must be an integer >= 2; got ${v}`);
+  if (!(xmax > xmin))
+    throw new Error(`grid2d: xmax must exceed xmin; got xmin = ${xmin}, xmax = ${xmax}`);
+  if (!(ymax > ymin))
+    throw new Error(`grid2d: ymax must exceed ymin; got ymin = ${ymin}, ymax = ${ymax}`);
+  for (const [name, v] of [
+    ["nx", nx],
+    ["ny", ny],
+  ] as [string, number][]) {
+    if (!Number.isInteger(v) || v < 2)
+      throw new Error(`grid2d: ${name} must be an integer >= 2; got ${v}`);
   }
-  const xs = Array.from({ length: nx }, (_, i) => (i === nx - 1 ? xmax : xmin + ((xmax - xmin) * i) / (nx - 1)));
-  const ys = Array.from({ length: ny }, (_, j) => (j === ny - 1 ? ymax : ymin + ((ymax - ymin) * j) / (ny - 1)));
+  const xs = Array.from({ length: nx }, (_, i) =>
+    i === nx - 1 ? xmax : xmin + ((xmax - xmin) * i) / (nx - 1),
+  );
+  const ys = Array.from({ length: ny }, (_, j) =>
+    j === ny - 1 ? ymax : ymin + ((ymax - ymin) * j) / (ny - 1),
+  );
   const data = new Float32Array(2 * nx * ny);
   for (let j = 0; j < ny; j++) {
     for (let i = 0; i < nx; i++) {

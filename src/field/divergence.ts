@@ -4,8 +4,8 @@
  *
  * - `divergence`: exact by automatic differentiation, one gradient pass per dimension (d passes,
  *   each a forward and a backward evaluation of the field). Exact up to float32 round-off.
- * - `hutchinsonDivergence`: the unbiased estimator div u = E[eps^T (du/dx) eps] with E[eps eps^T] = I
- *   (Rademacher or Gaussian probes), one gradient pass per probe whatever the dimension: what
+ * - `hutchinsonDivergence`: the unbiased estimator div u = E[eps^T (du/dx) eps] with E[eps eps^T] =
+ *   I (Rademacher or Gaussian probes), one gradient pass per probe whatever the dimension: what
  *   continuous normalizing flows (FFJORD) use in high dimension.
  *
  * Both assume the field acts row by row (row i of the output depends only on row i of x), as every
@@ -18,13 +18,21 @@ import type { Time, VelocityField } from "../core/notation";
 import { nextSeed } from "../core/random";
 
 function checkField(field: unknown, name: string): asserts field is VelocityField {
-  if (typeof field !== "function") throw new Error(`${name}: field must be a function (x, t) => tensor; got ${typeof field}`);
+  if (typeof field !== "function")
+    throw new Error(`${name}: field must be a function (x, t) => tensor; got ${typeof field}`);
 }
 
 function checkOutput(u: unknown, x: tf.Tensor2D, name: string): asserts u is tf.Tensor2D {
-  if (!(u instanceof tf.Tensor) || u.rank !== 2 || u.shape[0] !== x.shape[0] || u.shape[1] !== x.shape[1]) {
+  if (
+    !(u instanceof tf.Tensor) ||
+    u.rank !== 2 ||
+    u.shape[0] !== x.shape[0] ||
+    u.shape[1] !== x.shape[1]
+  ) {
     const got = u instanceof tf.Tensor ? `shape [${u.shape.join(", ")}]` : typeof u;
-    throw new Error(`${name}: the field must return a tensor shaped like x, [${x.shape.join(", ")}]; got ${got}`);
+    throw new Error(
+      `${name}: the field must return a tensor shaped like x, [${x.shape.join(", ")}]; got ${got}`,
+    );
   }
 }
 
@@ -50,7 +58,8 @@ export function velocityAndDivergence(
 /**
  * grad_x of a scalar function, for one batch. An error thrown inside tf.grad's callback strands the
  * tensors created there (TensorFlow.js does not unwind that scope), so failures are caught inside,
- * a harmless scalar is returned instead, and the error is rethrown once tf.grad has closed its scope.
+ * a harmless scalar is returned instead, and the error is rethrown once tf.grad has closed its
+ * scope.
  */
 function gradOf(fn: (x: tf.Tensor2D) => tf.Scalar, x: tf.Tensor2D): tf.Tensor2D {
   const failure: { error?: unknown } = {};
@@ -111,7 +120,9 @@ function exactParts(
   keepU: boolean,
 ): { u?: tf.Tensor2D; div: tf.Tensor1D } {
   const [n, d] = x.shape;
-  const { u, grads } = gradientPasses(field, x, t, name, d, keepU, (ui, i) => tf.sum(tf.slice(ui, [0, i], [n, 1])));
+  const { u, grads } = gradientPasses(field, x, t, name, d, keepU, (ui, i) =>
+    tf.sum(tf.slice(ui, [0, i], [n, 1])),
+  );
   const columns = grads.map((g, i) => tf.reshape(tf.slice(g, [0, i], [n, 1]), [n]));
   return { u, div: (d === 1 ? columns[0] : tf.addN(columns)) as tf.Tensor1D };
 }
@@ -124,9 +135,9 @@ function exactParts(
  * @param t a time (number or `[n]` tensor), passed to the field unchanged
  * @returns `[n]`, div u_t at each row of x
  * @example
- * // div of u(x) = A x is trace(A), everywhere.
- * const A = tf.tensor2d([[1, 2], [3, -4]]);
- * divergence((x) => tf.matMul(x, A, false, true), tf.randomNormal([5, 2]) as tf.Tensor2D, 0);   // returns [-3, -3, -3, -3, -3]
+ * // div of u(x) = A x is trace(A), everywhere. const A = tf.tensor2d([[1, 2], [3, -4]]);
+ * divergence((x) => tf.matMul(x, A, false, true), tf.randomNormal([5, 2]) as tf.Tensor2D, 0); //
+ * returns [-3, -3, -3, -3, -3]
  */
 export function divergence(field: VelocityField, x: tf.Tensor2D, t: Time): tf.Tensor1D {
   checkField(field, "divergence");
@@ -141,7 +152,9 @@ export type HutchinsonNoise = "rademacher" | "gaussian";
 export interface HutchinsonOptions {
   /** Number of independent probes averaged. @default 1 */
   samples?: number;
-  /** Probe distribution: random signs +-1 (lower variance) or standard normal. @default "rademacher" */
+  /**
+   * Probe distribution: random signs +-1 (lower variance) or standard normal. @default "rademacher"
+   */
   noise?: HutchinsonNoise;
   /**
    * Fixed probes, each `[n, d]`, used instead of fresh random ones (then `samples` and `noise` are
@@ -152,12 +165,19 @@ export interface HutchinsonOptions {
 }
 
 /**
- * Seeded Hutchinson probes: `samples` tensors `[n, d]` with E[eps eps^T] = I. The caller disposes them.
+ * Seeded Hutchinson probes: `samples` tensors `[n, d]` with E[eps eps^T] = I. The caller disposes
+ * them.
  * @example
  * const probes = hutchinsonProbes(2, 100, 3, "rademacher");   // two [100, 3] tensors of +-1
  */
-export function hutchinsonProbes(samples: number, n: number, d: number, noise: HutchinsonNoise = "rademacher"): tf.Tensor2D[] {
-  if (!Number.isInteger(samples) || samples < 1) throw new Error(`hutchinson: samples must be a positive integer; got ${samples}`);
+export function hutchinsonProbes(
+  samples: number,
+  n: number,
+  d: number,
+  noise: HutchinsonNoise = "rademacher",
+): tf.Tensor2D[] {
+  if (!Number.isInteger(samples) || samples < 1)
+    throw new Error(`hutchinson: samples must be a positive integer; got ${samples}`);
   if (noise !== "rademacher" && noise !== "gaussian") {
     throw new Error(`hutchinson: noise must be "rademacher" or "gaussian"; got "${String(noise)}"`);
   }
@@ -167,14 +187,21 @@ export function hutchinsonProbes(samples: number, n: number, d: number, noise: H
       tf.tidy(() =>
         noise === "gaussian"
           ? (tf.randomNormal([n, d], 0, 1, "float32", nextSeed()) as tf.Tensor2D)
-          : (tf.where(tf.less(tf.randomUniform([n, d], 0, 1, "float32", nextSeed()), 0.5), -1, 1) as tf.Tensor2D),
+          : (tf.where(
+              tf.less(tf.randomUniform([n, d], 0, 1, "float32", nextSeed()), 0.5),
+              -1,
+              1,
+            ) as tf.Tensor2D),
       ),
     );
   }
   return probes;
 }
 
-/** The estimate with given probes: mean over probes of eps^T J eps, each from one vector-Jacobian product. */
+/**
+ * The estimate with given probes: mean over probes of eps^T J eps, each from one vector-Jacobian
+ * product.
+ */
 function hutchinsonWith(
   field: VelocityField,
   x: tf.Tensor2D,
@@ -184,28 +211,40 @@ function hutchinsonWith(
   keepU: boolean,
 ): { u?: tf.Tensor2D; div: tf.Tensor1D } {
   // grad_x sum_rows <u(x), eps> = eps^T J, row by row; its inner product with eps is eps^T J eps.
-  const { u, grads } = gradientPasses(field, x, t, name, probes.length, keepU, (v, s) => tf.sum(tf.mul(v, probes[s])));
+  const { u, grads } = gradientPasses(field, x, t, name, probes.length, keepU, (v, s) =>
+    tf.sum(tf.mul(v, probes[s])),
+  );
   const estimates = grads.map((vjp, s) => tf.sum(tf.mul(vjp, probes[s]), 1));
-  const div = tf.div(estimates.length === 1 ? estimates[0] : tf.addN(estimates), estimates.length) as tf.Tensor1D;
+  const div = tf.div(
+    estimates.length === 1 ? estimates[0] : tf.addN(estimates),
+    estimates.length,
+  ) as tf.Tensor1D;
   return { u, div };
 }
 
-function checkProbes(probes: unknown, x: tf.Tensor2D, name: string): asserts probes is tf.Tensor2D[] {
+function checkProbes(
+  probes: unknown,
+  x: tf.Tensor2D,
+  name: string,
+): asserts probes is tf.Tensor2D[] {
   if (!Array.isArray(probes) || probes.length === 0) {
     throw new Error(`${name}: probes must be a non-empty array of [n, d] tensors`);
   }
   probes.forEach((p, i) => {
     assert2D(p, `${name}: probes[${i}]`, x.shape[1]);
     if (p.shape[0] !== x.shape[0]) {
-      throw new Error(`${name}: probes[${i}] must have ${x.shape[0]} rows like x; got shape [${p.shape.join(", ")}]`);
+      throw new Error(
+        `${name}: probes[${i}] must have ${x.shape[0]} rows like x; got shape ` +
+          `[${p.shape.join(", ")}]`,
+      );
     }
   });
 }
 
 /**
  * The velocity and a Hutchinson estimate of its divergence together, from the same gradient passes
- * (the velocity comes from the first pass, so no extra evaluation). With fixed `probes` this is what
- * a CNF likelihood integrates; otherwise fresh seeded probes are drawn.
+ * (the velocity comes from the first pass, so no extra evaluation). With fixed `probes` this is
+ * what a CNF likelihood integrates; otherwise fresh seeded probes are drawn.
  *
  * @returns `{ u: [n, d], div: [n] }`, owned by the caller
  */
@@ -217,7 +256,10 @@ export function velocityAndHutchinson(
 ): { u: tf.Tensor2D; div: tf.Tensor1D } {
   checkField(field, "velocityAndHutchinson");
   assert2D(x, "velocityAndHutchinson: x");
-  return hutchinsonRun(field, x, t, options, "velocityAndHutchinson", true) as { u: tf.Tensor2D; div: tf.Tensor1D };
+  return hutchinsonRun(field, x, t, options, "velocityAndHutchinson", true) as {
+    u: tf.Tensor2D;
+    div: tf.Tensor1D;
+  };
 }
 
 function hutchinsonRun(
@@ -233,7 +275,12 @@ function hutchinsonRun(
     checkProbes(probes, x, name);
     return tf.tidy(() => hutchinsonWith(field, x, t, probes, name, keepU));
   }
-  const probes = hutchinsonProbes(options.samples ?? 1, x.shape[0], x.shape[1], options.noise ?? "rademacher");
+  const probes = hutchinsonProbes(
+    options.samples ?? 1,
+    x.shape[0],
+    x.shape[1],
+    options.noise ?? "rademacher",
+  );
   try {
     return tf.tidy(() => hutchinsonWith(field, x, t, probes, name, keepU));
   } finally {

@@ -9,29 +9,35 @@
  *
  *     residual / p  =  d_t log p  +  d_x u  +  u d_x log p .
  *
- * `symbolicContinuityResidual1D` differentiates the given log p_t and u_t with mathjs, adds the three
- * terms, brings the sum over one common denominator D, expands the numerator N as a polynomial and
- * simplifies it. The field generates the path exactly when N simplifies to "0" (D never vanishes where
- * the path is defined). A wrong field leaves a non-zero polynomial: that is the negative control.
+ * `symbolicContinuityResidual1D` differentiates the given log p_t and u_t with mathjs, adds the
+ * three terms, brings the sum over one common denominator D, expands the numerator N as a
+ * polynomial and simplifies it. The field generates the path exactly when N simplifies to "0" (D
+ * never vanishes where the path is defined). A wrong field leaves a non-zero polynomial: that is
+ * the negative control.
  *
- * Why not `math.rationalize` and `math.simplify`? Measured here (mathjs 15.2) on the lecture's path:
- * rationalize on the whole sum ran for minutes; on a numerator over the common denominator it took
- * 4 s and still returned "4 (... + x1 x + ...) - 4 (... + x x1 + ...)" that simplify did not cancel,
- * and 200 s for another field. So mathjs does the calculus (derivative, parse, LaTeX), and a small
- * exact algebra below does the rest: denominators kept as products of factors (so (1 - t)^3 and
- * (1 - t) share the factor 1 - t, and their common multiple is (1 - t)^3), numerators expanded into
- * polynomials with integer coefficients, which are zero exactly when every coefficient cancels.
+ * Why not `math.rationalize` and `math.simplify`? Measured here (mathjs 15.2) on the lecture's
+ * path: rationalize on the whole sum ran for minutes; on a numerator over the common denominator it
+ * took 4 s and still returned "4 (... + x1 x + ...) - 4 (... + x x1 + ...)" that simplify did not
+ * cancel, and 200 s for another field. So mathjs does the calculus (derivative, parse, LaTeX), and
+ * a small exact algebra below does the rest: denominators kept as products of factors (so (1 - t)^3
+ * and (1 - t) share the factor 1 - t, and their common multiple is (1 - t)^3), numerators expanded
+ * into polynomials with integer coefficients, which are zero exactly when every coefficient
+ * cancels.
  *
- * mathjs is loaded the first time the function runs (it takes about half a second), so notebooks that
- * do not use it do not pay for it.
+ * mathjs is loaded the first time the function runs (it takes about half a second), so notebooks
+ * that do not use it do not pay for it.
  */
 import type * as MathJs from "mathjs";
 
-/** Inputs of `symbolicContinuityResidual1D`: expressions in mathjs syntax (`^` for powers, `log` natural). */
+/**
+ * Inputs of `symbolicContinuityResidual1D`: expressions in mathjs syntax (`^` for powers, `log`
+ * natural).
+ */
 export interface SymbolicContinuityInput {
   /**
    * log p_t(x) as an expression in the space variable, the time variable and any constant symbols
-   * (e.g. `"-(x - t*x1)^2 / (2*(1-t)^2) - log(1-t) - log(2*pi)/2"`, the lecture's path N(t x1, (1-t)^2)).
+   * (e.g. `"-(x - t*x1)^2 / (2*(1-t)^2) - log(1-t) - log(2*pi)/2"`, the lecture's path N(t x1,
+   * (1-t)^2)).
    */
   logDensity: string;
   /** u_t(x), e.g. `"(x1 - x)/(1 - t)"`. */
@@ -42,7 +48,9 @@ export interface SymbolicContinuityInput {
   t?: string;
 }
 
-/** One step of the derivation, as plain text and as LaTeX (for `showMarkdown("$$" + tex + "$$")`). */
+/**
+ * One step of the derivation, as plain text and as LaTeX (for `showMarkdown("$$" + tex + "$$")`).
+ */
 export type SymbolicStep = {
   /** What this step is, e.g. "d/dt log p". */
   label: string;
@@ -52,7 +60,9 @@ export type SymbolicStep = {
   tex: string;
 };
 
-/** What `symbolicContinuityResidual1D` returns: the derivative steps and the simplified residual. */
+/**
+ * What `symbolicContinuityResidual1D` returns: the derivative steps and the simplified residual.
+ */
 export type SymbolicContinuityResult = {
   /** d/dt log p_t(x). */
   dLogPdt: string;
@@ -86,7 +96,10 @@ function mathLib(): MathJsStatic {
   return mathjs;
 }
 
-/** The parts of a mathjs node this module reads (the library's node types are too narrow to walk generically). */
+/**
+ * The parts of a mathjs node this module reads (the library's node types are too narrow to walk
+ * generically).
+ */
 interface AnyNode {
   type: string;
   op?: string;
@@ -124,7 +137,11 @@ function monomialKey(powers: [string, number][]): string {
 }
 
 function exact(c: number): number {
-  if (!Number.isSafeInteger(c)) throw new Error(`symbolicContinuityResidual1D: a coefficient grew beyond 2^53 (${c}); the expressions are too large for exact arithmetic`);
+  if (!Number.isSafeInteger(c))
+    throw new Error(
+      `symbolicContinuityResidual1D: a coefficient grew beyond 2^53 (${c}); the expressions are ` +
+        `too large for exact arithmetic`,
+    );
   return c;
 }
 
@@ -151,7 +168,8 @@ function polyMul(a: Poly, b: Poly): Poly {
   a.forEach((ca, ka) => {
     b.forEach((cb, kb) => {
       const powers = new Map<string, number>();
-      for (const [name, p] of [...monomialPowers(ka), ...monomialPowers(kb)]) powers.set(name, (powers.get(name) ?? 0) + p);
+      for (const [name, p] of [...monomialPowers(ka), ...monomialPowers(kb)])
+        powers.set(name, (powers.get(name) ?? 0) + p);
       out = polyAdd(out, new Map([[monomialKey(Array.from(powers.entries())), exact(ca * cb)]]));
     });
   });
@@ -168,19 +186,29 @@ function degree(key: string): number {
   return monomialPowers(key).reduce((s, [, p]) => s + p, 0);
 }
 
-/** Monomial keys in display order: the constant first, then by total degree, then alphabetically. */
+/**
+ * Monomial keys in display order: the constant first, then by total degree, then alphabetically.
+ */
 function orderedKeys(p: Poly): string[] {
   return Array.from(p.keys()).sort((a, b) => degree(a) - degree(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** The polynomial as an expression string, lowest total degree first: "1 - 2 * t + t ^ 2 - x * x1". */
+/**
+ * The polynomial as an expression string, lowest total degree first: "1 - 2 * t + t ^ 2 - x * x1".
+ */
 function polyString(p: Poly): string {
   if (p.size === 0) return "0";
   const keys = orderedKeys(p);
   return keys
     .map((k, i) => {
       const c = p.get(k) as number;
-      const mono = k === "" ? "" : k.split("*").map((f) => f.replace("^", " ^ ")).join(" * ");
+      const mono =
+        k === ""
+          ? ""
+          : k
+              .split("*")
+              .map((f) => f.replace("^", " ^ "))
+              .join(" * ");
       const size = Math.abs(c);
       const body = mono === "" ? String(size) : size === 1 ? mono : `${size} * ${mono}`;
       return i === 0 ? (c < 0 ? `-${body}` : body) : c < 0 ? ` - ${body}` : ` + ${body}`;
@@ -227,7 +255,9 @@ function productOf(poly: Poly): Product {
   let content = coefs.reduce((g, c) => gcd(g, c), 0);
   const lead = poly.get(orderedKeys(poly)[0]) as number;
   if (lead < 0) content = -content;
-  const reduced: Poly = new Map(Array.from(poly.entries()).map(([k, c]) => [k, c / content] as [string, number]));
+  const reduced: Poly = new Map(
+    Array.from(poly.entries()).map(([k, c]) => [k, c / content] as [string, number]),
+  );
   return { coef: content, factors: new Map([[polyString(reduced), { poly: reduced, power: 1 }]]) };
 }
 
@@ -237,7 +267,10 @@ function expand(p: Product): Poly {
   return out;
 }
 
-/** Cancels factors and integer content common to numerator and denominator; the denominator's coefficient ends positive. */
+/**
+ * Cancels factors and integer content common to numerator and denominator; the denominator's
+ * coefficient ends positive.
+ */
 function reduce(r: Rational): Rational {
   if (r.den.coef === 0) throw new Error("symbolicContinuityResidual1D: division by zero");
   const num = { coef: r.num.coef, factors: new Map(r.num.factors) };
@@ -253,10 +286,16 @@ function reduce(r: Rational): Rational {
   });
   if (num.coef === 0) return { num: { coef: 0, factors: new Map() }, den: unit() };
   const g = gcd(num.coef, den.coef) * Math.sign(den.coef);
-  return { num: { coef: num.coef / g, factors: num.factors }, den: { coef: den.coef / g, factors: den.factors } };
+  return {
+    num: { coef: num.coef / g, factors: num.factors },
+    den: { coef: den.coef / g, factors: den.factors },
+  };
 }
 
-/** The least common multiple of two denominators: per factor the larger power, and the integers' lcm. */
+/**
+ * The least common multiple of two denominators: per factor the larger power, and the integers'
+ * lcm.
+ */
 function lcm(a: Product, b: Product): Product {
   const factors = new Map(a.factors);
   b.factors.forEach((f, k) => {
@@ -285,7 +324,9 @@ function decimalFraction(v: number): [number, number] {
       return [p / g, q / g];
     }
   }
-  throw new Error(`symbolicContinuityResidual1D: cannot write the constant ${v} as an exact fraction`);
+  throw new Error(
+    `symbolicContinuityResidual1D: cannot write the constant ${v} as an exact fraction`,
+  );
 }
 
 /**
@@ -299,7 +340,8 @@ function toRational(node: AnyNode, opaque: (n: AnyNode) => string): Rational {
       return toRational(node.content as AnyNode, opaque);
     case "ConstantNode": {
       const v = node.value;
-      if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`symbolicContinuityResidual1D: unsupported constant ${String(v)}`);
+      if (typeof v !== "number" || !Number.isFinite(v))
+        throw new Error(`symbolicContinuityResidual1D: unsupported constant ${String(v)}`);
       const [p, q] = decimalFraction(v);
       return { num: productOf(polyConstant(p)), den: productOf(polyConstant(q)) };
     }
@@ -343,25 +385,39 @@ function toRational(node: AnyNode, opaque: (n: AnyNode) => string): Rational {
           const k =
             e.type === "ConstantNode"
               ? e.value
-              : e.type === "OperatorNode" && e.fn === "unaryMinus" && e.args?.[0].type === "ConstantNode"
+              : e.type === "OperatorNode" &&
+                  e.fn === "unaryMinus" &&
+                  e.args?.[0].type === "ConstantNode"
                 ? -(e.args[0].value as number)
                 : NaN;
           if (typeof k === "number" && Number.isInteger(k)) {
             const base = toRational(args[0], opaque);
             const power = (p: Product, n: number): Product => ({
               coef: exact(p.coef ** n),
-              factors: new Map(Array.from(p.factors.entries()).map(([key, f]) => [key, { poly: f.poly, power: f.power * n }])),
+              factors: new Map(
+                Array.from(p.factors.entries()).map(([key, f]) => [
+                  key,
+                  { poly: f.poly, power: f.power * n },
+                ]),
+              ),
             });
-            return k >= 0 ? { num: power(base.num, k), den: power(base.den, k) } : reduce({ num: power(base.den, -k), den: power(base.num, -k) });
+            return k >= 0
+              ? { num: power(base.num, k), den: power(base.den, k) }
+              : reduce({ num: power(base.den, -k), den: power(base.num, -k) });
           }
           return symbol(opaque(node));
         }
         default:
-          throw new Error(`symbolicContinuityResidual1D: unsupported operator "${String(node.op)}" in ${node.toString()}`);
+          throw new Error(
+            `symbolicContinuityResidual1D: unsupported operator "${String(node.op)}" in ` +
+              `${node.toString()}`,
+          );
       }
     }
     default:
-      throw new Error(`symbolicContinuityResidual1D: unsupported expression ${node.toString()} (${node.type})`);
+      throw new Error(
+        `symbolicContinuityResidual1D: unsupported expression ${node.toString()} (${node.type})`,
+      );
   }
 }
 
@@ -383,16 +439,38 @@ function productString(p: Product): string {
  */
 function symbolTex(node: AnyNode): string | undefined {
   if (node.type !== "SymbolNode" || typeof node.name !== "string") return undefined;
-  const greek = ["alpha", "beta", "gamma", "delta", "epsilon", "mu", "nu", "pi", "rho", "sigma", "tau", "phi", "psi", "omega", "theta", "lambda"];
+  const greek = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "mu",
+    "nu",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "phi",
+    "psi",
+    "omega",
+    "theta",
+    "lambda",
+  ];
   const m = /^([A-Za-z]+?)_?(\d+)$/.exec(node.name);
-  const base = (b: string) => (greek.includes(b) ? `\\${b}` : b.length === 1 ? b : `\\mathrm{${b}}`);
-  // the leading space keeps "\cdot x" from running together (mathjs's own symbols start with one too)
+  const base = (b: string) =>
+    greek.includes(b) ? `\\${b}` : b.length === 1 ? b : `\\mathrm{${b}}`;
+  // the leading space keeps "\cdot x" from running together (mathjs's own symbols start with one
+  // too)
   return m ? ` ${base(m[1])}_{${m[2]}}` : ` ${base(node.name)}`;
 }
 
 function checkName(name: unknown, what: string): string {
   if (typeof name !== "string" || !/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) {
-    throw new Error(`symbolicContinuityResidual1D: ${what} must be a variable name like "x"; got ${JSON.stringify(name)}`);
+    throw new Error(
+      `symbolicContinuityResidual1D: ${what} must be a variable name like "x"; got ` +
+        `${JSON.stringify(name)}`,
+    );
   }
   return name;
 }
@@ -406,9 +484,9 @@ function checkName(name: unknown, what: string): string {
  * expanded into a polynomial with exact integer coefficients. `isZero` is true when every
  * coefficient of N cancels, i.e. residual / p is identically zero.
  *
- * Function calls (cos, sqrt, log, ...) that survive differentiation, and the constants pi and e, are
- * treated as independent symbols. A zero answer is then still a proof; a non-zero answer might hide an
- * identity between them (such as cos^2 + sin^2 = 1) that this check does not know.
+ * Function calls (cos, sqrt, log, ...) that survive differentiation, and the constants pi and e,
+ * are treated as independent symbols. A zero answer is then still a proof; a non-zero answer might
+ * hide an identity between them (such as cos^2 + sin^2 = 1) that this check does not know.
  *
  * @param input `{ logDensity, velocity, x?, t? }`, strings in mathjs syntax
  * @returns the derivative steps, the common denominator, the simplified numerator and `isZero`
@@ -417,39 +495,59 @@ function checkName(name: unknown, what: string): string {
  * const r = symbolicContinuityResidual1D({
  *   logDensity: "-(x - t*x1)^2 / (2*(1-t)^2) - log(1-t) - log(2*pi)/2",
  *   velocity: "(x1 - x) / (1 - t)",
- * });
- * r.simplified;   // returns "0"
- * // Twice that field is wrong: the numerator is a non-zero polynomial.
- * symbolicContinuityResidual1D({ logDensity: "...same...", velocity: "2*(x1 - x) / (1 - t)" }).isZero;   // returns false
+ * }); r.simplified; // returns "0" // Twice that field is wrong: the numerator is a non-zero
+ * polynomial. symbolicContinuityResidual1D({ logDensity: "...same...", velocity: "2*(x1 - x) / (1 -
+ * t)" }).isZero; // returns false
  */
-export function symbolicContinuityResidual1D(input: SymbolicContinuityInput): SymbolicContinuityResult {
+export function symbolicContinuityResidual1D(
+  input: SymbolicContinuityInput,
+): SymbolicContinuityResult {
   if (input === null || typeof input !== "object") {
-    throw new Error('symbolicContinuityResidual1D: pass one record { logDensity: "...", velocity: "...", x?: "x", t?: "t" }');
+    throw new Error(
+      'symbolicContinuityResidual1D: pass one record { logDensity: "...", velocity: "...", x?: ' +
+        '"x", t?: "t" }',
+    );
   }
   const { logDensity, velocity } = input;
   if (typeof logDensity !== "string" || logDensity.trim() === "") {
-    throw new Error(`symbolicContinuityResidual1D: logDensity must be a non-empty expression string; got ${JSON.stringify(logDensity)}`);
+    throw new Error(
+      `symbolicContinuityResidual1D: logDensity must be a non-empty expression string; got ` +
+        `${JSON.stringify(logDensity)}`,
+    );
   }
   if (typeof velocity !== "string" || velocity.trim() === "") {
-    throw new Error(`symbolicContinuityResidual1D: velocity must be a non-empty expression string; got ${JSON.stringify(velocity)}`);
+    throw new Error(
+      `symbolicContinuityResidual1D: velocity must be a non-empty expression string; got ` +
+        `${JSON.stringify(velocity)}`,
+    );
   }
   const x = checkName(input.x ?? "x", "x");
   const t = checkName(input.t ?? "t", "t");
-  if (x === t) throw new Error(`symbolicContinuityResidual1D: x and t must be different names; got "${x}" for both`);
+  if (x === t)
+    throw new Error(
+      `symbolicContinuityResidual1D: x and t must be different names; got "${x}" for both`,
+    );
 
   const math = mathLib();
   const parse = (s: string, what: string): MathJs.MathNode => {
     try {
       return math.parse(s);
     } catch (err) {
-      throw new Error(`symbolicContinuityResidual1D: could not parse ${what} "${s}": ${(err as Error).message}`);
+      throw new Error(
+        `symbolicContinuityResidual1D: could not parse ${what} "${s}": ${(err as Error).message}`,
+      );
     }
   };
   const logp = parse(logDensity, "logDensity");
   const u = parse(velocity, "velocity");
-  const symbols = new Set(logp.filter((n) => n.type === "SymbolNode").map((n) => (n as unknown as AnyNode).name));
+  const symbols = new Set(
+    logp.filter((n) => n.type === "SymbolNode").map((n) => (n as unknown as AnyNode).name),
+  );
   if (!symbols.has(x)) {
-    throw new Error(`symbolicContinuityResidual1D: logDensity must depend on the space variable "${x}"; got "${logDensity}"`);
+    throw new Error(
+      `symbolicContinuityResidual1D: logDensity must depend on the space variable "${x}"; got ` +
+        `"${logDensity}"`,
+    );
   }
 
   // (1) the three derivatives
@@ -457,7 +555,10 @@ export function symbolicContinuityResidual1D(input: SymbolicContinuityInput): Sy
     try {
       return math.derivative(node, v);
     } catch (err) {
-      throw new Error(`symbolicContinuityResidual1D: could not differentiate ${what} "${node.toString()}" in ${v}: ${(err as Error).message}`);
+      throw new Error(
+        `symbolicContinuityResidual1D: could not differentiate ${what} "${node.toString()}" in ` +
+          `${v}: ${(err as Error).message}`,
+      );
     }
   };
   const dLogPdt = derivative(logp, t, "logDensity");
@@ -467,14 +568,28 @@ export function symbolicContinuityResidual1D(input: SymbolicContinuityInput): Sy
   // " + (-a)" is written " - (a)" so that the displayed sum reads naturally
   const plus = (node: MathJs.MathNode): string => {
     const n = node as unknown as AnyNode;
-    return n.type === "OperatorNode" && n.fn === "unaryMinus" && n.args ? ` - (${n.args[0].toString()})` : ` + (${node.toString()})`;
+    return n.type === "OperatorNode" && n.fn === "unaryMinus" && n.args
+      ? ` - (${n.args[0].toString()})`
+      : ` + (${node.toString()})`;
   };
-  const sum = parse(`(${dLogPdt.toString()})${plus(dUdx)} + (${u.toString()}) * (${dLogPdx.toString()})`, "the residual");
+  const sum = parse(
+    `(${dLogPdt.toString()})${plus(dUdx)} + (${u.toString()}) * (${dLogPdx.toString()})`,
+    "the residual",
+  );
 
-  // (3) one common denominator; function calls and pi, e become opaque symbols s0_, s1_, ... (a prefix no input uses)
-  const used = new Set([...symbols, ...u.filter((n) => n.type === "SymbolNode").map((n) => (n as unknown as AnyNode).name)]);
+  // (3) one common denominator; function calls and pi, e become opaque symbols s0_, s1_, ... (a
+  // prefix no input uses)
+  const used = new Set([
+    ...symbols,
+    ...u.filter((n) => n.type === "SymbolNode").map((n) => (n as unknown as AnyNode).name),
+  ]);
   let prefix = "s";
-  while (Array.from(used).some((name) => typeof name === "string" && name.startsWith(prefix) && name.endsWith("_"))) prefix += "s";
+  while (
+    Array.from(used).some(
+      (name) => typeof name === "string" && name.startsWith(prefix) && name.endsWith("_"),
+    )
+  )
+    prefix += "s";
   const opaqueNames = new Map<string, string>();
   const originals = new Map<string, string>();
   const opaque = (n: AnyNode): string => {
@@ -489,25 +604,38 @@ export function symbolicContinuityResidual1D(input: SymbolicContinuityInput): Sy
     return name;
   };
   // Each of the three terms as a reduced fraction, then all over their least common denominator D;
-  // N = sum of num_i * (D / den_i) is expanded as is (nothing cancelled against D), so N = D * residual / p.
-  const terms = [dLogPdt, dUdx, parse(`(${u.toString()}) * (${dLogPdx.toString()})`, "u d/dx log p")].map((node) =>
-    toRational(node as unknown as AnyNode, opaque),
-  );
+  // N = sum of num_i * (D / den_i) is expanded as is (nothing cancelled against D), so N = D *
+  // residual / p.
+  const terms = [
+    dLogPdt,
+    dUdx,
+    parse(`(${u.toString()}) * (${dLogPdx.toString()})`, "u d/dx log p"),
+  ].map((node) => toRational(node as unknown as AnyNode, opaque));
   const commonDenominator = terms.reduce((acc, f) => lcm(acc, f.den), unit());
-  const numeratorPoly = terms.reduce((acc, f) => polyAdd(acc, expand(productTimes(f.num, quotient(commonDenominator, f.den)))), new Map() as Poly);
+  const numeratorPoly = terms.reduce(
+    (acc, f) => polyAdd(acc, expand(productTimes(f.num, quotient(commonDenominator, f.den)))),
+    new Map() as Poly,
+  );
 
-  // (4) the numerator expanded into one exact polynomial: zero exactly when every coefficient cancels
+  // (4) the numerator expanded into one exact polynomial: zero exactly when every coefficient
+  // cancels
   const restore = (node: MathJs.MathNode): MathJs.MathNode =>
     node.transform((n) => {
       const name = (n as unknown as AnyNode).name;
-      return n.type === "SymbolNode" && typeof name === "string" && originals.has(name) ? math.parse(originals.get(name) as string) : n;
+      return n.type === "SymbolNode" && typeof name === "string" && originals.has(name)
+        ? math.parse(originals.get(name) as string)
+        : n;
     });
   const numerator = restore(math.parse(polyString(numeratorPoly)));
   const denominator = restore(math.parse(productString(commonDenominator)));
   const isZero = numeratorPoly.size === 0;
   const simplified = isZero ? "0" : `(${numerator.toString()}) / (${denominator.toString()})`;
 
-  const step = (label: string, node: MathJs.MathNode): SymbolicStep => ({ label, expression: node.toString(), tex: node.toTex({ parenthesis: "auto", handler: symbolTex }) });
+  const step = (label: string, node: MathJs.MathNode): SymbolicStep => ({
+    label,
+    expression: node.toString(),
+    tex: node.toTex({ parenthesis: "auto", handler: symbolTex }),
+  });
   const steps: SymbolicStep[] = [
     step("d/dt log p", dLogPdt),
     step("d/dx log p", dLogPdx),

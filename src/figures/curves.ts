@@ -4,7 +4,18 @@
  * reflow makes few-step sampling work).
  */
 import * as tf from "@tensorflow/tfjs";
-import { BaseOptions, Figure, Trace, baseLayout, color, finish, logAxis, round, roundAll, toNumbers } from "./figure";
+import {
+  BaseOptions,
+  Figure,
+  Trace,
+  baseLayout,
+  color,
+  finish,
+  logAxis,
+  round,
+  roundAll,
+  toNumbers,
+} from "./figure";
 
 /** One named curve. `x` defaults to 1, 2, 3, ... */
 export interface CurveSeries {
@@ -46,7 +57,8 @@ export function smoothCurve(values: number[], weight: number): number[] {
 
 /** Indices kept when thinning `n` points to at most `max` (every k-th, and always the last). */
 export function thinIndices(n: number, max: number): number[] {
-  if (!Number.isInteger(max) || max < 2) throw new Error(`maxPoints must be an integer >= 2; got ${max}`);
+  if (!Number.isInteger(max) || max < 2)
+    throw new Error(`maxPoints must be an integer >= 2; got ${max}`);
   if (n <= max) return Array.from({ length: n }, (_, i) => i);
   const k = Math.ceil(n / (max - 1));
   const idx: number[] = [];
@@ -55,19 +67,29 @@ export function thinIndices(n: number, max: number): number[] {
   return idx;
 }
 
-function readSeries(input: number[] | tf.Tensor | CurveSeries[] | Record<string, number[]>, what: string): CurveSeries[] {
-  if (input instanceof tf.Tensor || (Array.isArray(input) && (input.length === 0 || typeof input[0] === "number"))) {
+function readSeries(
+  input: number[] | tf.Tensor | CurveSeries[] | Record<string, number[]>,
+  what: string,
+): CurveSeries[] {
+  if (
+    input instanceof tf.Tensor ||
+    (Array.isArray(input) && (input.length === 0 || typeof input[0] === "number"))
+  ) {
     return [{ name: what, values: input as number[] | tf.Tensor }];
   }
   if (Array.isArray(input)) return input as CurveSeries[];
   if (input !== null && typeof input === "object") {
     return Object.entries(input).map(([name, values]) => ({ name, values }));
   }
-  throw new Error(`${what} must be numbers, a 1-D tensor, a list of { name, values } or { name: values }; got ${typeof input}`);
+  throw new Error(
+    `${what} must be numbers, a 1-D tensor, a list of { name, values } or { name: values }; got ` +
+      `${typeof input}`,
+  );
 }
 
 /**
- * Training loss against step: one curve, several named curves, optional smoothing, log y by default.
+ * Training loss against step: one curve, several named curves, optional smoothing, log y by
+ * default.
  * @example
  * fm.show(fm.plotLoss(losses, { smooth: 0.9 }));
  * fm.show(fm.plotLoss({ "1-rectified": l1, "2-rectified": l2 }));
@@ -86,11 +108,14 @@ export function plotLoss(
     drawnValues.push(...values);
     const xs = s.x ?? values.map((_, i) => i + 1);
     if (xs.length !== values.length) {
-      throw new Error(`${s.name}: x and values must have the same length; got ${xs.length} and ${values.length}`);
+      throw new Error(
+        `${s.name}: x and values must have the same length; got ${xs.length} and ${values.length}`,
+      );
     }
     const keep = thinIndices(values.length, options.maxPoints ?? 2000);
     const c = color(k);
-    // On a log axis a zero or negative loss cannot be drawn: leave a gap instead of a plotly warning.
+    // On a log axis a zero or negative loss cannot be drawn: leave a gap instead of a plotly
+    // warning.
     const drawable = (v: number) => (logY && !(v > 0) ? null : round(v));
     data.push({
       type: "scatter",
@@ -115,12 +140,15 @@ export function plotLoss(
       });
     }
   });
-  const layout = baseLayout({ ...options, title: options.title ?? "Training loss" }, {
-    width: 640,
-    height: 400,
-    xTitle: "step",
-    yTitle: "loss",
-  });
+  const layout = baseLayout(
+    { ...options, title: options.title ?? "Training loss" },
+    {
+      width: 640,
+      height: 400,
+      xTitle: "step",
+      yTitle: "loss",
+    },
+  );
   if (logY) Object.assign(layout.yaxis as object, logAxis(drawnValues));
   layout.showlegend = data.length > 1;
   return finish({ data, layout });
@@ -157,7 +185,9 @@ export interface NfeOptions extends BaseOptions {
  */
 export function plotMetricVsNfe(series: NfeSeries[], options: NfeOptions = {}): Figure {
   if (!Array.isArray(series) || series.length === 0) {
-    throw new Error(`series must be a non-empty list of { name, nfe, values }; got ${JSON.stringify(series)}`);
+    throw new Error(
+      `series must be a non-empty list of { name, nfe, values }; got ${JSON.stringify(series)}`,
+    );
   }
   const metric = options.metric ?? "error";
   const allNfe = new Set<number>();
@@ -168,7 +198,10 @@ export function plotMetricVsNfe(series: NfeSeries[], options: NfeOptions = {}): 
     nfe.forEach((v) => allNfe.add(v));
     allValues.push(...values);
     if (nfe.length !== values.length) {
-      throw new Error(`${s.name}: nfe and values must have the same length; got ${nfe.length} and ${values.length}`);
+      throw new Error(
+        `${s.name}: nfe and values must have the same length; got ${nfe.length} and ` +
+          `${values.length}`,
+      );
     }
     nfe.forEach((v, i) => {
       if (!(v > 0)) throw new Error(`${s.name}: nfe must be positive counts; entry ${i} is ${v}`);
@@ -184,16 +217,19 @@ export function plotMetricVsNfe(series: NfeSeries[], options: NfeOptions = {}): 
       hovertemplate: `${s.name}<br>NFE %{x}: ${metric} %{y:.4g}<extra></extra>`,
     };
   });
-  const layout = baseLayout({ ...options, title: options.title ?? `${metric} against NFE` }, {
-    width: 640,
-    height: 420,
-    xTitle: "NFE (velocity-field evaluations per sample)",
-    yTitle: metric,
-  });
+  const layout = baseLayout(
+    { ...options, title: options.title ?? `${metric} against NFE` },
+    {
+      width: 640,
+      height: 420,
+      xTitle: "NFE (velocity-field evaluations per sample)",
+      yTitle: metric,
+    },
+  );
   // Ticks at the measured NFEs (step counts are few and meaningful: 1, 2, 4, 8, ...).
   const ticks = [...allNfe].sort((a, b) => a - b);
   Object.assign(layout.xaxis as object, {
-    type: options.logX ?? true ? "log" : "linear",
+    type: (options.logX ?? true) ? "log" : "linear",
     tickvals: ticks.length <= 12 ? ticks : undefined,
   });
   if (options.logY) Object.assign(layout.yaxis as object, logAxis(allValues));

@@ -50,13 +50,26 @@ function checkSpec(spec: GridSpec): { x: number[]; y: number[] } {
   const yRange = spec.yRange ?? xRange;
   const nx = spec.nx ?? spec.n ?? 60;
   const ny = spec.ny ?? spec.n ?? 60;
-  for (const [name, r] of [["xRange", xRange], ["yRange", yRange]] as const) {
-    if (!Array.isArray(r) || r.length !== 2 || !Number.isFinite(r[0]) || !Number.isFinite(r[1]) || !(r[0] < r[1])) {
+  for (const [name, r] of [
+    ["xRange", xRange],
+    ["yRange", yRange],
+  ] as const) {
+    if (
+      !Array.isArray(r) ||
+      r.length !== 2 ||
+      !Number.isFinite(r[0]) ||
+      !Number.isFinite(r[1]) ||
+      !(r[0] < r[1])
+    ) {
       throw new Error(`${name} must be [lo, hi] with lo < hi; got ${JSON.stringify(r)}`);
     }
   }
-  for (const [name, n] of [["nx", nx], ["ny", ny]] as const) {
-    if (!Number.isInteger(n) || n < 2 || n > 1000) throw new Error(`${name} must be an integer in [2, 1000]; got ${n}`);
+  for (const [name, n] of [
+    ["nx", nx],
+    ["ny", ny],
+  ] as const) {
+    if (!Number.isInteger(n) || n < 2 || n > 1000)
+      throw new Error(`${name} must be an integer in [2, 1000]; got ${n}`);
   }
   return { x: linspace(xRange[0], xRange[1], nx), y: linspace(yRange[0], yRange[1], ny) };
 }
@@ -64,7 +77,7 @@ function checkSpec(spec: GridSpec): { x: number[]; y: number[] } {
 /**
  * The points of a grid, row by row (y outer, x inner), ready to stack into a `[nx * ny, 2]` tensor.
  * @example
- * gridPoints({ n: 3, xRange: [0, 1] }).points;  // returns [[0, 0], [0.5, 0], [1, 0], [0, 0.5], ...]
+ * gridPoints({ n: 3, xRange: [0, 1] }).points; // returns [[0, 0], [0.5, 0], [1, 0], [0, 0.5], ...]
  */
 export function gridPoints(spec: GridSpec = {}): { x: number[]; y: number[]; points: number[][] } {
   const { x, y } = checkSpec(spec);
@@ -77,42 +90,54 @@ export function gridPoints(spec: GridSpec = {}): { x: number[]; y: number[]; poi
  * Evaluates a scalar function of points (such as a density `x => p_t(x)`) on a grid.
  * `f` takes `[m, 2]` and returns `[m]` or `[m, 1]`; everything it allocates is freed.
  * @example
- * const grid = evaluateGrid((x) => fm.tf.exp(fm.tf.mul(-0.5, fm.tf.sum(fm.tf.square(x), 1))), { n: 50 });
- * fm.show(plotDensity(grid));
+ * const grid = evaluateGrid((x) => fm.tf.exp(fm.tf.mul(-0.5, fm.tf.sum(fm.tf.square(x), 1))), { n:
+ * 50 }); fm.show(plotDensity(grid));
  */
 export function evaluateGrid(f: (x: tf.Tensor2D) => tf.Tensor, spec: GridSpec = {}): Grid {
   const { x, y, points } = gridPoints(spec);
   const values = tf.tidy(() => {
     const out = f(tf.tensor2d(points, [points.length, 2]));
-    if (!(out instanceof tf.Tensor)) throw new Error(`evaluateGrid: f must return a tensor; got ${typeof out}`);
+    if (!(out instanceof tf.Tensor))
+      throw new Error(`evaluateGrid: f must return a tensor; got ${typeof out}`);
     if (out.size !== points.length) {
       throw new Error(
-        `evaluateGrid: f must return one value per point ([${points.length}] or [${points.length}, 1]); got shape [${out.shape.join(", ")}]`,
+        `evaluateGrid: f must return one value per point ([${points.length}] or ` +
+          `[${points.length}, 1]); got shape [${out.shape.join(", ")}]`,
       );
     }
     return out.dataSync().slice();
   });
   const z: number[][] = [];
-  for (let j = 0; j < y.length; j++) z.push(Array.from(values.subarray(j * x.length, (j + 1) * x.length)));
+  for (let j = 0; j < y.length; j++)
+    z.push(Array.from(values.subarray(j * x.length, (j + 1) * x.length)));
   return { x, y, z };
 }
 
 /** Reads and checks a grid: `z` has `y.length` rows of `x.length` values. */
 export function readGrid(grid: Grid, name = "grid"): { x: number[]; y: number[]; z: number[][] } {
   if (grid === null || typeof grid !== "object" || !("z" in grid)) {
-    throw new Error(`${name} must be { x, y, z } (see evaluateGrid); got ${grid === null ? "null" : typeof grid}`);
+    throw new Error(
+      `${name} must be { x, y, z } (see evaluateGrid); got ${grid === null ? "null" : typeof grid}`,
+    );
   }
   const x = toNumbers(grid.x, `${name}.x`);
   const y = toNumbers(grid.y, `${name}.y`);
   let z: number[][];
   if (grid.z instanceof tf.Tensor) {
-    if (grid.z.rank !== 2) throw new Error(`${name}.z must have shape [ny, nx]; got shape [${grid.z.shape.join(", ")}]`);
+    if (grid.z.rank !== 2)
+      throw new Error(`${name}.z must have shape [ny, nx]; got shape [${grid.z.shape.join(", ")}]`);
     z = grid.z.arraySync() as number[][];
   } else {
     z = grid.z;
   }
-  if (!Array.isArray(z) || z.length !== y.length || z.some((row) => !Array.isArray(row) || row.length !== x.length)) {
-    const got = Array.isArray(z) ? `[${z.length}, ${Array.isArray(z[0]) ? z[0].length : "?"}]` : typeof z;
+  if (
+    !Array.isArray(z) ||
+    z.length !== y.length ||
+    z.some((row) => !Array.isArray(row) || row.length !== x.length)
+  ) {
+    const got = Array.isArray(z)
+      ? `[${z.length}, ${Array.isArray(z[0]) ? z[0].length : "?"}]`
+      : typeof z;
     throw new Error(`${name}.z must have shape [ny, nx] = [${y.length}, ${x.length}]; got ${got}`);
   }
   return { x, y, z };
@@ -150,12 +175,15 @@ export function heatmapTrace(grid: Grid, options: DensityOptions = {}): Trace {
 
 function gridLayout(grid: Grid, options: BaseOptions, title?: string) {
   const { x, y } = readGrid(grid);
-  const layout = baseLayout({ ...options, title: options.title ?? title, equal: true }, {
-    width: 560,
-    height: 480,
-    xTitle: COORD_TITLES[0],
-    yTitle: COORD_TITLES[1],
-  });
+  const layout = baseLayout(
+    { ...options, title: options.title ?? title, equal: true },
+    {
+      width: 560,
+      height: 480,
+      xTitle: COORD_TITLES[0],
+      yTitle: COORD_TITLES[1],
+    },
+  );
   (layout.xaxis as Record<string, unknown>).range = [x[0], x[x.length - 1]];
   (layout.yaxis as Record<string, unknown>).range = [y[0], y[y.length - 1]];
   (layout.xaxis as Record<string, unknown>).constrain = "domain";

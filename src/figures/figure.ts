@@ -75,7 +75,10 @@ export function color(i: number): string {
 /** Colour scale of densities (perceptually uniform, dark = low). */
 export const DENSITY_COLORSCALE = "Viridis";
 
-/** Significant digits kept in the figure's numbers: plenty for a picture, and it keeps notebooks small. */
+/**
+ * Significant digits kept in the figure's numbers: plenty for a picture, and it keeps notebooks
+ * small.
+ */
 export const DIGITS = 5;
 
 /** Rounds to `DIGITS` significant digits; non-finite values become `null` (plotly leaves a gap). */
@@ -115,12 +118,21 @@ export function toXY(points: Points, name = "points"): XY {
     rows = points;
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
-      if (!Array.isArray(r) || r.length !== 2 || typeof r[0] !== "number" || typeof r[1] !== "number") {
-        throw new Error(`${name} must be [x, y] pairs (shape [n, 2]); entry ${i} is ${JSON.stringify(r)}`);
+      if (
+        !Array.isArray(r) ||
+        r.length !== 2 ||
+        typeof r[0] !== "number" ||
+        typeof r[1] !== "number"
+      ) {
+        throw new Error(
+          `${name} must be [x, y] pairs (shape [n, 2]); entry ${i} is ${JSON.stringify(r)}`,
+        );
       }
     }
   } else {
-    throw new Error(`${name} must be a [n, 2] tensor or an array of [x, y] pairs; got ${describe(points)}`);
+    throw new Error(
+      `${name} must be a [n, 2] tensor or an array of [x, y] pairs; got ${describe(points)}`,
+    );
   }
   const x = new Array<number>(rows.length);
   const y = new Array<number>(rows.length);
@@ -131,7 +143,9 @@ export function toXY(points: Points, name = "points"): XY {
   return { x, y };
 }
 
-/** Reads a 1-D series (a tensor of any shape with one axis of length > 1, or an array of numbers). */
+/**
+ * Reads a 1-D series (a tensor of any shape with one axis of length > 1, or an array of numbers).
+ */
 export function toNumbers(values: tf.Tensor | ArrayLike<number>, name = "values"): number[] {
   if (values instanceof tf.Tensor) {
     const nonTrivial = values.shape.filter((s) => s !== 1);
@@ -145,7 +159,8 @@ export function toNumbers(values: tf.Tensor | ArrayLike<number>, name = "values"
   }
   const out = Array.from(values as ArrayLike<number>);
   for (let i = 0; i < out.length; i++) {
-    if (typeof out[i] !== "number") throw new Error(`${name} must hold numbers; entry ${i} is ${JSON.stringify(out[i])}`);
+    if (typeof out[i] !== "number")
+      throw new Error(`${name} must hold numbers; entry ${i} is ${JSON.stringify(out[i])}`);
   }
   return out;
 }
@@ -163,7 +178,9 @@ export function extent(values: ArrayLike<number>): [number, number] {
   return lo <= hi ? [lo, hi] : [0, 1];
 }
 
-/** `[lo, hi]` widened by `fraction` of its length on each side (a degenerate interval gets ±0.5). */
+/**
+ * `[lo, hi]` widened by `fraction` of its length on each side (a degenerate interval gets ±0.5).
+ */
 export function pad([lo, hi]: [number, number], fraction = 0.05): [number, number] {
   const w = hi - lo;
   if (w <= 0) return [lo - 0.5, hi + 0.5];
@@ -190,7 +207,10 @@ export interface BaseOptions {
 }
 
 /** Axis style of the course: a plain frame, light grid, outside ticks. */
-export function axisStyle(title?: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function axisStyle(
+  title?: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     title: title ? { text: title } : undefined,
     showline: true,
@@ -230,10 +250,16 @@ export function baseLayout(
   return dropUndefined(layout);
 }
 
-/** Removes `undefined` fields (recursively through plain objects), so the JSON is clean and stable. */
+/**
+ * Removes `undefined` fields (recursively through plain objects), so the JSON is clean and stable.
+ */
 export function dropUndefined<T>(value: T): T {
   if (Array.isArray(value)) return value.map(dropUndefined) as unknown as T;
-  if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+  if (
+    value !== null &&
+    typeof value === "object" &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       if (v !== undefined) out[k] = dropUndefined(v);
@@ -277,7 +303,14 @@ export function placeLegend(layout: Layout, show: boolean, below: boolean): Layo
   // x-axis title, inside the enlarged bottom margin.
   const plotHeight = layout.height - (margin.t ?? 50) - bottom;
   const y = -Math.min(0.5, 62 / Math.max(plotHeight, 1));
-  layout.legend = { ...((layout.legend as object) ?? {}), orientation: "h", x: 0, xanchor: "left", y: Number(y.toFixed(4)), yanchor: "top" };
+  layout.legend = {
+    ...((layout.legend as object) ?? {}),
+    orientation: "h",
+    x: 0,
+    xanchor: "left",
+    y: Number(y.toFixed(4)),
+    yanchor: "top",
+  };
   return layout;
 }
 

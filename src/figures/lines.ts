@@ -6,7 +6,21 @@
  *   over the start positions x0, move every point of every line by psi_t, and draw the bent lines.
  */
 import * as tf from "@tensorflow/tfjs";
-import { BaseOptions, COORD_TITLES, Figure, Points, Trace, baseLayout, color, finish, logAxis, round, roundAll, toNumbers, toXY } from "./figure";
+import {
+  BaseOptions,
+  COORD_TITLES,
+  Figure,
+  Points,
+  Trace,
+  baseLayout,
+  color,
+  finish,
+  logAxis,
+  round,
+  roundAll,
+  toNumbers,
+  toXY,
+} from "./figure";
 
 /** One named curve. */
 export interface LineSeries {
@@ -57,7 +71,10 @@ export interface LinesOptions extends BaseOptions {
  */
 export function plotLines(series: LineSeries[], options: LinesOptions = {}): Figure {
   if (!Array.isArray(series) || series.length === 0) {
-    throw new Error(`plotLines needs a non-empty list of { name, x, y }; got ${Array.isArray(series) ? "an empty list" : typeof series}`);
+    throw new Error(
+      `plotLines needs a non-empty list of { name, x, y }; got ` +
+        `${Array.isArray(series) ? "an empty list" : typeof series}`,
+    );
   }
   const xs: number[] = [];
   const ys: number[] = [];
@@ -67,7 +84,10 @@ export function plotLines(series: LineSeries[], options: LinesOptions = {}): Fig
     }
     const x = toNumbers(s.x, `${s.name}: x`);
     const y = toNumbers(s.y, `${s.name}: y`);
-    if (x.length !== y.length) throw new Error(`${s.name}: x and y must have the same length; got ${x.length} and ${y.length}`);
+    if (x.length !== y.length)
+      throw new Error(
+        `${s.name}: x and y must have the same length; got ${x.length} and ${y.length}`,
+      );
     xs.push(...x);
     ys.push(...y);
     const c = s.color ?? color(k);
@@ -85,11 +105,16 @@ export function plotLines(series: LineSeries[], options: LinesOptions = {}): Fig
       hovertemplate: `${s.name}<br>(%{x:.4g}, %{y:.4g})<extra></extra>`,
     };
   });
-  const layout = baseLayout({ ...options, equal: options.equal ?? false }, { width: 600, height: 420, xTitle: "x", yTitle: "y" });
+  const layout = baseLayout(
+    { ...options, equal: options.equal ?? false },
+    { width: 600, height: 420, xTitle: "x", yTitle: "y" },
+  );
   if (options.logX) Object.assign(layout.xaxis as object, logAxis(xs));
   if (options.logY) Object.assign(layout.yaxis as object, logAxis(ys));
-  if (options.xRange) Object.assign(layout.xaxis as object, { range: options.xRange, autorange: false });
-  if (options.yRange) Object.assign(layout.yaxis as object, { range: options.yRange, autorange: false });
+  if (options.xRange)
+    Object.assign(layout.xaxis as object, { range: options.xRange, autorange: false });
+  if (options.yRange)
+    Object.assign(layout.yaxis as object, { range: options.yRange, autorange: false });
   layout.showlegend = data.filter((t) => t.showlegend !== false).length > 1;
   return finish({ data, layout });
 }
@@ -125,7 +150,13 @@ function linspace(lo: number, hi: number, n: number): number[] {
 }
 
 function checkRange(r: unknown, name: string): [number, number] {
-  if (!Array.isArray(r) || r.length !== 2 || !Number.isFinite(r[0]) || !Number.isFinite(r[1]) || !(r[0] < r[1])) {
+  if (
+    !Array.isArray(r) ||
+    r.length !== 2 ||
+    !Number.isFinite(r[0]) ||
+    !Number.isFinite(r[1]) ||
+    !(r[0] < r[1])
+  ) {
     throw new Error(`${name} must be [lo, hi] with lo < hi; got ${JSON.stringify(r)}`);
   }
   return r as [number, number];
@@ -143,13 +174,17 @@ export function gridLines(spec: GridLinesSpec = {}): GridLines {
   const yRange = checkRange(spec.yRange ?? xRange, "yRange");
   const lines = spec.lines ?? 9;
   const resolution = spec.resolution ?? 41;
-  if (!Number.isInteger(lines) || lines < 2 || lines > 200) throw new Error(`lines must be an integer in [2, 200]; got ${lines}`);
+  if (!Number.isInteger(lines) || lines < 2 || lines > 200)
+    throw new Error(`lines must be an integer in [2, 200]; got ${lines}`);
   if (!Number.isInteger(resolution) || resolution < 2 || resolution > 2000) {
     throw new Error(`resolution must be an integer in [2, 2000]; got ${resolution}`);
   }
   const points: number[][] = [];
   const out: number[][] = [];
-  const along = { x: linspace(xRange[0], xRange[1], resolution), y: linspace(yRange[0], yRange[1], resolution) };
+  const along = {
+    x: linspace(xRange[0], xRange[1], resolution),
+    y: linspace(yRange[0], yRange[1], resolution),
+  };
   for (const y of linspace(yRange[0], yRange[1], lines)) {
     out.push(along.x.map((x) => points.push([x, y]) - 1));
   }
@@ -180,13 +215,22 @@ export interface WarpedGridOptions extends BaseOptions {
  * const moved = flow.psi(tf.tensor2d(grid.points), 0.5);
  * fm.show(fm.plotWarpedGrid(moved, grid, { title: "psi_0.5" }));
  */
-export function plotWarpedGrid(points: Points, grid: GridLines, options: WarpedGridOptions = {}): Figure {
+export function plotWarpedGrid(
+  points: Points,
+  grid: GridLines,
+  options: WarpedGridOptions = {},
+): Figure {
   if (!grid || !Array.isArray(grid.lines) || !Array.isArray(grid.points)) {
-    throw new Error(`grid must come from gridLines() ({ points, lines, horizontal }); got ${typeof grid}`);
+    throw new Error(
+      `grid must come from gridLines() ({ points, lines, horizontal }); got ${typeof grid}`,
+    );
   }
   const { x, y } = toXY(points, "points");
   if (x.length !== grid.points.length) {
-    throw new Error(`points must be the grid's ${grid.points.length} points moved (same order); got ${x.length} points`);
+    throw new Error(
+      `points must be the grid's ${grid.points.length} points moved (same order); got ` +
+        `${x.length} points`,
+    );
   }
   const colors = options.colors ?? [color(0), color(1)];
   const group = (from: number, to: number, name: string, c: string): Trace => {
@@ -194,7 +238,8 @@ export function plotWarpedGrid(points: Points, grid: GridLines, options: WarpedG
     const gy: (number | null)[] = [];
     for (let l = from; l < to; l++) {
       for (const i of grid.lines[l]) {
-        if (!Number.isInteger(i) || i < 0 || i >= x.length) throw new Error(`grid.lines[${l}] holds ${i}, not an index of the ${x.length} points`);
+        if (!Number.isInteger(i) || i < 0 || i >= x.length)
+          throw new Error(`grid.lines[${l}] holds ${i}, not an index of the ${x.length} points`);
         gx.push(round(x[i]));
         gy.push(round(y[i]));
       }
@@ -215,9 +260,20 @@ export function plotWarpedGrid(points: Points, grid: GridLines, options: WarpedG
     group(0, grid.horizontal, "lines that started horizontal", colors[0]),
     group(grid.horizontal, grid.lines.length, "lines that started vertical", colors[1]),
   ];
-  const layout = baseLayout({ ...options, equal: true }, { width: 480, height: 460, xTitle: COORD_TITLES[0], yTitle: COORD_TITLES[1] });
-  if (options.xRange) Object.assign(layout.xaxis as object, { range: checkRange(options.xRange, "xRange"), autorange: false });
-  if (options.yRange) Object.assign(layout.yaxis as object, { range: checkRange(options.yRange, "yRange"), autorange: false });
+  const layout = baseLayout(
+    { ...options, equal: true },
+    { width: 480, height: 460, xTitle: COORD_TITLES[0], yTitle: COORD_TITLES[1] },
+  );
+  if (options.xRange)
+    Object.assign(layout.xaxis as object, {
+      range: checkRange(options.xRange, "xRange"),
+      autorange: false,
+    });
+  if (options.yRange)
+    Object.assign(layout.yaxis as object, {
+      range: checkRange(options.yRange, "yRange"),
+      autorange: false,
+    });
   layout.showlegend = false;
   return finish({ data, layout });
 }

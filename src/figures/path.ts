@@ -6,13 +6,30 @@
 import * as tf from "@tensorflow/tfjs";
 import { assertInRange } from "../core/checks";
 import type { VelocityField } from "../core/notation";
-import { BaseOptions, COORD_TITLES, Figure, Frame, Layout, Points, Trace, baseLayout, color, extent, finish, pad, toXY } from "./figure";
+import {
+  BaseOptions,
+  COORD_TITLES,
+  Figure,
+  Frame,
+  Layout,
+  Points,
+  Trace,
+  baseLayout,
+  color,
+  extent,
+  finish,
+  pad,
+  toXY,
+} from "./figure";
 import { Grid, GridSpec, evaluateGrid, heatmapTrace, readGrid } from "./density";
 import { ArrowField, arrowSpacing, autoArrowScale, fieldOnGrid, quiverTraces } from "./quiver";
 import { pointsTrace } from "./points";
 import { TrajectoryInput, readTrajectory } from "./trajectories";
 
-/** What to draw at one time t. Every frame must carry the same kinds (all with a density, or none, ...). */
+/**
+ * What to draw at one time t. Every frame must carry the same kinds (all with a density, or none,
+ * ...).
+ */
 export interface PathFrame {
   /** The time, in [0, 1]. */
   t: number;
@@ -30,7 +47,9 @@ export interface PathOptions extends BaseOptions {
   active?: number;
   /** Colour range of the density: per frame, or one range shared by all frames. @default "frame" */
   densityScale?: "frame" | "shared";
-  /** Arrow length per unit speed, one for all frames (so speeds compare across t). @default "auto" */
+  /**
+   * Arrow length per unit speed, one for all frames (so speeds compare across t). @default "auto"
+   */
   arrowScale?: number | "auto";
   /** Longest drawn arrow, in arrow spacings. @default 1.5 */
   clip?: number | false;
@@ -62,16 +81,23 @@ function frameName(t: number): string {
  */
 export function plotPath(frames: PathFrame[], options: PathOptions = {}): Figure {
   if (!Array.isArray(frames) || frames.length === 0) {
-    throw new Error(`frames must be a non-empty list of { t, density?, field?, particles? }; got ${JSON.stringify(frames)}`);
+    throw new Error(
+      `frames must be a non-empty list of { t, density?, field?, particles? }; got ` +
+        `${JSON.stringify(frames)}`,
+    );
   }
   const kinds = KINDS.filter((k) => frames[0][k] !== undefined);
-  if (kinds.length === 0) throw new Error("frames[0] must carry at least one of density, field, particles; got none");
+  if (kinds.length === 0)
+    throw new Error("frames[0] must carry at least one of density, field, particles; got none");
   const names = new Set<string>();
   frames.forEach((f, i) => {
     assertInRange(f.t, `frames[${i}].t`, 0, 1);
     for (const k of KINDS) {
       if ((f[k] !== undefined) !== kinds.includes(k)) {
-        throw new Error(`every frame must carry the same kinds as frames[0] (${kinds.join(", ")}); frames[${i}] differs in ${k}`);
+        throw new Error(
+          `every frame must carry the same kinds as frames[0] (${kinds.join(", ")}); ` +
+            `frames[${i}] differs in ${k}`,
+        );
       }
     }
     const name = frameName(f.t);
@@ -114,27 +140,40 @@ export function plotPath(frames: PathFrame[], options: PathOptions = {}): Figure
   let zRange: [number, number] | undefined;
   if (kinds.includes("density") && options.densityScale === "shared") {
     const all: number[] = [];
-    for (const f of frames) for (const row of readGrid(f.density as Grid, "density").z) all.push(...row);
+    for (const f of frames)
+      for (const row of readGrid(f.density as Grid, "density").z) all.push(...row);
     zRange = extent(all);
   }
   const fields = kinds.includes("field") ? frames.map((f) => f.field as ArrowField) : [];
   const arrowScale =
-    options.arrowScale === undefined || options.arrowScale === "auto" ? autoArrowScale(fields) : options.arrowScale;
+    options.arrowScale === undefined || options.arrowScale === "auto"
+      ? autoArrowScale(fields)
+      : options.arrowScale;
   const spacing = fields.length
-    ? Math.min(...fields.map((f) => {
-        const p = toXY(f.points, "field.points");
-        return arrowSpacing(p.x, p.y);
-      }))
+    ? Math.min(
+        ...fields.map((f) => {
+          const p = toXY(f.points, "field.points");
+          return arrowSpacing(p.x, p.y);
+        }),
+      )
     : 1;
 
   const tracesOf = (f: PathFrame): Trace[] => {
     const out: Trace[] = [];
     if (f.density) out.push(heatmapTrace(f.density, { zRange, zTitle: "p_t(x)" }));
     if (f.field) {
-      // White arrows read well on the density's colours; on a white background, the first palette colour.
+      // White arrows read well on the density's colours; on a white background, the first palette
+      // colour.
       const arrowColor = f.density ? "rgba(255,255,255,0.9)" : color(0);
       out.push(
-        ...quiverTraces(f.field, { scale: arrowScale, spacing, clip: options.clip, tails: false, name: "u_t(x)", color: arrowColor }),
+        ...quiverTraces(f.field, {
+          scale: arrowScale,
+          spacing,
+          clip: options.clip,
+          tails: false,
+          name: "u_t(x)",
+          color: arrowColor,
+        }),
       );
     }
     if (f.particles) {
@@ -157,7 +196,12 @@ export function plotPath(frames: PathFrame[], options: PathOptions = {}): Figure
 
   const duration = options.frameDuration ?? 400;
   const layout: Layout = baseLayout(
-    { ...options, title: options.title ?? "Probability path", equal: true, height: options.height ?? 600 },
+    {
+      ...options,
+      title: options.title ?? "Probability path",
+      equal: true,
+      height: options.height ?? 600,
+    },
     { width: 560, height: 600, xTitle: COORD_TITLES[0], yTitle: COORD_TITLES[1] },
   );
   Object.assign(layout.xaxis as object, { range: xr, autorange: false, constrain: "domain" });
@@ -174,7 +218,10 @@ export function plotPath(frames: PathFrame[], options: PathOptions = {}): Figure
       steps: frames.map((f) => ({
         label: frameName(f.t),
         method: "animate",
-        args: [[frameName(f.t)], { mode: "immediate", frame: { duration: 0, redraw: true }, transition: { duration: 0 } }],
+        args: [
+          [frameName(f.t)],
+          { mode: "immediate", frame: { duration: 0, redraw: true }, transition: { duration: 0 } },
+        ],
       })),
     },
   ];
@@ -192,12 +239,22 @@ export function plotPath(frames: PathFrame[], options: PathOptions = {}): Figure
         {
           label: "▶",
           method: "animate",
-          args: [null, { frame: { duration, redraw: true }, fromcurrent: true, transition: { duration: 0 } }],
+          args: [
+            null,
+            { frame: { duration, redraw: true }, fromcurrent: true, transition: { duration: 0 } },
+          ],
         },
         {
           label: "❚❚",
           method: "animate",
-          args: [[null], { mode: "immediate", frame: { duration: 0, redraw: false }, transition: { duration: 0 } }],
+          args: [
+            [null],
+            {
+              mode: "immediate",
+              frame: { duration: 0, redraw: false },
+              transition: { duration: 0 },
+            },
+          ],
         },
       ],
     },
@@ -233,12 +290,14 @@ export interface PathFramesSpec {
  * Evaluates a density, a velocity field and particles at each time, ready for `plotPath`.
  * Reads every tensor it makes and frees it: leak-free (the caller keeps what it passed in).
  * @example
- * const frames = fm.pathFrames({ times: [0, 0.25, 0.5, 0.75, 1], density: pt, field: u, particles: trajectory });
- * fm.show(fm.plotPath(frames));
+ * const frames = fm.pathFrames({ times: [0, 0.25, 0.5, 0.75, 1], density: pt, field: u, particles:
+ * trajectory }); fm.show(fm.plotPath(frames));
  */
 export function pathFrames(spec: PathFramesSpec): PathFrame[] {
   if (!Array.isArray(spec.times) || spec.times.length === 0) {
-    throw new Error(`times must be a non-empty list of times in [0, 1]; got ${JSON.stringify(spec.times)}`);
+    throw new Error(
+      `times must be a non-empty list of times in [0, 1]; got ${JSON.stringify(spec.times)}`,
+    );
   }
   spec.times.forEach((t, i) => assertInRange(t, `times[${i}]`, 0, 1));
   const tmax = spec.fieldTmax ?? 1;
@@ -247,7 +306,9 @@ export function pathFrames(spec: PathFramesSpec): PathFrame[] {
   if (spec.particles !== undefined && typeof spec.particles !== "function") {
     const read = readTrajectory(spec.particles, "particles");
     if (read.length !== spec.times.length) {
-      throw new Error(`particles must have one step per time (${spec.times.length}); got ${read.length} steps`);
+      throw new Error(
+        `particles must have one step per time (${spec.times.length}); got ${read.length} steps`,
+      );
     }
     steps = read.map(({ x, y }) => x.map((xi, i) => [xi, y[i]]));
   }
@@ -262,7 +323,10 @@ export function pathFrames(spec: PathFramesSpec): PathFrame[] {
       frame.particles = tf.tidy(() => {
         const p = f(t);
         if (p instanceof tf.Tensor) {
-          if (p.rank !== 2 || p.shape[1] !== 2) throw new Error(`particles(${t}) must have shape [n, 2]; got shape [${p.shape.join(", ")}]`);
+          if (p.rank !== 2 || p.shape[1] !== 2)
+            throw new Error(
+              `particles(${t}) must have shape [n, 2]; got shape [${p.shape.join(", ")}]`,
+            );
           return p.arraySync() as number[][];
         }
         return p;

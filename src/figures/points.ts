@@ -2,7 +2,19 @@
  * Point clouds: samples x0 ~ p_0, x1 ~ p_data, or the particles x_t of a probability path
  * (lecture, concept 1: the probability path p_t seen through its samples).
  */
-import { BaseOptions, COORD_TITLES, Figure, Points, Trace, baseLayout, color, finish, placeLegend, roundAll, toXY } from "./figure";
+import {
+  BaseOptions,
+  COORD_TITLES,
+  Figure,
+  Points,
+  Trace,
+  baseLayout,
+  color,
+  finish,
+  placeLegend,
+  roundAll,
+  toXY,
+} from "./figure";
 
 /** One named cloud, for figures with several. */
 export interface PointSeries {
@@ -38,7 +50,11 @@ function isSeriesList(value: unknown): value is PointSeries[] {
 }
 
 /** The scatter trace of one cloud (shared with the other builders). */
-export function pointsTrace(points: Points, name: string, options: { color: string; size: number; opacity: number }): Trace {
+export function pointsTrace(
+  points: Points,
+  name: string,
+  options: { color: string; size: number; opacity: number },
+): Trace {
   const { x, y } = toXY(points, name);
   return {
     type: "scatter",
@@ -46,7 +62,12 @@ export function pointsTrace(points: Points, name: string, options: { color: stri
     name,
     x: roundAll(x),
     y: roundAll(y),
-    marker: { color: options.color, size: options.size, opacity: options.opacity, line: { width: 0 } },
+    marker: {
+      color: options.color,
+      size: options.size,
+      opacity: options.opacity,
+      line: { width: 0 },
+    },
     hovertemplate: `${name}<br>(%{x:.3f}, %{y:.3f})<extra></extra>`,
   };
 }
@@ -58,7 +79,9 @@ export function pointsTrace(points: Points, name: string, options: { color: stri
  * plotPoints([{ name: "x0", points: x0 }, { name: "x1", points: x1 }]);
  */
 export function plotPoints(points: Points | PointSeries[], options: PointsOptions = {}): Figure {
-  const series: PointSeries[] = isSeriesList(points) ? points : [{ name: "points", points: points as Points }];
+  const series: PointSeries[] = isSeriesList(points)
+    ? points
+    : [{ name: "points", points: points as Points }];
   const size = options.size ?? 5;
   const opacity = options.opacity ?? 0.7;
   const data = series.map((s, i) =>

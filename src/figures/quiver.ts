@@ -12,7 +12,19 @@
 import * as tf from "@tensorflow/tfjs";
 import type { VelocityField } from "../core/notation";
 import { assertInRange } from "../core/checks";
-import { BaseOptions, COORD_TITLES, Figure, Points, Trace, baseLayout, color, finish, round, roundAll, toXY } from "./figure";
+import {
+  BaseOptions,
+  COORD_TITLES,
+  Figure,
+  Points,
+  Trace,
+  baseLayout,
+  color,
+  finish,
+  round,
+  roundAll,
+  toXY,
+} from "./figure";
 import { GridSpec, gridPoints } from "./density";
 
 /** Arrow positions and their vectors, both `[n, 2]`. */
@@ -49,7 +61,9 @@ function readArrows(field: ArrowField): { px: number[]; py: number[]; vx: number
   const p = toXY(field.points, "points");
   const v = toXY(field.vectors, "vectors");
   if (p.x.length !== v.x.length) {
-    throw new Error(`points and vectors must have the same shape; got [${p.x.length}, 2] and [${v.x.length}, 2]`);
+    throw new Error(
+      `points and vectors must have the same shape; got [${p.x.length}, 2] and [${v.x.length}, 2]`,
+    );
   }
   return { px: p.x, py: p.y, vx: v.x, vy: v.y };
 }
@@ -172,8 +186,12 @@ export function quiverTraces(
 export function plotQuiver(field: ArrowField, options: QuiverOptions = {}): Figure {
   const { px, py } = readArrows(field);
   const spacing = arrowSpacing(px, py);
-  const scale = options.scale === undefined || options.scale === "auto" ? autoArrowScale([field]) : options.scale;
-  if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`scale must be a positive number or "auto"; got ${scale}`);
+  const scale =
+    options.scale === undefined || options.scale === "auto"
+      ? autoArrowScale([field])
+      : options.scale;
+  if (!(scale > 0) || !Number.isFinite(scale))
+    throw new Error(`scale must be a positive number or "auto"; got ${scale}`);
   const data = quiverTraces(field, { ...options, scale, spacing });
   const layout = baseLayout(
     { ...options, equal: options.equal ?? true },
@@ -187,16 +205,29 @@ export function plotQuiver(field: ArrowField, options: QuiverOptions = {}): Figu
  * Samples a velocity field u_t on a grid at one time t, for `plotQuiver`. Leak-free. The grid
  * defaults to 15 x 15 points over [-3, 3]² (coarser than a density grid: arrows need room).
  * @example
- * fieldOnGrid((x, t) => fm.tf.neg(x), 0.5, { n: 11 });  // returns { points: [[-3, -3], ...], vectors: [[3, 3], ...] }
+ * fieldOnGrid((x, t) => fm.tf.neg(x), 0.5, { n: 11 }); // returns { points: [[-3, -3], ...],
+ * vectors: [[3, 3], ...] }
  */
-export function fieldOnGrid(u: VelocityField, t: number, spec: GridSpec = {}): { points: number[][]; vectors: number[][] } {
+export function fieldOnGrid(
+  u: VelocityField,
+  t: number,
+  spec: GridSpec = {},
+): { points: number[][]; vectors: number[][] } {
   assertInRange(t, "t", 0, 1);
   const { points } = gridPoints({ n: 15, ...spec });
   const vectors = tf.tidy(() => {
     const out = u(tf.tensor2d(points, [points.length, 2]), t);
-    if (!(out instanceof tf.Tensor) || out.rank !== 2 || out.shape[0] !== points.length || out.shape[1] !== 2) {
+    if (
+      !(out instanceof tf.Tensor) ||
+      out.rank !== 2 ||
+      out.shape[0] !== points.length ||
+      out.shape[1] !== 2
+    ) {
       const got = out instanceof tf.Tensor ? `shape [${out.shape.join(", ")}]` : typeof out;
-      throw new Error(`the velocity field must return [${points.length}, 2] for [${points.length}, 2] points; got ${got}`);
+      throw new Error(
+        `the velocity field must return [${points.length}, 2] for [${points.length}, 2] points; ` +
+          `got ${got}`,
+      );
     }
     return out.arraySync() as number[][];
   });

@@ -3,9 +3,24 @@
  * (lecture, concept 1: trajectory and flow; concept 7: reflow straightens them).
  */
 import * as tf from "@tensorflow/tfjs";
-import { BaseOptions, COORD_TITLES, Figure, Points, Trace, baseLayout, color, finish, placeLegend, round, toXY } from "./figure";
+import {
+  BaseOptions,
+  COORD_TITLES,
+  Figure,
+  Points,
+  Trace,
+  baseLayout,
+  color,
+  finish,
+  placeLegend,
+  round,
+  toXY,
+} from "./figure";
 
-/** A trajectory: a `[T, n, 2]` tensor (T time steps of n particles) or a list of T `[n, 2]` point sets. */
+/**
+ * A trajectory: a `[T, n, 2]` tensor (T time steps of n particles) or a list of T `[n, 2]` point
+ * sets.
+ */
 export type TrajectoryInput = tf.Tensor | Points[];
 
 /** Options of `plotTrajectories`. */
@@ -24,37 +39,53 @@ export interface TrajectoryOptions extends BaseOptions {
   equal?: boolean;
 }
 
-/** Reads a trajectory into `T` steps of `{ x, y }` columns, checking every step has the same `n`. */
-export function readTrajectory(trajectory: TrajectoryInput, name = "trajectory"): { x: number[]; y: number[] }[] {
+/**
+ * Reads a trajectory into `T` steps of `{ x, y }` columns, checking every step has the same `n`.
+ */
+export function readTrajectory(
+  trajectory: TrajectoryInput,
+  name = "trajectory",
+): { x: number[]; y: number[] }[] {
   let steps: { x: number[]; y: number[] }[];
   if (trajectory instanceof tf.Tensor) {
     if (trajectory.rank !== 3 || trajectory.shape[2] !== 2) {
-      throw new Error(`${name} must have shape [T, n, 2]; got shape [${trajectory.shape.join(", ")}]`);
+      throw new Error(
+        `${name} must have shape [T, n, 2]; got shape [${trajectory.shape.join(", ")}]`,
+      );
     }
     const data = trajectory.arraySync() as number[][][];
     steps = data.map((rows, i) => toXY(rows, `${name}[${i}]`));
   } else if (Array.isArray(trajectory)) {
     steps = trajectory.map((p, i) => toXY(p, `${name}[${i}]`));
   } else {
-    throw new Error(`${name} must be a [T, n, 2] tensor or a list of [n, 2] point sets; got ${typeof trajectory}`);
+    throw new Error(
+      `${name} must be a [T, n, 2] tensor or a list of [n, 2] point sets; got ${typeof trajectory}`,
+    );
   }
   if (steps.length < 1) throw new Error(`${name} must have at least one time step; got 0`);
   const n = steps[0].x.length;
   steps.forEach((s, i) => {
-    if (s.x.length !== n) throw new Error(`${name}[${i}] must have ${n} points like ${name}[0]; got ${s.x.length}`);
+    if (s.x.length !== n)
+      throw new Error(`${name}[${i}] must have ${n} points like ${name}[0]; got ${s.x.length}`);
   });
   return steps;
 }
 
 /** The evenly spaced subset of `n` indices of size at most `max` (always including the first). */
 export function subsetIndices(n: number, max: number): number[] {
-  if (!Number.isInteger(max) || max < 1) throw new Error(`maxPaths must be a positive integer; got ${max}`);
+  if (!Number.isInteger(max) || max < 1)
+    throw new Error(`maxPaths must be a positive integer; got ${max}`);
   if (n <= max) return Array.from({ length: n }, (_, i) => i);
   return Array.from({ length: max }, (_, k) => Math.floor((k * n) / max));
 }
 
-/** The traces of a trajectory (shared with `plotPath`): one line trace for all paths, then the ends. */
-export function trajectoryTraces(trajectory: TrajectoryInput, options: TrajectoryOptions = {}): Trace[] {
+/**
+ * The traces of a trajectory (shared with `plotPath`): one line trace for all paths, then the ends.
+ */
+export function trajectoryTraces(
+  trajectory: TrajectoryInput,
+  options: TrajectoryOptions = {},
+): Trace[] {
   const steps = readTrajectory(trajectory);
   const keep = subsetIndices(steps[0].x.length, options.maxPaths ?? 200);
   const c = options.color ?? color(0);
@@ -114,7 +145,10 @@ export function trajectoryTraces(trajectory: TrajectoryInput, options: Trajector
  * const { trajectory } = solve(u, x0, { steps: 20 });   // [21, n, 2]
  * fm.show(fm.plotTrajectories(trajectory, { title: "Euler, 20 steps" }));
  */
-export function plotTrajectories(trajectory: TrajectoryInput, options: TrajectoryOptions = {}): Figure {
+export function plotTrajectories(
+  trajectory: TrajectoryInput,
+  options: TrajectoryOptions = {},
+): Figure {
   const data = trajectoryTraces(trajectory, options);
   const layout = baseLayout(
     { ...options, equal: options.equal ?? true },

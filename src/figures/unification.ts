@@ -141,12 +141,29 @@ export function plotSamplerQuality(
   const top = Math.max(threshold + 1, ...results.map((r) => r.ratio * 1.1));
   const chart = plotLines(
     [
-      dots("deterministic", pick((r) => !r.reference && !r.stochastic), PALETTE[0]),
-      dots("stochastic", pick((r) => !r.reference && r.stochastic), PALETTE[1]),
-      dots("reference", pick((r) => !!r.reference), "#888888"),
+      dots(
+        "deterministic",
+        pick((r) => !r.reference && !r.stochastic),
+        PALETTE[0],
+      ),
+      dots(
+        "stochastic",
+        pick((r) => !r.reference && r.stochastic),
+        PALETTE[1],
+      ),
+      dots(
+        "reference",
+        pick((r) => !!r.reference),
+        "#888888",
+      ),
       { name: "noise floor (expected)", x: span, y: [1, 1], dash: "dash", color: "#888888" },
-      { name: "match threshold", x: span, y: [threshold, threshold], dash: "dot",
-        color: "#aa3333" },
+      {
+        name: "match threshold",
+        x: span,
+        y: [threshold, threshold],
+        dash: "dot",
+        color: "#aa3333",
+      },
     ],
     {
       title: options.title ?? "Samplers: distance to held-out data",

@@ -7,10 +7,11 @@
  * axes whose slope is the order p. From measured pairs (x_i, y_i) the least-squares slope of
  * log y_i against log x_i estimates p:
  *
- *     p = sum_i (a_i - mean a)(b_i - mean b) / sum_i (a_i - mean a)^2,   a_i = log x_i,  b_i = log y_i.
+ *     p = sum_i (a_i - mean a)(b_i - mean b) / sum_i (a_i - mean a)^2,   a_i = log x_i,  b_i = log
+ *       y_i.
  *
- * Against the number of steps (or NFE, proportional to it) instead of the step size, the slope is -p.
- * Plain float64 JavaScript; no tensors.
+ * Against the number of steps (or NFE, proportional to it) instead of the step size, the slope is
+ * -p. Plain float64 JavaScript; no tensors.
  */
 
 /**
@@ -20,18 +21,27 @@
  * @param y positive values (errors, distances, ...), as many as `x`
  * @returns the fitted exponent p
  * @example
- * logLogSlope([1, 2, 4, 8], [1, 0.25, 0.0625, 0.015625]);   // returns -2 (error ~ NFE^-2: a second-order method)
- * logLogSlope([100, 400, 1600], [0.1, 0.05, 0.025]);          // returns -0.5 (Monte-Carlo: ~ n^(-1/2))
+ * logLogSlope([1, 2, 4, 8], [1, 0.25, 0.0625, 0.015625]); // returns -2 (error ~ NFE^-2: a
+ * second-order method) logLogSlope([100, 400, 1600], [0.1, 0.05, 0.025]); // returns -0.5
+ * (Monte-Carlo: ~ n^(-1/2))
  */
 export function logLogSlope(x: readonly number[], y: readonly number[]): number {
   const fn = "logLogSlope";
-  if (!Array.isArray(x) || !Array.isArray(y)) throw new Error(`${fn}: x and y must be arrays of numbers; got ${typeof x} and ${typeof y}`);
-  if (x.length !== y.length) throw new Error(`${fn}: x and y must have the same length; got ${x.length} and ${y.length}`);
+  if (!Array.isArray(x) || !Array.isArray(y))
+    throw new Error(`${fn}: x and y must be arrays of numbers; got ${typeof x} and ${typeof y}`);
+  if (x.length !== y.length)
+    throw new Error(`${fn}: x and y must have the same length; got ${x.length} and ${y.length}`);
   if (x.length < 2) throw new Error(`${fn}: needs at least 2 points; got ${x.length}`);
-  for (const [name, values] of [["x", x], ["y", y]] as const) {
+  for (const [name, values] of [
+    ["x", x],
+    ["y", y],
+  ] as const) {
     values.forEach((v, i) => {
       if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
-        throw new Error(`${fn}: ${name} must be finite and positive (its logarithm is taken); ${name}[${i}] is ${v}`);
+        throw new Error(
+          `${fn}: ${name} must be finite and positive (its logarithm is taken); ${name}[${i}] is ` +
+            `${v}`,
+        );
       }
     });
   }
@@ -45,6 +55,9 @@ export function logLogSlope(x: readonly number[], y: readonly number[]): number 
     sab += (a[i] - ma) * (b[i] - mb);
     saa += (a[i] - ma) ** 2;
   }
-  if (!(saa > 0)) throw new Error(`${fn}: x needs at least two different values; got ${x.length} copies of ${x[0]}`);
+  if (!(saa > 0))
+    throw new Error(
+      `${fn}: x needs at least two different values; got ${x.length} copies of ${x[0]}`,
+    );
   return sab / saa;
 }

@@ -15,7 +15,10 @@ export interface EnergyDistanceOptions {
    * @default false
    */
   unbiased?: boolean;
-  /** Most pairwise differences (rows x columns x d) held in memory at once. @default 4194304 (16 MB of float32) */
+  /**
+   * Most pairwise differences (rows x columns x d) held in memory at once. @default 4194304 (16 MB
+   * of float32)
+   */
   maxChunkElements?: number;
 }
 
@@ -25,7 +28,11 @@ export interface EnergyDistanceOptions {
  * precision for nearby points). `maxChunkElements` bounds the differences held at once
  * (@default 4194304, about 16 MB). Used by `energyDistance` and `meanPairwiseDistance`.
  */
-export function sumPairwiseDistances(a: tf.Tensor2D, b: tf.Tensor2D, maxChunkElements = 4194304): number {
+export function sumPairwiseDistances(
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+  maxChunkElements = 4194304,
+): number {
   const [n, d] = a.shape;
   const m = b.shape[0];
   const rows = Math.max(1, Math.floor(maxChunkElements / Math.max(1, m * d)));
@@ -61,7 +68,11 @@ export function sumPairwiseDistances(a: tf.Tensor2D, b: tf.Tensor2D, maxChunkEle
  * energyDistance(x, x);          // returns 0
  * energyDistance(generated, fresh);   // small when the generator matches the data
  */
-export function energyDistance(a: tf.Tensor2D, b: tf.Tensor2D, options: EnergyDistanceOptions = {}): number {
+export function energyDistance(
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+  options: EnergyDistanceOptions = {},
+): number {
   assert2D(a, "energyDistance: a");
   assert2D(b, "energyDistance: b", a.shape[1]);
   assertFinite(a, "energyDistance: a");
@@ -69,12 +80,16 @@ export function energyDistance(a: tf.Tensor2D, b: tf.Tensor2D, options: EnergyDi
   const unbiased = options.unbiased ?? false;
   const maxChunkElements = options.maxChunkElements ?? 4194304;
   if (!Number.isInteger(maxChunkElements) || maxChunkElements < 1) {
-    throw new Error(`energyDistance: maxChunkElements must be a positive integer; got ${maxChunkElements}`);
+    throw new Error(
+      `energyDistance: maxChunkElements must be a positive integer; got ${maxChunkElements}`,
+    );
   }
   const n = a.shape[0];
   const m = b.shape[0];
   if (n < (unbiased ? 2 : 1) || m < (unbiased ? 2 : 1)) {
-    throw new Error(`energyDistance: needs at least ${unbiased ? 2 : 1} samples in each set; got ${n} and ${m}`);
+    throw new Error(
+      `energyDistance: needs at least ${unbiased ? 2 : 1} samples in each set; got ${n} and ${m}`,
+    );
   }
   const ab = sumPairwiseDistances(a, b, maxChunkElements) / (n * m);
   const aa = sumPairwiseDistances(a, a, maxChunkElements) / (unbiased ? n * (n - 1) : n * n);

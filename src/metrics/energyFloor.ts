@@ -45,12 +45,16 @@ export function meanPairwiseDistance(x: tf.Tensor2D): number {
  * @param n size of the first sample
  * @param m size of the second sample @default n
  * @example
- * const floor = expectedEnergyDistance(exact, 600);
- * energyDistance(pushed, exact) < 5 * floor;   // true when the pushed cloud has the exact distribution
+ * const floor = expectedEnergyDistance(exact, 600); energyDistance(pushed, exact) < 5 * floor; //
+ * true when the pushed cloud has the exact distribution
  */
 export function expectedEnergyDistance(reference: tf.Tensor2D, n: number, m: number = n): number {
-  for (const [name, v] of [["n", n], ["m", m]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`expectedEnergyDistance: ${name} must be a positive integer; got ${v}`);
+  for (const [name, v] of [
+    ["n", n],
+    ["m", m],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new Error(`expectedEnergyDistance: ${name} must be a positive integer; got ${v}`);
   }
   return (1 / n + 1 / m) * meanPairwiseDistance(reference);
 }

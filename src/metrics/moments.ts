@@ -22,24 +22,32 @@ export type SampleMoments = {
   cov: number[][];
 };
 
-/** Reads `[n, d]` points (tensor, not disposed, or arrays) into rows, checking shape and finiteness. */
+/**
+ * Reads `[n, d]` points (tensor, not disposed, or arrays) into rows, checking shape and finiteness.
+ */
 function readRows(x: unknown, name: string): number[][] {
   let rows: number[][];
   if (x instanceof tf.Tensor) {
-    if (x.rank !== 2) throw new Error(`${name} must have shape [n, d]; got shape [${x.shape.join(", ")}]`);
+    if (x.rank !== 2)
+      throw new Error(`${name} must have shape [n, d]; got shape [${x.shape.join(", ")}]`);
     rows = x.arraySync() as number[][];
   } else if (Array.isArray(x) && x.every((r) => Array.isArray(r))) {
     rows = x as number[][];
   } else {
-    throw new Error(`${name} must be a [n, d] tensor or n arrays of d numbers; got ${x === null ? "null" : typeof x}`);
+    throw new Error(
+      `${name} must be a [n, d] tensor or n arrays of d numbers; got ` +
+        `${x === null ? "null" : typeof x}`,
+    );
   }
   if (rows.length < 2) throw new Error(`${name} needs at least 2 points; got ${rows.length}`);
   const d = rows[0].length;
   if (d === 0) throw new Error(`${name} must have at least one column; got rows of length 0`);
   rows.forEach((r, i) => {
-    if (r.length !== d) throw new Error(`${name}: every row must have ${d} entries; row ${i} has ${r.length}`);
+    if (r.length !== d)
+      throw new Error(`${name}: every row must have ${d} entries; row ${i} has ${r.length}`);
     r.forEach((v, j) => {
-      if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`${name} must be finite; entry [${i}, ${j}] is ${v}`);
+      if (typeof v !== "number" || !Number.isFinite(v))
+        throw new Error(`${name} must be finite; entry [${i}, ${j}] is ${v}`);
     });
   });
   return rows;
@@ -49,7 +57,7 @@ function readRows(x: unknown, name: string): number[][] {
  * The sample mean and covariance of a cloud of points (float64 sums; no tensor is created).
  * @param x points `[n, d]` (a tensor, which is not disposed, or n arrays of d numbers), n >= 2
  * @example
- * sampleMoments([[0, 0], [2, 0], [1, 3]]);   // returns { n: 3, mean: [1, 1], cov: [[1, 0], [0, 3]] }
+ * sampleMoments([[0, 0], [2, 0], [1, 3]]); // returns { n: 3, mean: [1, 1], cov: [[1, 0], [0, 3]] }
  */
 export function sampleMoments(x: tf.Tensor2D | number[][]): SampleMoments {
   const rows = readRows(x, "sampleMoments: x");
@@ -74,7 +82,10 @@ export type MomentGaps = {
   sample: SampleMoments;
   /** The largest |sample mean_i - mean_i| / sqrt(cov_ii / n) over the entries. */
   meanZ: number;
-  /** The largest |sample cov_ij - cov_ij| / sqrt((cov_ii cov_jj + cov_ij^2) / (n - 1)) over the entries. */
+  /**
+   * The largest |sample cov_ij - cov_ij| / sqrt((cov_ii cov_jj + cov_ij^2) / (n - 1)) over the
+   * entries.
+   */
   covZ: number;
 };
 
@@ -85,18 +96,26 @@ export type MomentGaps = {
  * covariance makes them grow like sqrt(n).
  *
  * @param x points `[n, d]` (tensor, not disposed, or arrays), n >= 2
- * @param expected the claimed `{ mean, cov }`: d numbers and a d x d covariance with a positive diagonal
+ * @param expected the claimed `{ mean, cov }`: d numbers and a d x d covariance with a positive
+ *   diagonal
  * @example
- * seed(0);
- * const z = gaussianMomentGaps(randn([2000, 2]) as tf.Tensor2D, { mean: [0, 0], cov: [[1, 0], [0, 1]] });
- * z.meanZ < 4 && z.covZ < 4;   // returns true
- * gaussianMomentGaps(randn([2000, 2]) as tf.Tensor2D, { mean: [0, 0], cov: [[2, 0], [0, 2]] }).covZ;   // returns ~16
+ * seed(0); const z = gaussianMomentGaps(randn([2000, 2]) as tf.Tensor2D, { mean: [0, 0], cov: [[1,
+ * 0], [0, 1]] }); z.meanZ < 4 && z.covZ < 4; // returns true gaussianMomentGaps(randn([2000, 2]) as
+ * tf.Tensor2D, { mean: [0, 0], cov: [[2, 0], [0, 2]] }).covZ; // returns ~16
  */
-export function gaussianMomentGaps(x: tf.Tensor2D | number[][], expected: { mean: number[]; cov: number[][] }): MomentGaps {
+export function gaussianMomentGaps(
+  x: tf.Tensor2D | number[][],
+  expected: { mean: number[]; cov: number[][] },
+): MomentGaps {
   const sample = sampleMoments(x);
   const d = sample.mean.length;
   if (!expected || !Array.isArray(expected.mean) || expected.mean.length !== d) {
-    throw new Error(`gaussianMomentGaps: expected.mean must have ${d} entries (the points' dimension); got ${expected && Array.isArray(expected.mean) ? expected.mean.length : typeof expected?.mean}`);
+    throw new Error(
+      `gaussianMomentGaps: expected.mean must have ${d} entries (the points' dimension); got ` +
+        String(
+          expected && Array.isArray(expected.mean) ? expected.mean.length : typeof expected?.mean,
+        ),
+    );
   }
   const S = expected.cov;
   if (!Array.isArray(S) || S.length !== d || !S.every((r) => Array.isArray(r) && r.length === d)) {
@@ -104,7 +123,10 @@ export function gaussianMomentGaps(x: tf.Tensor2D | number[][], expected: { mean
   }
   for (let i = 0; i < d; i++) {
     if (!(S[i][i] > 0) || !Number.isFinite(S[i][i])) {
-      throw new Error(`gaussianMomentGaps: expected.cov must have a positive finite diagonal (a point mass has no sampling error to compare with); entry [${i}, ${i}] is ${S[i][i]}`);
+      throw new Error(
+        `gaussianMomentGaps: expected.cov must have a positive finite diagonal (a point mass has ` +
+          `no sampling error to compare with); entry [${i}, ${i}] is ${S[i][i]}`,
+      );
     }
   }
   const n = sample.n;

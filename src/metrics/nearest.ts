@@ -1,8 +1,9 @@
 /**
  * Nearest training points: does a generator make new points or repeat its training set? (Lecture
- * concept 4, notebook 4: the exact marginal field of a finite data set carries noise onto the training
- * points themselves, so its samples sit at distance ~0 from them; a model that generalises produces
- * points at distances comparable to the spacing of the data. Used again to check trained models.)
+ * concept 4, notebook 4: the exact marginal field of a finite data set carries noise onto the
+ * training points themselves, so its samples sit at distance ~0 from them; a model that generalises
+ * produces points at distances comparable to the spacing of the data. Used again to check trained
+ * models.)
  *
  * Plain float64 arithmetic on the coordinates (differences taken directly, never by expanding
  * |a - b|^2 = |a|^2 - 2 a.b + |b|^2, whose float32 cancellation would hide distances below ~1e-3
@@ -19,25 +20,42 @@ export type NearestPoints = {
 };
 
 /**
- * Reads `[n, d]` points from a tensor (read, not disposed) or nested arrays, checking there is at least one,
- * that they are finite and of one dimension. `fn` and `name` name the caller and argument in errors.
+ * Reads `[n, d]` points from a tensor (read, not disposed) or nested arrays, checking there is at
+ * least one, that they are finite and of one dimension. `fn` and `name` name the caller and
+ * argument in errors.
  */
-export function readPointRows(points: tf.Tensor2D | number[][], fn: string, name: string): number[][] {
+export function readPointRows(
+  points: tf.Tensor2D | number[][],
+  fn: string,
+  name: string,
+): number[][] {
   let rows: number[][];
   if (points instanceof tf.Tensor) {
-    if (points.rank !== 2) throw new Error(`${fn}: ${name} must have shape [n, d]; got shape [${points.shape.join(", ")}]`);
+    if (points.rank !== 2)
+      throw new Error(
+        `${fn}: ${name} must have shape [n, d]; got shape [${points.shape.join(", ")}]`,
+      );
     rows = points.arraySync() as number[][];
   } else if (Array.isArray(points)) {
     rows = points;
   } else {
-    throw new Error(`${fn}: ${name} must be a [n, d] tensor or n arrays of d numbers; got ${points === null ? "null" : typeof points}`);
+    throw new Error(
+      `${fn}: ${name} must be a [n, d] tensor or n arrays of d numbers; got ` +
+        `${points === null ? "null" : typeof points}`,
+    );
   }
   if (rows.length === 0) throw new Error(`${fn}: ${name} must hold at least one point; got none`);
   const d = Array.isArray(rows[0]) ? rows[0].length : 0;
   if (d < 1) throw new Error(`${fn}: the points of ${name} need at least one coordinate; got ${d}`);
   rows.forEach((r, i) => {
-    if (!Array.isArray(r) || r.length !== d) throw new Error(`${fn}: every point of ${name} must have ${d} coordinates; point ${i} has ${Array.isArray(r) ? r.length : typeof r}`);
-    for (const v of r) if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`${fn}: ${name} must be finite; point ${i} has ${v}`);
+    if (!Array.isArray(r) || r.length !== d)
+      throw new Error(
+        `${fn}: every point of ${name} must have ${d} coordinates; point ${i} has ` +
+          `${Array.isArray(r) ? r.length : typeof r}`,
+      );
+    for (const v of r)
+      if (typeof v !== "number" || !Number.isFinite(v))
+        throw new Error(`${fn}: ${name} must be finite; point ${i} has ${v}`);
   });
   return rows;
 }
@@ -49,14 +67,21 @@ export function readPointRows(points: tf.Tensor2D | number[][], fn: string, name
  * @param reference the reference set `[K, d]` (e.g. the training set)
  * @returns `{ distance, index }`, n numbers each
  * @example
- * nearestPoints([[0.1, 0], [3, 4]], [[0, 0], [3, 3]]);   // returns { distance: [0.1, 1], index: [0, 1] }
+ * nearestPoints([[0.1, 0], [3, 4]], [[0, 0], [3, 3]]); // returns { distance: [0.1, 1], index: [0,
+ * 1] }
  */
-export function nearestPoints(x: tf.Tensor2D | number[][], reference: tf.Tensor2D | number[][]): NearestPoints {
+export function nearestPoints(
+  x: tf.Tensor2D | number[][],
+  reference: tf.Tensor2D | number[][],
+): NearestPoints {
   const fn = "nearestPoints";
   const q = readPointRows(x, fn, "x");
   const r = readPointRows(reference, fn, "reference");
   const d = r[0].length;
-  if (q[0].length !== d) throw new Error(`${fn}: x and reference must have the same dimension; got ${q[0].length} and ${d}`);
+  if (q[0].length !== d)
+    throw new Error(
+      `${fn}: x and reference must have the same dimension; got ${q[0].length} and ${d}`,
+    );
   const distance = new Array<number>(q.length);
   const index = new Array<number>(q.length);
   q.forEach((p, i) => {

@@ -1,6 +1,6 @@
 /**
- * How much a flow "wastes" on the way from noise to data (lecture concept 7, notebook 07: reflow makes
- * trajectories straighter; its straightness measure decays).
+ * How much a flow "wastes" on the way from noise to data (lecture concept 7, notebook 07: reflow
+ * makes trajectories straighter; its straightness measure decays).
  *
  * A flow dx_t/dt = u(x_t, t) started at x0 ~ p_0 ends at x1 = psi_1(x0). Along its own trajectory:
  *
@@ -8,13 +8,13 @@
  *   - path energy (kinetic energy)         PE = E ∫_0^1 |u(x_t, t)|^2 dt,
  *   - transport cost of its coupling       C  = E |x1 - x0|^2.
  *
- * Because ∫_0^1 u(x_t, t) dt = x1 - x0, expanding the square gives the identity S = PE - C: the energy
- * spent beyond the straight constant-speed walk between the same end points. S = 0 exactly when every
- * trajectory is a segment walked at constant speed (then one Euler step is exact).
+ * Because ∫_0^1 u(x_t, t) dt = x1 - x0, expanding the square gives the identity S = PE - C: the
+ * energy spent beyond the straight constant-speed walk between the same end points. S = 0 exactly
+ * when every trajectory is a segment walked at constant speed (then one Euler step is exact).
  *
- * Tong et al. (2023, "Improving and generalizing flow-based generative models with minibatch optimal
- * transport", TorchCFM) compare PE with the least energy any flow from p_0 to p_1 can spend, the squared
- * Wasserstein-2 distance (Benamou-Brenier), in their *normalised path energy*
+ * Tong et al. (2023, "Improving and generalizing flow-based generative models with minibatch
+ * optimal transport", TorchCFM) compare PE with the least energy any flow from p_0 to p_1 can
+ * spend, the squared Wasserstein-2 distance (Benamou-Brenier), in their *normalised path energy*
  *
  *     NPE = |PE - W2^2(p_0, p_1)| / W2^2(p_0, p_1),   PE = E_{x0 ~ p_0} ∫_0^1 |u(x_t, t)|^2 dt.
  *
@@ -22,18 +22,18 @@
  * "NPE(v) = |PE(v) - W2^2(q0, q1)| / W2^2(q0, q1)", used for the 2-D comparisons of their Table 2,
  * with PE the same kinetic energy along the flow's own trajectories as here.)
  *
- * Since PE >= C >= W2^2 (Jensen, then optimality of W2), PE - W2^2 = S + (C - W2^2): curvature plus the
- * excess cost of the flow's coupling over the optimal one. Reflow can drive S to zero but not C - W2^2.
- * Here W2^2 is estimated from samples by an exact assignment (Hungarian algorithm) between equally many
- * points of each side. Mind its sampling error, which for flows close to optimal transport is
- * larger than what NPE measures: between N(0, I) and two moons, measured over a few draws each, the
- * assignment cost is 1.19 (n = 125), 1.08 (250), 1.03 +- 0.05 (500), 0.95 (1000), 1.02 (2000, one
- * draw), while a flow trained with minibatch OT spends PE ~0.8-0.9. Hence also `ownW2Squared`, the
- * assignment between the noise and the flow's own end points, which carries no such error for an
- * optimal-transport flow.
+ * Since PE >= C >= W2^2 (Jensen, then optimality of W2), PE - W2^2 = S + (C - W2^2): curvature plus
+ * the excess cost of the flow's coupling over the optimal one. Reflow can drive S to zero but not C
+ * - W2^2. Here W2^2 is estimated from samples by an exact assignment (Hungarian algorithm) between
+ * equally many points of each side. Mind its sampling error, which for flows close to optimal
+ * transport is larger than what NPE measures: between N(0, I) and two moons, measured over a few
+ * draws each, the assignment cost is 1.19 (n = 125), 1.08 (250), 1.03 +- 0.05 (500), 0.95 (1000),
+ * 1.02 (2000, one draw), while a flow trained with minibatch OT spends PE ~0.8-0.9. Hence also
+ * `ownW2Squared`, the assignment between the noise and the flow's own end points, which carries no
+ * such error for an optimal-transport flow.
  *
- * The integrals use the composite Simpson rule on the states the solver saves at a uniform grid of times
- * (fourth order, like the default RK4 solver), in float64 on the values read back.
+ * The integrals use the composite Simpson rule on the states the solver saves at a uniform grid of
+ * times (fourth order, like the default RK4 solver), in float64 on the values read back.
  * Trajectory-based (polygon) straightness of saved states lives in `straightness.ts`
  * (`trajectoryStraightness`); this module evaluates the velocity itself.
  */
@@ -52,13 +52,18 @@ export interface FlowStraightnessOptions {
   intervals?: number;
 }
 
-/** What `flowStraightness` returns (all in squared length units; averages over the starting points). */
+/**
+ * What `flowStraightness` returns (all in squared length units; averages over the starting points).
+ */
 export type FlowStraightness = {
   /** S = E ∫ |(x1 - x0) - u(x_t, t)|^2 dt. 0 for straight constant-speed trajectories. */
   straightness: number;
   /** PE = E ∫ |u(x_t, t)|^2 dt, the kinetic energy of the flow. */
   pathEnergy: number;
-  /** C = E |x1 - x0|^2, the cost of the coupling (x0, x1) the flow makes. S = PE - C up to quadrature error. */
+  /**
+   * C = E |x1 - x0|^2, the cost of the coupling (x0, x1) the flow makes. S = PE - C up to
+   * quadrature error.
+   */
   transportCost: number;
   /** S of each starting point. */
   perParticle: number[];
@@ -71,12 +76,16 @@ export type FlowStraightness = {
 /** Simpson weights for `intervals` (even) equal intervals on [0, 1]. */
 function simpsonWeights(intervals: number): number[] {
   const h = 1 / intervals;
-  return Array.from({ length: intervals + 1 }, (_, k) => ((k === 0 || k === intervals ? 1 : k % 2 === 1 ? 4 : 2) * h) / 3);
+  return Array.from(
+    { length: intervals + 1 },
+    (_, k) => ((k === 0 || k === intervals ? 1 : k % 2 === 1 ? 4 : 2) * h) / 3,
+  );
 }
 
 /**
- * Straightness, path energy and transport cost of the flow of `field` from the points `x0` (at t = 0)
- * to t = 1, along the flow's own trajectories (see the module comment). Leak-free; `x0` is not disposed.
+ * Straightness, path energy and transport cost of the flow of `field` from the points `x0` (at t =
+ * 0) to t = 1, along the flow's own trajectories (see the module comment). Leak-free; `x0` is not
+ * disposed.
  * @param field the velocity field (a model's `field`, an exact field, ...)
  * @param x0 starting points `[n, d]`, usually noise `fm.randn([n, d])`
  * @example
@@ -86,14 +95,21 @@ function simpsonWeights(intervals: number): number[] {
  * flowStraightness(model1.field, x0).straightness;   // ~0.3
  * flowStraightness(model2.field, x0).straightness;   // ~0.02
  */
-export function flowStraightness(field: VelocityField, x0: tf.Tensor2D, options: FlowStraightnessOptions = {}): FlowStraightness {
+export function flowStraightness(
+  field: VelocityField,
+  x0: tf.Tensor2D,
+  options: FlowStraightnessOptions = {},
+): FlowStraightness {
   const fn = "flowStraightness";
-  if (typeof field !== "function") throw new Error(`${fn}: field must be a function (x, t) => tensor; got ${typeof field}`);
+  if (typeof field !== "function")
+    throw new Error(`${fn}: field must be a function (x, t) => tensor; got ${typeof field}`);
   assert2D(x0, `${fn}: x0`);
   assertFinite(x0, `${fn}: x0`);
   const intervals = options.intervals ?? 32;
   if (!Number.isInteger(intervals) || intervals < 2 || intervals % 2 !== 0) {
-    throw new Error(`${fn}: intervals must be an even integer >= 2 (Simpson's rule); got ${intervals}`);
+    throw new Error(
+      `${fn}: intervals must be an even integer >= 2 (Simpson's rule); got ${intervals}`,
+    );
   }
   const method = options.method ?? "rk4";
   const steps = options.steps ?? intervals;
@@ -103,13 +119,18 @@ export function flowStraightness(field: VelocityField, x0: tf.Tensor2D, options:
   const [n, d] = x0.shape;
   // u at every saved state, [intervals + 1, n, d], read back once.
   const velocities = tf.tidy(() =>
-    tf.stack(times.map((t, k) => field(tf.squeeze(tf.slice(trajectory, [k, 0, 0], [1, n, d]), [0]) as tf.Tensor2D, t))),
+    tf.stack(
+      times.map((t, k) =>
+        field(tf.squeeze(tf.slice(trajectory, [k, 0, 0], [1, n, d]), [0]) as tf.Tensor2D, t),
+      ),
+    ),
   );
   const u = velocities.dataSync();
   const x = trajectory.dataSync();
   tf.dispose([solution, velocities]);
   for (let i = 0; i < u.length; i++) {
-    if (!Number.isFinite(u[i])) throw new Error(`${fn}: the field returned a non-finite value (${u[i]}) along a trajectory`);
+    if (!Number.isFinite(u[i]))
+      throw new Error(`${fn}: the field returned a non-finite value (${u[i]}) along a trajectory`);
   }
   const w = simpsonWeights(intervals);
   const last = intervals * n * d;
@@ -150,7 +171,10 @@ export function flowStraightness(field: VelocityField, x0: tf.Tensor2D, options:
 
 /** What `exactW2Squared` returns. */
 export type OptimalAssignment = {
-  /** The least mean squared distance (1/n) sum_i |a_i - b_{sigma(i)}|^2 over permutations sigma: W2^2 of the two samples. */
+  /**
+   * The least mean squared distance (1/n) sum_i |a_i - b_{sigma(i)}|^2 over permutations sigma:
+   * W2^2 of the two samples.
+   */
   cost: number;
   /** The optimal sigma: row i of `a` goes to row `assignment[i]` of `b`. */
   assignment: number[];
@@ -164,13 +188,20 @@ function readRows(points: tf.Tensor2D | number[][], name: string): number[][] {
     return points.arraySync() as number[][];
   }
   if (!Array.isArray(points) || points.length === 0 || !Array.isArray(points[0])) {
-    throw new Error(`${name} must be a [n, d] tensor or a non-empty list of rows; got ${points === null ? "null" : typeof points}`);
+    throw new Error(
+      `${name} must be a [n, d] tensor or a non-empty list of rows; got ` +
+        `${points === null ? "null" : typeof points}`,
+    );
   }
   const d = points[0].length;
   points.forEach((row, i) => {
-    if (!Array.isArray(row) || row.length !== d) throw new Error(`${name}: row ${i} has ${Array.isArray(row) ? row.length : "no"} entries; expected ${d}`);
+    if (!Array.isArray(row) || row.length !== d)
+      throw new Error(
+        `${name}: row ${i} has ${Array.isArray(row) ? row.length : "no"} entries; expected ${d}`,
+      );
     row.forEach((v, j) => {
-      if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`${name}: entry [${i}][${j}] is ${v}; must be finite`);
+      if (typeof v !== "number" || !Number.isFinite(v))
+        throw new Error(`${name}: entry [${i}][${j}] is ${v}; must be finite`);
     });
   });
   return points;
@@ -269,15 +300,21 @@ export function optimalAssignment(cost: Float64Array, n: number): Int32Array {
  * exactW2Squared([[0], [1]], [[1], [0]]).cost;   // returns 0 (assignment [1, 0])
  * exactW2Squared(x, x.add(c)).cost;              // returns |c|^2: a translation is optimal
  */
-export function exactW2Squared(a: tf.Tensor2D | number[][], b: tf.Tensor2D | number[][]): OptimalAssignment {
+export function exactW2Squared(
+  a: tf.Tensor2D | number[][],
+  b: tf.Tensor2D | number[][],
+): OptimalAssignment {
   const fn = "exactW2Squared";
   const A = readRows(a, `${fn}: a`);
   const B = readRows(b, `${fn}: b`);
   const n = A.length;
-  if (B.length !== n) throw new Error(`${fn}: needs equally many points on both sides; got ${n} and ${B.length}`);
+  if (B.length !== n)
+    throw new Error(`${fn}: needs equally many points on both sides; got ${n} and ${B.length}`);
   const d = A[0].length;
-  if (B[0].length !== d) throw new Error(`${fn}: the points must have the same dimension; got ${d} and ${B[0].length}`);
-  if (n > 4000) throw new Error(`${fn}: ${n} points would take too long (O(n^3)); use at most 4000`);
+  if (B[0].length !== d)
+    throw new Error(`${fn}: the points must have the same dimension; got ${d} and ${B[0].length}`);
+  if (n > 4000)
+    throw new Error(`${fn}: ${n} points would take too long (O(n^3)); use at most 4000`);
   const cost = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
@@ -303,7 +340,10 @@ export interface NormalizedPathEnergyOptions extends FlowStraightnessOptions {
 
 /** What `normalizedPathEnergy` returns. */
 export type NormalizedPathEnergy = {
-  /** NPE = |PE - W2^2| / W2^2 (Tong et al. 2023). 0 for a flow that spends no more energy than optimal transport. */
+  /**
+   * NPE = |PE - W2^2| / W2^2 (Tong et al. 2023). 0 for a flow that spends no more energy than
+   * optimal transport.
+   */
   npe: number;
   /** PE, the flow's path energy from `x0`. */
   pathEnergy: number;
@@ -325,11 +365,12 @@ export type NormalizedPathEnergy = {
 /**
  * TorchCFM's normalised path energy of a flow (Tong et al. 2023, their 2-D comparisons, Table 2):
  *
- *     NPE(u) = |PE(u) - W2^2(p_0, p_1)| / W2^2(p_0, p_1),   PE(u) = E_{x0 ~ p_0} ∫_0^1 |u(x_t, t)|^2 dt,
+ *     NPE(u) = |PE(u) - W2^2(p_0, p_1)| / W2^2(p_0, p_1),   PE(u) = E_{x0 ~ p_0} ∫_0^1 |u(x_t,
+ *       t)|^2 dt,
  *
- * with PE from `flowStraightness` on the noise `x0` and W2^2 between `x0` and an equally large sample of
- * the data (`exactW2Squared`), or `options.w2Squared`; also the flow's own `ownW2Squared`.
- * Leak-free.
+ * with PE from `flowStraightness` on the noise `x0` and W2^2 between `x0` and an equally large
+ * sample of the data (`exactW2Squared`), or `options.w2Squared`; also the flow's own
+ * `ownW2Squared`. Leak-free.
  * @param field the velocity field
  * @param x0 noise `[n, d]` (the flow's starting points, and p_0's sample for W2)
  * @param data `n` points of the data distribution p_1 (e.g. held-out data)

@@ -1,10 +1,12 @@
 /**
- * Sample quality against held-out data (notebooks 06-08): how close are generated samples to the data
- * distribution, and are they new points or copies of the training set?
+ * Sample quality against held-out data (notebooks 06-08): how close are generated samples to the
+ * data distribution, and are they new points or copies of the training set?
  *
- * - `slicedWasserstein2`: project both sets on random directions, where the 1-D Wasserstein-2 distance
- *   is the L2 distance between sorted samples (quantile functions); average the squares, take the root.
- * - `mmd`: maximum mean discrepancy with a Gaussian kernel (unbiased estimate of MMD^2, and its root).
+ * - `slicedWasserstein2`: project both sets on random directions, where the 1-D Wasserstein-2
+ *   distance is the L2 distance between sorted samples (quantile functions); average the squares,
+ *   take the root.
+ * - `mmd`: maximum mean discrepancy with a Gaussian kernel (unbiased estimate of MMD^2, and its
+ *   root).
  * - `memorisation`: distance from each sample to its nearest training point, compared with the same
  *   distance for held-out data points (which are, by construction, not copies).
  * - the energy distance is in distance.ts.
@@ -21,12 +23,14 @@ type Points = tf.Tensor2D | number[][];
 /** The points as rows (via nearest.ts's checked reader), at least 2 of them. */
 function rowsOf(points: Points, fn: string, name: string): number[][] {
   const rows = readPointRows(points, fn, name);
-  if (rows.length < 2) throw new Error(`${fn}: ${name} needs at least 2 points; got ${rows.length}`);
+  if (rows.length < 2)
+    throw new Error(`${fn}: ${name} needs at least 2 points; got ${rows.length}`);
   return rows;
 }
 
 function sameDim(a: number[][], b: number[][], fn: string): number {
-  if (a[0].length !== b[0].length) throw new Error(`${fn}: the two sets have ${a[0].length} and ${b[0].length} coordinates`);
+  if (a[0].length !== b[0].length)
+    throw new Error(`${fn}: the two sets have ${a[0].length} and ${b[0].length} coordinates`);
   return a[0].length;
 }
 
@@ -53,13 +57,18 @@ export interface SlicedWassersteinOptions {
  * @example
  * fm.slicedWasserstein2(generated, heldOut);   // smaller is better
  */
-export function slicedWasserstein2(a: Points, b: Points, options: SlicedWassersteinOptions = {}): number {
+export function slicedWasserstein2(
+  a: Points,
+  b: Points,
+  options: SlicedWassersteinOptions = {},
+): number {
   const fn = "slicedWasserstein2";
   const A = rowsOf(a, fn, "a");
   const B = rowsOf(b, fn, "b");
   const d = sameDim(A, B, fn);
   const projections = options.projections ?? 128;
-  if (!Number.isInteger(projections) || projections < 1) throw new Error(`${fn}: projections must be a positive integer; got ${projections}`);
+  if (!Number.isInteger(projections) || projections < 1)
+    throw new Error(`${fn}: projections must be a positive integer; got ${projections}`);
   const [small, large] = A.length <= B.length ? [A, B] : [B, A];
   const ps = new Float64Array(small.length);
   const pl = new Float64Array(large.length);
@@ -73,8 +82,11 @@ export function slicedWasserstein2(a: Points, b: Points, options: SlicedWasserst
     ps.sort();
     pl.sort();
     let w2 = 0;
-    if (small.length === large.length) for (let i = 0; i < ps.length; i++) w2 += (ps[i] - pl[i]) ** 2;
-    else for (let i = 0; i < ps.length; i++) w2 += (ps[i] - quantileSorted(pl, (i + 0.5) / ps.length)) ** 2;
+    if (small.length === large.length)
+      for (let i = 0; i < ps.length; i++) w2 += (ps[i] - pl[i]) ** 2;
+    else
+      for (let i = 0; i < ps.length; i++)
+        w2 += (ps[i] - quantileSorted(pl, (i + 0.5) / ps.length)) ** 2;
     total += w2 / ps.length;
   }
   return Math.sqrt(total / projections);
@@ -89,8 +101,8 @@ export interface MmdOptions {
   bandwidths?: number[];
   /**
    * `true`: the unbiased U-statistic (within-set pairs i != j), which can dip slightly below 0.
-   * `false`: the V-statistic (all pairs, each point with itself included): never negative, exactly 0
-   * for two equal sets.
+   * `false`: the V-statistic (all pairs, each point with itself included): never negative, exactly
+   * 0 for two equal sets.
    * @default true
    */
   unbiased?: boolean;
@@ -98,7 +110,10 @@ export interface MmdOptions {
 
 /** What `mmd` returns. */
 export interface MmdResult {
-  /** The estimate of MMD^2 (the unbiased one can be slightly negative when the sets come from one distribution). */
+  /**
+   * The estimate of MMD^2 (the unbiased one can be slightly negative when the sets come from one
+   * distribution).
+   */
   mmd2: number;
   /** sqrt(max(mmd2, 0)). */
   mmd: number;
@@ -124,12 +139,14 @@ export function mmd(a: Points, b: Points, options: MmdOptions = {}): MmdResult {
   };
   let bandwidths = options.bandwidths;
   if (bandwidths === undefined) {
-    // Median heuristic on up to 500 points of the pooled sets (a fixed, evenly spaced subset: deterministic).
+    // Median heuristic on up to 500 points of the pooled sets (a fixed, evenly spaced subset:
+    // deterministic).
     const pool = [...A, ...B];
     const stride = Math.max(1, Math.floor(pool.length / 500));
     const sub = pool.filter((_, i) => i % stride === 0);
     const dists: number[] = [];
-    for (let i = 0; i < sub.length; i++) for (let j = i + 1; j < sub.length; j++) dists.push(Math.sqrt(sq(sub[i], sub[j])));
+    for (let i = 0; i < sub.length; i++)
+      for (let j = i + 1; j < sub.length; j++) dists.push(Math.sqrt(sq(sub[i], sub[j])));
     bandwidths = [median(dists)];
     if (!(bandwidths[0] > 0)) {
       throw new Error(
@@ -156,7 +173,9 @@ export function mmd(a: Points, b: Points, options: MmdOptions = {}): MmdResult {
     let s = 0;
     for (let i = 0; i < X.length; i++) for (let j = i + 1; j < X.length; j++) s += k(X[i], X[j]);
     // k(x, x) = number of kernels, for each of the n diagonal pairs (V-statistic only).
-    return unbiased ? (2 * s) / (X.length * (X.length - 1)) : (2 * s + X.length * gammas.length) / (X.length * X.length);
+    return unbiased
+      ? (2 * s) / (X.length * (X.length - 1))
+      : (2 * s + X.length * gammas.length) / (X.length * X.length);
   };
   let cross = 0;
   for (const x of A) for (const y of B) cross += k(x, y);
@@ -168,9 +187,14 @@ export function mmd(a: Points, b: Points, options: MmdOptions = {}): MmdResult {
 export interface Memorisation {
   /** Median distance from a generated sample to its nearest training point. */
   sampleMedian: number;
-  /** Median distance from a held-out data point to its nearest training point (what "new" looks like). */
+  /**
+   * Median distance from a held-out data point to its nearest training point (what "new" looks
+   * like).
+   */
   heldOutMedian: number;
-  /** sampleMedian / heldOutMedian: near 1 for a model that generalises, near 0 for one that copies. */
+  /**
+   * sampleMedian / heldOutMedian: near 1 for a model that generalises, near 0 for one that copies.
+   */
   ratio: number;
   /** Fraction of samples closer to a training point than `copyRadius`. */
   copyFraction: number;
@@ -186,7 +210,12 @@ export interface Memorisation {
  * @example
  * const m = fm.memorisation(samples, train, heldOut);   // m.ratio ~ 1: new points; ~ 0: copies
  */
-export function memorisation(samples: Points, train: Points, heldOut: Points, options: { copyRadius?: number } = {}): Memorisation {
+export function memorisation(
+  samples: Points,
+  train: Points,
+  heldOut: Points,
+  options: { copyRadius?: number } = {},
+): Memorisation {
   const fn = "memorisation";
   const S = rowsOf(samples, fn, "samples");
   const T = rowsOf(train, fn, "train");
@@ -196,9 +225,20 @@ export function memorisation(samples: Points, train: Points, heldOut: Points, op
   const distances = nearestPoints(S, T).distance;
   const sampleMedian = median(distances);
   const heldOutMedian = median(nearestPoints(H, T).distance);
-  if (!(heldOutMedian > 0)) throw new Error(`${fn}: the held-out points coincide with training points; held-out data must be separate from the training set`);
+  if (!(heldOutMedian > 0))
+    throw new Error(
+      `${fn}: the held-out points coincide with training points; held-out data must be separate ` +
+        `from the training set`,
+    );
   const copyRadius = options.copyRadius ?? heldOutMedian / 10;
   if (!(copyRadius > 0)) throw new Error(`${fn}: copyRadius must be positive; got ${copyRadius}`);
   const copyFraction = distances.filter((x) => x < copyRadius).length / distances.length;
-  return { sampleMedian, heldOutMedian, ratio: sampleMedian / heldOutMedian, copyFraction, copyRadius, distances };
+  return {
+    sampleMedian,
+    heldOutMedian,
+    ratio: sampleMedian / heldOutMedian,
+    copyFraction,
+    copyRadius,
+    distances,
+  };
 }

@@ -1,5 +1,6 @@
 /**
- * Adam (Kingma & Ba, 2015) over a flat parameter array, in plain JavaScript (lecture concept 6, training).
+ * Adam (Kingma & Ba, 2015) over a flat parameter array, in plain JavaScript (lecture concept 6,
+ * training).
  *
  * For every parameter, with gradient g at step k:
  *
@@ -7,8 +8,9 @@
  *     v <- beta2 v + (1 - beta2) g^2            (running mean of its square)
  *     theta <- theta - lr * (m / (1 - beta1^k)) / (sqrt(v / (1 - beta2^k)) + epsilon)
  *
- * (the bias-corrected form PyTorch's `torch.optim.Adam` uses). One loop over a few thousand numbers:
- * much cheaper here than the hundred small tensor operations an optimiser over many tensors issues.
+ * (the bias-corrected form PyTorch's `torch.optim.Adam` uses). One loop over a few thousand
+ * numbers: much cheaper here than the hundred small tensor operations an optimiser over many
+ * tensors issues.
  */
 
 /** Options of `Adam`. */
@@ -35,13 +37,18 @@ export class Adam {
   private readonly v: Float64Array;
 
   constructor(size: number, options: AdamOptions = {}) {
-    if (!Number.isInteger(size) || size < 1) throw new Error(`Adam: size must be a positive integer; got ${size}`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new Error(`Adam: size must be a positive integer; got ${size}`);
     this.learningRate = options.learningRate ?? 1e-3;
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
-    if (!(this.learningRate > 0)) throw new Error(`learningRate must be positive; got ${this.learningRate}`);
-    for (const [name, b] of [["beta1", this.beta1], ["beta2", this.beta2]] as const) {
+    if (!(this.learningRate > 0))
+      throw new Error(`learningRate must be positive; got ${this.learningRate}`);
+    for (const [name, b] of [
+      ["beta1", this.beta1],
+      ["beta2", this.beta2],
+    ] as const) {
       if (!(b >= 0 && b < 1)) throw new Error(`${name} must lie in [0, 1); got ${b}`);
     }
     if (!(this.epsilon >= 0)) throw new Error(`epsilon must be a number >= 0; got ${this.epsilon}`);
@@ -55,7 +62,10 @@ export class Adam {
    */
   update(theta: Float32Array, grad: ArrayLike<number>, learningRate = this.learningRate): void {
     if (theta.length !== this.m.length || grad.length !== this.m.length) {
-      throw new Error(`Adam: expected ${this.m.length} parameters and gradients; got ${theta.length} and ${grad.length}`);
+      throw new Error(
+        `Adam: expected ${this.m.length} parameters and gradients; got ${theta.length} and ` +
+          `${grad.length}`,
+      );
     }
     this.step++;
     const { beta1, beta2, epsilon, m, v } = this;

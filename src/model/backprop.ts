@@ -1,7 +1,7 @@
 /**
- * Gradients of the regression loss L(theta) = mean over the batch of |u_theta(x_i, t_i) - target_i|^2
- * with respect to every parameter of a `VelocityModel` (lecture concept 5, the CFM loss; concept 6,
- * training).
+ * Gradients of the regression loss L(theta) = mean over the batch of |u_theta(x_i, t_i) -
+ * target_i|^2 with respect to every parameter of a `VelocityModel` (lecture concept 5, the CFM
+ * loss; concept 6, training).
  *
  * Both flow matching losses of notebook 05 have this form: the conditional loss regresses on
  * x1 - x0 (or dAlpha x1 + dSigma x0 on other paths), the marginal loss on the exact field u_t(x_t).
@@ -48,7 +48,12 @@ function checkBatch(model: VelocityModel, x: tf.Tensor2D, target: tf.Tensor2D): 
  * @example
  * const { loss, grad } = fm.lossAndGradient(model, xt, t, x1.sub(x0));
  */
-export function lossAndGradient(model: VelocityModel, x: tf.Tensor2D, t: Time, target: tf.Tensor2D): LossAndGradient {
+export function lossAndGradient(
+  model: VelocityModel,
+  x: tf.Tensor2D,
+  t: Time,
+  target: tf.Tensor2D,
+): LossAndGradient {
   checkBatch(model, x, target);
   const input = model.features(x, t);
   try {
@@ -62,11 +67,18 @@ export function lossAndGradient(model: VelocityModel, x: tf.Tensor2D, t: Time, t
  * `lossAndGradient` on prepared network inputs (`model.features(x, t)`, `[n, d + time features]`):
  * the training loop builds them directly. Leak-free.
  */
-export function backpropagate(model: VelocityModel, input: tf.Tensor2D, target: tf.Tensor2D): LossAndGradient {
+export function backpropagate(
+  model: VelocityModel,
+  input: tf.Tensor2D,
+  target: tf.Tensor2D,
+): LossAndGradient {
   return lossFromSums(gradientSums(model, input, target), input.shape[0]);
 }
 
-/** The loss sumSq / n and the gradient (2 / n) grad from the sums over n rows (scales `sums.grad` in place). */
+/**
+ * The loss sumSq / n and the gradient (2 / n) grad from the sums over n rows (scales `sums.grad` in
+ * place).
+ */
 export function lossFromSums(sums: GradientSums, n: number): LossAndGradient {
   const scale = 2 / n;
   for (let i = 0; i < sums.grad.length; i++) sums.grad[i] *= scale;
@@ -74,10 +86,16 @@ export function lossFromSums(sums: GradientSums, n: number): LossAndGradient {
 }
 
 /**
- * `gradientSums` of rows given as plain row-major arrays: network inputs `[rows, inputs]` and targets
- * `[rows, d]` (the training loop and the helper threads hold their batches this way). Leak-free.
+ * `gradientSums` of rows given as plain row-major arrays: network inputs `[rows, inputs]` and
+ * targets `[rows, d]` (the training loop and the helper threads hold their batches this way).
+ * Leak-free.
  */
-export function gradientSumsOfRows(model: VelocityModel, input: Float32Array, target: Float32Array, rows: number): GradientSums {
+export function gradientSumsOfRows(
+  model: VelocityModel,
+  input: Float32Array,
+  target: Float32Array,
+  rows: number,
+): GradientSums {
   const x = tf.tensor2d(input, [rows, model.layers[0].inputs]);
   const y = tf.tensor2d(target, [rows, model.config.dim]);
   try {
@@ -87,24 +105,38 @@ export function gradientSumsOfRows(model: VelocityModel, input: Float32Array, ta
   }
 }
 
-/** The unnormalised sums behind a loss and its gradient, over the rows of one batch (or one part of it). */
+/**
+ * The unnormalised sums behind a loss and its gradient, over the rows of one batch (or one part of
+ * it).
+ */
 export interface GradientSums {
   /** sum over the rows of |u_theta(x, t) - target|^2 */
   sumSq: number;
-  /** sum over the rows of (1/2) d|u_theta - target|^2 / dtheta: the gradient is 2 / n times this. */
+  /**
+   * sum over the rows of (1/2) d|u_theta - target|^2 / dtheta: the gradient is 2 / n times this.
+   */
   grad: Float32Array;
 }
 
 /**
- * The sums of `backpropagate` before dividing by the batch size: sums over disjoint parts of a batch
- * add up to the sums over the whole batch, so parts can be computed apart (on several threads, see
- * parallel.ts) and combined. Leak-free.
+ * The sums of `backpropagate` before dividing by the batch size: sums over disjoint parts of a
+ * batch add up to the sums over the whole batch, so parts can be computed apart (on several
+ * threads, see parallel.ts) and combined. Leak-free.
  */
-export function gradientSums(model: VelocityModel, input: tf.Tensor2D, target: tf.Tensor2D): GradientSums {
+export function gradientSums(
+  model: VelocityModel,
+  input: tf.Tensor2D,
+  target: tf.Tensor2D,
+): GradientSums {
   const n = input.shape[0];
-  if (input.shape[1] !== model.layers[0].inputs || target.shape[0] !== n || target.shape[1] !== model.config.dim) {
+  if (
+    input.shape[1] !== model.layers[0].inputs ||
+    target.shape[0] !== n ||
+    target.shape[1] !== model.config.dim
+  ) {
     throw new Error(
-      `backpropagate: input must be [n, ${model.layers[0].inputs}] and target [n, ${model.config.dim}]; ` +
+      `backpropagate: input must be [n, ${model.layers[0].inputs}] and target [n, ` +
+        `${model.config.dim}]; ` +
         `got [${input.shape.join(", ")}] and [${target.shape.join(", ")}]`,
     );
   }
@@ -125,8 +157,8 @@ export function gradientSums(model: VelocityModel, input: tf.Tensor2D, target: t
       const hT1 = tf.concat([tf.transpose(h), ones], 0);
       grad.set(tf.matMul(hT1, g).dataSync(), model.layers[i].offset);
       if (i === 0) break;
-      // Back through W (prebuilt W^T keeps the product plain), then through the activation of layer i - 1,
-      // whose output is h (= inputs[i]).
+      // Back through W (prebuilt W^T keeps the product plain), then through the activation of layer
+      // i - 1, whose output is h (= inputs[i]).
       g = tf.matMul(g, tensors[i].WT);
       if (act === "elu") g = tf.engine().runKernel("EluGrad", { dy: g, y: h }) as tf.Tensor2D;
       else if (act === "relu") g = tf.mul(g, tf.step(h));
@@ -143,10 +175,15 @@ export function gradientSums(model: VelocityModel, input: tf.Tensor2D, target: t
 
 /**
  * The same loss and gradient through TensorFlow.js's automatic differentiation (`tf.grads`), from a
- * forward pass written with ordinary ops. Slower; the reference `lossAndGradient` is tested against.
- * Leak-free.
+ * forward pass written with ordinary ops. Slower; the reference `lossAndGradient` is tested
+ * against. Leak-free.
  */
-export function autodiffLossAndGradient(model: VelocityModel, x: tf.Tensor2D, t: Time, target: tf.Tensor2D): LossAndGradient {
+export function autodiffLossAndGradient(
+  model: VelocityModel,
+  x: tf.Tensor2D,
+  t: Time,
+  target: tf.Tensor2D,
+): LossAndGradient {
   checkBatch(model, x, target);
   const n = x.shape[0];
   const grad = new Float32Array(model.numParameters);
@@ -155,8 +192,14 @@ export function autodiffLossAndGradient(model: VelocityModel, x: tf.Tensor2D, t:
     const input = model.features(x, t);
     const params: tf.Tensor[] = [];
     for (const { inputs, outputs, offset } of model.layers) {
-      params.push(tf.tensor2d(model.theta.subarray(offset, offset + inputs * outputs), [inputs, outputs]));
-      params.push(tf.tensor1d(model.theta.subarray(offset + inputs * outputs, offset + inputs * outputs + outputs)));
+      params.push(
+        tf.tensor2d(model.theta.subarray(offset, offset + inputs * outputs), [inputs, outputs]),
+      );
+      params.push(
+        tf.tensor1d(
+          model.theta.subarray(offset + inputs * outputs, offset + inputs * outputs + outputs),
+        ),
+      );
     }
     const act = model.config.activation;
     const f = (...p: tf.Tensor[]): tf.Scalar => {

@@ -59,11 +59,10 @@ export interface MlSolverOptions {
  * mean for `trainFlowMatching` (same defaults), plus the solver the likelihood is differentiated
  * through.
  */
-export interface MaximumLikelihoodOptions
-  extends Pick<
-    TrainOptions,
-    "batchSize" | "learningRate" | "schedule" | "warmup" | "clipNorm" | "progress"
-  > {
+export interface MaximumLikelihoodOptions extends Pick<
+  TrainOptions,
+  "batchSize" | "learningRate" | "schedule" | "warmup" | "clipNorm" | "progress"
+> {
   /** The training set, `[n, d]`: each batch draws rows with replacement. */
   data: PointsInput;
   /** Adam steps (each solves the ODE, so far fewer than flow matching takes). @default 300 */
@@ -388,9 +387,10 @@ export async function trainMaximumLikelihood(
           if (bar) await bar.done();
           throw new Error(
             `${fn} stopped at step ${step} of ${steps}: the loss is ${loss}` +
-              `${Number.isFinite(loss) ? " (its gradient is not finite)" : ""}. The model keeps the ` +
-              `parameters of step ${step - 1}. Try a smaller learning rate (${baseRate}), clipNorm, ` +
-              `or more solver steps.`,
+              `${Number.isFinite(loss) ? " (its gradient is not finite)" : ""}. The model keeps ` +
+              `the ` +
+              `parameters of step ${step - 1}. Try a smaller learning rate (${baseRate}), ` +
+              `clipNorm, or more solver steps.`,
           );
         }
         if (options.clipNorm !== undefined) clipGradientNorm(grad, options.clipNorm);

@@ -12,19 +12,29 @@ import { VelocityModel, type VelocityModelConfig } from "./mlp";
 /** How long a new helper warms up before it takes jobs (milliseconds). */
 const WARM_UP_MS = 400;
 
-/** Starts the helper's own TensorFlow.js on the main thread's backend, then warms it up (see `warmUp`). */
+/**
+ * Starts the helper's own TensorFlow.js on the main thread's backend, then warms it up (see
+ * `warmUp`).
+ */
 export async function initHelper(backend: BackendName): Promise<void> {
   await initBackend({ backend, quiet: true });
   warmUp();
 }
 
 /**
- * Runs both jobs on a small default model for a short while before the helper reports ready. A fresh
- * thread runs its first few hundred jobs slowly while V8 compiles its JavaScript; doing that here, in
- * the background, keeps the first real jobs from being slower than the main thread's share.
+ * Runs both jobs on a small default model for a short while before the helper reports ready. A
+ * fresh thread runs its first few hundred jobs slowly while V8 compiles its JavaScript; doing that
+ * here, in the background, keeps the first real jobs from being slower than the main thread's
+ * share.
  */
 function warmUp(milliseconds = WARM_UP_MS): void {
-  const config: VelocityModelConfig = { dim: 2, width: 64, depth: 3, activation: "elu", time: { kind: "raw" } };
+  const config: VelocityModelConfig = {
+    dim: 2,
+    width: 64,
+    depth: 3,
+    activation: "elu",
+    time: { kind: "raw" },
+  };
   const shape = new VelocityModel(config); // for its parameter count and input width
   const theta = new Float32Array(shape.numParameters).fill(0.01);
   const rows = 128;
@@ -34,7 +44,8 @@ function warmUp(milliseconds = WARM_UP_MS): void {
   const end = performance.now() + milliseconds;
   for (let k = 0; performance.now() < end; k++) {
     jobs.gradient({ config, theta, input, target, rows });
-    if (k % 16 === 0) jobs.solve({ config, theta, x0, rows, options: { method: "euler", steps: 4, t0: 0, t1: 1 } });
+    if (k % 16 === 0)
+      jobs.solve({ config, theta, x0, rows, options: { method: "euler", steps: 4, t0: 0, t1: 1 } });
   }
 }
 
@@ -85,7 +96,8 @@ export const jobs = {
       const result = gradientSumsOfRows(model, job.input, job.target, job.rows);
       return { result, transfer: [result.grad.buffer as ArrayBuffer] };
     } finally {
-      model.invalidate(); // rebuilt from the next job's parameters anyway: hold no tensor between jobs
+      // rebuilt from the next job's parameters anyway: hold no tensor between jobs
+      model.invalidate();
     }
   },
   solve(job: SolveJob) {
@@ -93,10 +105,18 @@ export const jobs = {
     const x0 = tf.tensor2d(job.x0, [job.rows, model.config.dim]);
     const solution = solveOde(model.field, x0, job.options);
     try {
-      // Copies (slice): the arrays are moved to the main thread and must not share a tensor's storage.
+      // Copies (slice): the arrays are moved to the main thread and must not share a tensor's
+      // storage.
       const result: SolveReply = { x: (solution.x.dataSync() as Float32Array).slice() };
-      if (solution.trajectory) result.trajectory = (solution.trajectory.dataSync() as Float32Array).slice();
-      return { result, transfer: [result.x.buffer as ArrayBuffer, ...(result.trajectory ? [result.trajectory.buffer as ArrayBuffer] : [])] };
+      if (solution.trajectory)
+        result.trajectory = (solution.trajectory.dataSync() as Float32Array).slice();
+      return {
+        result,
+        transfer: [
+          result.x.buffer as ArrayBuffer,
+          ...(result.trajectory ? [result.trajectory.buffer as ArrayBuffer] : []),
+        ],
+      };
     } finally {
       tf.dispose([x0, solution.x, ...(solution.trajectory ? [solution.trajectory] : [])]);
       model.invalidate();

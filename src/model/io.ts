@@ -123,7 +123,8 @@ export function modelToJson(model: VelocityModel, info: Record<string, unknown> 
   for (let i = 0; i < theta.length; i++) {
     if (!Number.isFinite(theta[i])) {
       throw new Error(
-        `cannot save a model with a non-finite parameter: parameter ${i} (${describeParameter(model, i)}) ` +
+        `cannot save a model with a non-finite parameter: parameter ${i} ` +
+          `(${describeParameter(model, i)}) ` +
           `is ${theta[i]} (training diverged? lower the learning rate); nothing was written`,
       );
     }
@@ -142,7 +143,9 @@ export function modelToJson(model: VelocityModel, info: Record<string, unknown> 
   };
 }
 
-/** Rebuilds a model from `modelToJson`'s object; says what is wrong with a damaged or foreign one. */
+/**
+ * Rebuilds a model from `modelToJson`'s object; says what is wrong with a damaged or foreign one.
+ */
 export function modelFromJson(saved: unknown, source = "saved model"): VelocityModel {
   return readSaved(saved, source).model;
 }
@@ -173,7 +176,8 @@ function readSaved(saved: unknown, source: string): { model: VelocityModel; chec
   if (bytes !== expected * 4) {
     throw new Error(
       `${source}: theta holds ${bytes / 4} numbers; the architecture (dim ${config.dim}, width ` +
-        `${config.width}, depth ${config.depth}) needs ${expected}: the file is damaged or was edited`,
+        `${config.width}, depth ${config.depth}) needs ${expected}: the file is damaged or was ` +
+        `edited`,
     );
   }
   if (s.numParameters !== undefined && s.numParameters !== expected) {
@@ -218,7 +222,8 @@ function base64Bytes(text: string): number {
   if (!/^[A-Za-z0-9+/]*$/.test(body) || text.length % 4 === 1) {
     const bad = body.search(/[^A-Za-z0-9+/]/);
     throw new Error(
-      `theta is not base64 (character ${bad} is ${JSON.stringify(body[bad] ?? "")}): the file is damaged`,
+      `theta is not base64 (character ${bad} is ${JSON.stringify(body[bad] ?? "")}): the file is ` +
+        `damaged`,
     );
   }
   return Math.floor((body.length * 3) / 4);
@@ -259,7 +264,8 @@ export function saveModel(
     throw new Error('saveModel: give a file name, e.g. "models/moons.json"');
   if (existsSync(file) && statSync(file).isDirectory()) {
     throw new Error(
-      `saveModel: ${file} is a directory; give a file name inside it, e.g. ${file.replace(/\/*$/, "")}/model.json`,
+      `saveModel: ${file} is a directory; give a file name inside it, e.g. ` +
+        `${file.replace(/\/*$/, "")}/model.json`,
     );
   }
   let text: string;
@@ -280,7 +286,8 @@ export function saveModel(
       // No tmp file could have been made there (e.g. a part of the path is a file).
     }
     throw new Error(
-      `saveModel: could not write ${file}: ${explainFsError(err, file)}; any previous file there is unchanged`,
+      `saveModel: could not write ${file}: ${explainFsError(err, file)}; any previous file there ` +
+        `is unchanged`,
     );
   }
 }

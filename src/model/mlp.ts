@@ -5,20 +5,25 @@
  * time t (t itself, or t with sines and cosines of several frequencies), then `depth` hidden layers
  * of `width` units with an activation, then a linear layer back to d numbers.
  *
- *     h_0 = [x, embed(t)],   h_{i+1} = act(h_i W_i + b_i),   u_theta(x, t) = h_depth W_depth + b_depth
+ *     h_0 = [x, embed(t)],   h_{i+1} = act(h_i W_i + b_i),   u_theta(x, t) = h_depth W_depth +
+ *       b_depth
  *
- * All parameters theta live in ONE flat Float32Array (`model.theta`), layer after layer, each layer's
- * W (rows = inputs, row-major) followed by its b. That layout is what the optimiser (`Adam`, plain
- * JavaScript over the array), the explicit back-propagation (`lossAndGradient` in backprop.ts) and the
- * file format (`saveModel`) share, so a training step issues only the few TensorFlow.js operations that
- * carry real arithmetic (see backprop.ts for why that matters on the wasm backend).
+ * All parameters theta live in ONE flat Float32Array (`model.theta`), layer after layer, each
+ * layer's W (rows = inputs, row-major) followed by its b. That layout is what the optimiser
+ * (`Adam`, plain JavaScript over the array), the explicit back-propagation (`lossAndGradient` in
+ * backprop.ts) and the file format (`saveModel`) share, so a training step issues only the few
+ * TensorFlow.js operations that carry real arithmetic (see backprop.ts for why that matters on the
+ * wasm backend).
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertInRange, type Time } from "../core/checks";
 import { readTimes } from "../path/scheduler";
 import { uniform } from "../core/random";
 
-/** The activations the model supports. `elu` (the default) and `relu` run fused with the matrix product. */
+/**
+ * The activations the model supports. `elu` (the default) and `relu` run fused with the matrix
+ * product.
+ */
 export const ACTIVATIONS = ["elu", "relu", "tanh", "silu"] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
 
@@ -55,7 +60,10 @@ export interface VelocityModelOptions {
   classes?: number;
 }
 
-/** The complete description of a model's architecture (every default filled in); saved with the weights. */
+/**
+ * The complete description of a model's architecture (every default filled in); saved with the
+ * weights.
+ */
 export interface VelocityModelConfig {
   dim: number;
   width: number;
@@ -86,7 +94,8 @@ export interface LayerTensors {
 }
 
 function checkInteger(value: number, name: string, min: number): void {
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}; got ${value}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`${name} must be an integer >= ${min}; got ${value}`);
 }
 
 /** Fills in the defaults of `VelocityModelOptions` and checks every value. */
@@ -99,7 +108,9 @@ export function velocityModelConfig(options: VelocityModelOptions = {}): Velocit
   checkInteger(width, "width", 1);
   checkInteger(depth, "depth", 1);
   if (!(ACTIVATIONS as readonly string[]).includes(activation)) {
-    throw new Error(`activation must be one of ${ACTIVATIONS.join(", ")}; got ${JSON.stringify(activation)}`);
+    throw new Error(
+      `activation must be one of ${ACTIVATIONS.join(", ")}; got ${JSON.stringify(activation)}`,
+    );
   }
   const t = options.time ?? "raw";
   let time: TimeEmbedding;
@@ -108,10 +119,13 @@ export function velocityModelConfig(options: VelocityModelOptions = {}): Velocit
   else if (typeof t === "object" && t !== null && t.kind === "raw") time = { kind: "raw" };
   else if (typeof t === "object" && t !== null && t.kind === "fourier") {
     checkInteger(t.frequencies, "time.frequencies", 1);
-    if (!(t.scale > 0) || !Number.isFinite(t.scale)) throw new Error(`time.scale must be a positive number; got ${t.scale}`);
+    if (!(t.scale > 0) || !Number.isFinite(t.scale))
+      throw new Error(`time.scale must be a positive number; got ${t.scale}`);
     time = { kind: "fourier", frequencies: t.frequencies, scale: t.scale };
   } else {
-    throw new Error(`time must be "raw", "fourier" or { kind, frequencies, scale }; got ${JSON.stringify(t)}`);
+    throw new Error(
+      `time must be "raw", "fourier" or { kind, frequencies, scale }; got ${JSON.stringify(t)}`,
+    );
   }
   const classes = options.classes ?? 0;
   checkInteger(classes, "classes", 0);
@@ -202,9 +216,13 @@ export class VelocityModel {
     this.invalidate();
   }
 
-  /** Tells the model theta was changed in place (by an optimiser); the layer tensors are rebuilt on next use. */
+  /**
+   * Tells the model theta was changed in place (by an optimiser); the layer tensors are rebuilt on
+   * next use.
+   */
   invalidate(): void {
-    if (this.cache) for (const l of this.cache) tf.dispose([l.W, l.WT, l.b, ...(l.WX ? [l.WX] : [])]);
+    if (this.cache)
+      for (const l of this.cache) tf.dispose([l.W, l.WT, l.b, ...(l.WX ? [l.WX] : [])]);
     this.cache = null;
   }
 
@@ -218,19 +236,26 @@ export class VelocityModel {
     this.cache = this.layers.map(({ inputs, outputs, offset }, i) => {
       const w = this.theta.subarray(offset, offset + inputs * outputs);
       const wt = new Float32Array(inputs * outputs);
-      for (let r = 0; r < inputs; r++) for (let c = 0; c < outputs; c++) wt[c * inputs + r] = w[r * outputs + c];
+      for (let r = 0; r < inputs; r++)
+        for (let c = 0; c < outputs; c++) wt[c * inputs + r] = w[r * outputs + c];
       // tf.keep: these may be built inside a caller's tf.tidy and must outlive it.
       return {
         W: tf.keep(tf.tensor2d(w, [inputs, outputs])),
         WT: tf.keep(tf.tensor2d(wt, [outputs, inputs])),
-        b: tf.keep(tf.tensor1d(this.theta.subarray(offset + inputs * outputs, offset + inputs * outputs + outputs))),
+        b: tf.keep(
+          tf.tensor1d(
+            this.theta.subarray(offset + inputs * outputs, offset + inputs * outputs + outputs),
+          ),
+        ),
         ...(i === 0 ? { WX: tf.keep(tf.tensor2d(w.subarray(0, d * outputs), [d, outputs])) } : {}),
       };
     });
     return this.cache;
   }
 
-  /** The time features embed(t) of one time t, as numbers (t, then the sines and cosines if any). */
+  /**
+   * The time features embed(t) of one time t, as numbers (t, then the sines and cosines if any).
+   */
   timeFeatures(t: number): number[] {
     const time = this.config.time;
     if (time.kind === "raw") return [t];
@@ -253,7 +278,8 @@ export class VelocityModel {
     // embed(t) row by row with the same `timeFeatures` the training loop and `predict`'s bias use.
     const width = timeFeatures(this.config.time);
     const embedded = new Float32Array(n * width);
-    for (let i = 0; i < n; i++) embedded.set(this.timeFeatures(times.length === 1 ? times[0] : times[i]), i * width);
+    for (let i = 0; i < n; i++)
+      embedded.set(this.timeFeatures(times.length === 1 ? times[0] : times[i]), i * width);
     return tf.tidy(() => tf.concat([x, tf.tensor2d(embedded, [n, width])], 1) as tf.Tensor2D);
   }
 
@@ -267,8 +293,9 @@ export class VelocityModel {
     if (typeof t === "number") {
       assert2D(x, "x", this.config.dim);
       assertInRange(t, "t", 0, 1);
-      // One time for every row: embed(t) W_t is the same for all rows, so it joins the input layer's
-      // bias, b + embed(t) W_t, and only x goes through a matrix product (same numbers, less work).
+      // One time for every row: embed(t) W_t is the same for all rows, so it joins the input
+      // layer's bias, b + embed(t) W_t, and only x goes through a matrix product (same numbers,
+      // less work).
       const { inputs, outputs, offset } = this.layers[0];
       const e = this.timeFeatures(t);
       const d = this.config.dim;
@@ -335,7 +362,9 @@ export interface ForwardRecord {
   out: tf.Tensor2D;
   /** The input of every layer (h_0 = features, then each hidden activation), when kept. */
   inputs: tf.Tensor2D[];
-  /** The pre-activations z_i of the hidden layers (kept only for silu, whose derivative needs z). */
+  /**
+   * The pre-activations z_i of the hidden layers (kept only for silu, whose derivative needs z).
+   */
   pre: tf.Tensor2D[];
 }
 
@@ -344,7 +373,12 @@ export interface ForwardRecord {
  * `predict` and by `lossAndGradient`; call inside `tf.tidy`. With `inputBias`, `input` is x alone
  * (`[n, d]`) and `inputBias` replaces the input layer's bias (see `predict`).
  */
-export function forwardPass(model: VelocityModel, input: tf.Tensor2D, keep: boolean, inputBias?: tf.Tensor1D): ForwardRecord {
+export function forwardPass(
+  model: VelocityModel,
+  input: tf.Tensor2D,
+  keep: boolean,
+  inputBias?: tf.Tensor1D,
+): ForwardRecord {
   const tensors = model.layerTensors();
   const act = model.config.activation;
   const inputs: tf.Tensor2D[] = [];
@@ -357,8 +391,9 @@ export function forwardPass(model: VelocityModel, input: tf.Tensor2D, keep: bool
     const b = i === 0 && inputBias ? inputBias : tensors[i].b;
     const last = i === tensors.length - 1;
     if (last) h = tf.fused.matMul({ a: h, b: W, bias: b }) as tf.Tensor2D;
-    // ELU fused into the product is fastest, but TensorFlow.js cannot differentiate a fused ELU: when a
-    // gradient is being recorded (divergence of the field, likelihood), ELU runs as its own op.
+    // ELU fused into the product is fastest, but TensorFlow.js cannot differentiate a fused ELU:
+    // when a gradient is being recorded (divergence of the field, likelihood), ELU runs as its own
+    // op.
     else if (act === "relu" || (act === "elu" && !tf.engine().isTapeOn())) {
       h = tf.fused.matMul({ a: h, b: W, bias: b, activation: act }) as tf.Tensor2D;
     } else if (act === "elu") h = tf.elu(tf.fused.matMul({ a: h, b: W, bias: b }) as tf.Tensor2D);

@@ -6,21 +6,26 @@
  * - Sampling: every particle is integrated on its own (a fixed-step solver treats each row of the
  *   state alone, and a matrix product's row depends only on that row), so the rows are split among
  *   the threads and the results put back in order. The samples are bit for bit those of one thread
- *   (the tests check it). Adaptive `dopri5` chooses one step size for the whole batch, so it stays on
- *   one thread.
+ *   (the tests check it). Adaptive `dopri5` chooses one step size for the whole batch, so it stays
+ *   on one thread.
  *
- * - Training: the loss and its gradient are sums over the batch. The batch is cut into a fixed number
- *   of parts (`shards`, 2 by default, whatever the machine); each part's sums are computed on some
- *   thread and added in part order. One thread computing both parts gives the same numbers as two
- *   threads computing one each (the tests check that too), so a run repeats exactly on any machine.
- *   This is data-parallel training in miniature.
+ * - Training: the loss and its gradient are sums over the batch. The batch is cut into a fixed
+ *   number of parts (`shards`, 2 by default, whatever the machine); each part's sums are computed
+ *   on some thread and added in part order. One thread computing both parts gives the same numbers
+ *   as two threads computing one each (the tests check that too), so a run repeats exactly on any
+ *   machine. This is data-parallel training in miniature.
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { interruptible } from "../core/interrupt";
 import { alongside, awaitHelpers, helpers, send, threadCount } from "../core/threads";
 import { solveOde, type OdeSolution, type SolveOdeOptions } from "../solvers/ode";
-import { gradientSumsOfRows, lossFromSums, type GradientSums, type LossAndGradient } from "./backprop";
+import {
+  gradientSumsOfRows,
+  lossFromSums,
+  type GradientSums,
+  type LossAndGradient,
+} from "./backprop";
 import type { GradientJob, SolveJob, SolveReply } from "./helper-jobs";
 import { VelocityModel } from "./mlp";
 
@@ -29,8 +34,8 @@ export const HELPER_JOBS = join(__dirname, "helper-jobs.ts");
 
 /**
  * Starts the helper threads now and waits until they are ready (otherwise they start in the
- * background on first use, and that first call runs on the main thread alone: same numbers, slower).
- * Resolves to the number of threads sampling and training will use.
+ * background on first use, and that first call runs on the main thread alone: same numbers,
+ * slower). Resolves to the number of threads sampling and training will use.
  * @example
  * await fm.startThreads();   // 2 on a two-core machine with the wasm backend
  */
@@ -41,7 +46,10 @@ export async function startThreads(): Promise<number> {
 /** Fewest rows worth sending to a helper thread when sampling. */
 export const MIN_ROWS_PER_THREAD = 500;
 
-/** Rows [start, end) of part k when n rows are cut into `parts` nearly equal parts (the first ones get the extra rows). */
+/**
+ * Rows [start, end) of part k when n rows are cut into `parts` nearly equal parts (the first ones
+ * get the extra rows).
+ */
 export function partRows(n: number, parts: number, k: number): [number, number] {
   const base = Math.floor(n / parts);
   const extra = n % parts;
@@ -54,17 +62,30 @@ export function partRows(n: number, parts: number, k: number): [number, number] 
  * targets `[n, d]`, row-major), cut into `shards` parts that run on up to `shards` threads and are
  * added in part order (module comment). Returns the same numbers for any number of threads.
  */
-export function shardedGradientSums(model: VelocityModel, input: Float32Array, target: Float32Array, n: number, shards: number): GradientSums {
-  if (!Number.isInteger(shards) || shards < 1) throw new Error(`shards must be a positive integer; got ${shards}`);
+export function shardedGradientSums(
+  model: VelocityModel,
+  input: Float32Array,
+  target: Float32Array,
+  n: number,
+  shards: number,
+): GradientSums {
+  if (!Number.isInteger(shards) || shards < 1)
+    throw new Error(`shards must be a positive integer; got ${shards}`);
   const inputs = model.layers[0].inputs;
   const d = model.config.dim;
   const parts = Math.min(shards, n);
   const partSums = (k: number): GradientSums => {
     const [a, b] = partRows(n, parts, k);
-    return gradientSumsOfRows(model, input.subarray(a * inputs, b * inputs), target.subarray(a * d, b * d), b - a);
+    return gradientSumsOfRows(
+      model,
+      input.subarray(a * inputs, b * inputs),
+      target.subarray(a * d, b * d),
+      b - a,
+    );
   };
   if (parts === 1) return partSums(0);
-  // Part k (k >= 1) goes to helper k - 1 when there is one; the main thread does part 0 and the rest.
+  // Part k (k >= 1) goes to helper k - 1 when there is one; the main thread does part 0 and the
+  // rest.
   const team = helpers(parts - 1, HELPER_JOBS);
   team.forEach((h, j) => {
     const [a, b] = partRows(n, parts, j + 1);
@@ -94,8 +115,8 @@ export function shardedGradientSums(model: VelocityModel, input: Float32Array, t
 }
 
 /**
- * The batch loss L = (1/n) sum |u_theta - target|^2 and its gradient (2/n) sum ..., from the sums of
- * `shardedGradientSums` (same arguments).
+ * The batch loss L = (1/n) sum |u_theta - target|^2 and its gradient (2/n) sum ..., from the sums
+ * of `shardedGradientSums` (same arguments).
  */
 export function shardedLossAndGradient(
   model: VelocityModel,
@@ -110,11 +131,15 @@ export function shardedLossAndGradient(
 /**
  * Integrates a model's field from `x0` with a fixed-step solver, the rows split among the threads
  * (module comment), or returns null when one thread is all there is or worth using (few rows, an
- * adaptive solver, a native backend). Same result as `solveOde(model.field, x0, options)`, bit for bit.
- * `x0` is not disposed. An interrupt stops every thread's share at its next step (an
+ * adaptive solver, a native backend). Same result as `solveOde(model.field, x0, options)`, bit for
+ * bit. `x0` is not disposed. An interrupt stops every thread's share at its next step (an
  * `InterruptedError`).
  */
-export function parallelSolve(model: VelocityModel, x0: tf.Tensor2D, options: SolveOdeOptions): OdeSolution | null {
+export function parallelSolve(
+  model: VelocityModel,
+  x0: tf.Tensor2D,
+  options: SolveOdeOptions,
+): OdeSolution | null {
   return interruptible(() => splitSolve(model, x0, options));
 }
 
@@ -134,7 +159,13 @@ function splitSolve(
   const all = x0.dataSync() as Float32Array;
   team.forEach((h, j) => {
     const [a, b] = partRows(n, total, j + 1);
-    const job: SolveJob = { config: model.config, theta: model.theta, x0: all.slice(a * d, b * d), rows: b - a, options };
+    const job: SolveJob = {
+      config: model.config,
+      theta: model.theta,
+      x0: all.slice(a * d, b * d),
+      rows: b - a,
+      options,
+    };
     send(h, "solve", job, [job.x0.buffer as ArrayBuffer]);
   });
   const [a0, b0] = partRows(n, total, 0);
@@ -146,7 +177,8 @@ function splitSolve(
       head.dispose();
     }
   });
-  // Put the rows back in order: x is [n, d]; the trajectory is [times, n, d], rows in the middle axis.
+  // Put the rows back in order: x is [n, d]; the trajectory is [times, n, d], rows in the middle
+  // axis.
   const x = new Float32Array(n * d);
   x.set(own.x.dataSync(), 0);
   replies.forEach((r, j) => x.set(r.x, partRows(n, total, j + 1)[0] * d));
@@ -155,11 +187,15 @@ function splitSolve(
     const T = own.trajectory.shape[0];
     const ownTraj = own.trajectory.dataSync();
     const traj = new Float32Array(T * n * d);
-    const pieces = [{ data: ownTraj, k: 0 }, ...replies.map((r, j) => ({ data: r.trajectory!, k: j + 1 }))];
+    const pieces = [
+      { data: ownTraj, k: 0 },
+      ...replies.map((r, j) => ({ data: r.trajectory!, k: j + 1 })),
+    ];
     for (const { data, k } of pieces) {
       const [a, b] = partRows(n, total, k);
       const rows = (b - a) * d;
-      for (let s = 0; s < T; s++) traj.set(data.subarray(s * rows, (s + 1) * rows), s * n * d + a * d);
+      for (let s = 0; s < T; s++)
+        traj.set(data.subarray(s * rows, (s + 1) * rows), s * n * d + a * d);
     }
     trajectory = tf.tensor3d(traj, [T, n, d]);
   }

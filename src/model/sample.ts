@@ -34,13 +34,17 @@ export type SampleFlowResult = OdeSolution & {
  * noise at t = 0 to t = 1. A `VelocityModel` with a fixed-step solver and enough points shares the
  * points among the helper threads (`fm.setThreads`, parallel.ts), with exactly the same result.
  * @example
- * const { x, nfe } = fm.sampleFlow(model, { n: 2000, method: "rk4", steps: 20 });   // nfe = 80
- * const traj = fm.sampleFlow(model, { n: 200, steps: 100, saveAt: [0, 0.25, 0.5, 0.75, 1] }).trajectory;
+ * const { x, nfe } = fm.sampleFlow(model, { n: 2000, method: "rk4", steps: 20 }); // nfe = 80 const
+ * traj = fm.sampleFlow(model, { n: 200, steps: 100, saveAt: [0, 0.25, 0.5, 0.75, 1] }).trajectory;
  */
-export function sampleFlow(model: VelocityModel | VelocityField, options: SampleFlowOptions = {}): SampleFlowResult {
+export function sampleFlow(
+  model: VelocityModel | VelocityField,
+  options: SampleFlowOptions = {},
+): SampleFlowResult {
   checkSampleOptions(options);
   const field: VelocityField = model instanceof VelocityModel ? model.field : model;
-  if (typeof field !== "function") throw new Error("sampleFlow: give a VelocityModel or a velocity field (x, t) => tensor");
+  if (typeof field !== "function")
+    throw new Error("sampleFlow: give a VelocityModel or a velocity field (x, t) => tensor");
   let x0: tf.Tensor2D;
   if (options.x0 !== undefined) {
     if (model instanceof VelocityModel) assert2D(options.x0, "x0", model.config.dim);
@@ -53,7 +57,10 @@ export function sampleFlow(model: VelocityModel | VelocityField, options: Sample
       assertFits(n * model.config.dim, "sampleFlow", `n = ${n} samples`);
     }
     if (!(model instanceof VelocityModel)) {
-      throw new Error("sampleFlow: with a plain velocity field, pass the starting noise as x0 (its dimension is not known)");
+      throw new Error(
+        "sampleFlow: with a plain velocity field, pass the starting noise as x0 (its dimension " +
+          "is not known)",
+      );
     }
     x0 = randn([n, model.config.dim]) as tf.Tensor2D;
   }
@@ -61,7 +68,9 @@ export function sampleFlow(model: VelocityModel | VelocityField, options: Sample
   const solverOptions = { ...solver, t0: 0, t1: 1 };
   // A trained model with a fixed-step solver runs on every thread (same numbers, see parallel.ts).
   try {
-    const solution = (model instanceof VelocityModel ? parallelSolve(model, x0, solverOptions) : null) ?? solveOde(field, x0, solverOptions);
+    const solution =
+      (model instanceof VelocityModel ? parallelSolve(model, x0, solverOptions) : null) ??
+      solveOde(field, x0, solverOptions);
     return { ...solution, x0 };
   } catch (err) {
     x0.dispose();
@@ -89,12 +98,15 @@ const SAMPLE_OPTIONS = [
 function checkSampleOptions(options: unknown): void {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     const got = String(options);
-    throw new Error(`sampleFlow: options must be an object such as { n: 1000, steps: 20 }; got ${got}`);
+    throw new Error(
+      `sampleFlow: options must be an object such as { n: 1000, steps: 20 }; got ${got}`,
+    );
   }
   for (const [key, value] of Object.entries(options)) {
     if (key === "t0" || key === "t1") {
       throw new Error(
-        `sampleFlow: ${key} is not an option: sampling always runs from t = 0 (noise) to t = 1 (data)`,
+        `sampleFlow: ${key} is not an option: sampling always runs from t = 0 (noise) to t = 1 ` +
+          `(data)`,
       );
     }
     if (!SAMPLE_OPTIONS.includes(key)) {
@@ -107,7 +119,8 @@ function checkSampleOptions(options: unknown): void {
       typeof value === "string" ||
       (Array.isArray(value) && value.every((v) => typeof v === "number"));
     if (!plain) {
-      const got = typeof value === "function" ? "a function" : value === null ? "null" : typeof value;
+      const got =
+        typeof value === "function" ? "a function" : value === null ? "null" : typeof value;
       const want = key === "saveAt" ? "a number array" : "a number or a name";
       throw new Error(`sampleFlow: option ${key} must be ${want}; got ${got}`);
     }

@@ -1,9 +1,10 @@
 /**
- * Training a velocity model with the conditional flow matching loss (lecture concept 6, notebook 06).
+ * Training a velocity model with the conditional flow matching loss (lecture concept 6, notebook
+ * 06).
  *
  * One step, exactly the lecture's recipe:
- *   1. draw a batch of data points x1 (rows of the training set, with replacement), noise x0 ~ N(0, I)
- *      and times t ~ U[0, 1];
+ *   1. draw a batch of data points x1 (rows of the training set, with replacement), noise x0 ~ N(0,
+ *      I) and times t ~ U[0, 1];
  *   2. form x_t = alpha_t x1 + sigma_t x0 and the target dx_t/dt = dAlpha_t x1 + dSigma_t x0
  *      (x1 - x0 on the lecture's straight path);
  *   3. L = mean |u_theta(x_t, t) - target|^2, its gradient by back-propagation, one Adam update.
@@ -12,9 +13,9 @@
  * default), computes each part's sums on a thread of its own where the machine has the cores (see
  * parallel.ts) and adds them in order: the numbers depend on `shards`, never on the thread count.
  *
- * With `pairs` instead of `data`, each batch takes rows (x0_i, x1_i) together, so a coupling between
- * noise and data survives (reflow, notebook 07). With `coupling`, the noise and data drawn for a
- * batch are re-paired between steps 1 and 2, by minibatch optimal transport (coupling.ts).
+ * With `pairs` instead of `data`, each batch takes rows (x0_i, x1_i) together, so a coupling
+ * between noise and data survives (reflow, notebook 07). With `coupling`, the noise and data drawn
+ * for a batch are re-paired between steps 1 and 2, by minibatch optimal transport (coupling.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertCount, assertFits, MAX_TRAINING_STEPS } from "../core/checks";
@@ -36,7 +37,8 @@ export type PointsInput = tf.Tensor2D | number[][];
 export type FlatPoints = { values: Float32Array; n: number; d: number };
 
 /** A learning-rate schedule: a factor in (0, 1] of the base rate at `step` (1-based) of `total`. */
-export type LearningRateSchedule = "constant" | "cosine" | ((step: number, total: number) => number);
+export type LearningRateSchedule =
+  "constant" | "cosine" | ((step: number, total: number) => number);
 
 /** Options of `trainFlowMatching`. Give `data` (samples of p_data) or `pairs` (a coupling). */
 export interface TrainOptions {
@@ -52,7 +54,10 @@ export interface TrainOptions {
   batchSize?: number;
   /** Adam's step size (before the schedule). @default 1e-3 */
   learningRate?: number;
-  /** `"constant"`, `"cosine"` (decay to 0 at the last step) or a function (step, total) => factor. @default "constant" */
+  /**
+   * `"constant"`, `"cosine"` (decay to 0 at the last step) or a function (step, total) => factor.
+   * @default "constant"
+   */
   schedule?: LearningRateSchedule;
   /** Linear warm-up over this many first steps (multiplies the schedule). @default 0 */
   warmup?: number;
@@ -74,9 +79,9 @@ export interface TrainOptions {
    */
   batches?: (batchSize: number) => { input: Float32Array; target: Float32Array; rows: number };
   /**
-   * The batch's loss and gradient are sums over its rows; they are computed in this many parts, on as
-   * many threads as there are (`fm.setThreads`), and added in order. The numbers depend on this count,
-   * never on the number of threads. @default 2
+   * The batch's loss and gradient are sums over its rows; they are computed in this many parts, on
+   * as many threads as there are (`fm.setThreads`), and added in order. The numbers depend on this
+   * count, never on the number of threads. @default 2
    */
   shards?: number;
   /**
@@ -107,25 +112,37 @@ export interface TrainResult {
 }
 
 /** Reads points to a flat Float32Array with its shape, checking them. */
-export function flatPoints(points: PointsInput, name: string, dim?: number): { values: Float32Array; n: number; d: number } {
+export function flatPoints(
+  points: PointsInput,
+  name: string,
+  dim?: number,
+): { values: Float32Array; n: number; d: number } {
   if (points instanceof tf.Tensor) {
     assert2D(points, name, dim);
     const values = Float32Array.from(points.dataSync());
     for (let i = 0; i < values.length; i++) {
-      if (!Number.isFinite(values[i])) throw new Error(`${name} must be finite; entry ${i} is ${values[i]}`);
+      if (!Number.isFinite(values[i]))
+        throw new Error(`${name} must be finite; entry ${i} is ${values[i]}`);
     }
     return { values, n: points.shape[0], d: points.shape[1] };
   }
   if (!Array.isArray(points) || points.length === 0 || !Array.isArray(points[0])) {
-    throw new Error(`${name} must be a [n, d] tensor or a non-empty array of rows; got ${points === null ? "null" : typeof points}`);
+    throw new Error(
+      `${name} must be a [n, d] tensor or a non-empty array of rows; got ` +
+        `${points === null ? "null" : typeof points}`,
+    );
   }
   const d = points[0].length;
   if (dim !== undefined && d !== dim) throw new Error(`${name} must have ${dim} columns; got ${d}`);
   const values = new Float32Array(points.length * d);
   points.forEach((row, i) => {
-    if (!Array.isArray(row) || row.length !== d) throw new Error(`${name}: row ${i} has ${Array.isArray(row) ? row.length : "no"} entries; expected ${d}`);
+    if (!Array.isArray(row) || row.length !== d)
+      throw new Error(
+        `${name}: row ${i} has ${Array.isArray(row) ? row.length : "no"} entries; expected ${d}`,
+      );
     row.forEach((v, j) => {
-      if (!Number.isFinite(v)) throw new Error(`${name}: entry [${i}][${j}] is ${v}; must be finite`);
+      if (!Number.isFinite(v))
+        throw new Error(`${name}: entry [${i}][${j}] is ${v}; must be finite`);
       values[i * d + j] = v;
     });
   });
@@ -133,18 +150,31 @@ export function flatPoints(points: PointsInput, name: string, dim?: number): { v
 }
 
 /** The factor of the base learning rate at `step` (1-based) of `total`, warm-up included. */
-export function learningRateFactor(schedule: LearningRateSchedule, step: number, total: number, warmup = 0): number {
+export function learningRateFactor(
+  schedule: LearningRateSchedule,
+  step: number,
+  total: number,
+  warmup = 0,
+): number {
   let f: number;
   if (schedule === "constant") f = 1;
   else if (schedule === "cosine") f = 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / total));
   else if (typeof schedule === "function") f = schedule(step, total);
-  else throw new Error(`schedule must be "constant", "cosine" or a function; got ${JSON.stringify(schedule)}`);
-  if (!Number.isFinite(f) || f < 0) throw new Error(`the learning-rate schedule gave ${f} at step ${step}; it must be a finite number >= 0`);
+  else
+    throw new Error(
+      `schedule must be "constant", "cosine" or a function; got ${JSON.stringify(schedule)}`,
+    );
+  if (!Number.isFinite(f) || f < 0)
+    throw new Error(
+      `the learning-rate schedule gave ${f} at step ${step}; it must be a finite number >= 0`,
+    );
   if (warmup > 0 && step <= warmup) f *= step / warmup;
   return f;
 }
 
-/** A CFM batch in plain arrays: x_t, t and the regression target, plus the x0 and x1 it came from. */
+/**
+ * A CFM batch in plain arrays: x_t, t and the regression target, plus the x0 and x1 it came from.
+ */
 export interface CfmBatch {
   xt: Float32Array;
   t: Float32Array;
@@ -199,7 +229,8 @@ export function placeOnPath(
     const { alpha, sigma, dAlpha, dSigma } = path.scheduler.at(ti);
     if (!Number.isFinite(dAlpha) || !Number.isFinite(dSigma)) {
       throw new Error(
-        `the ${path.name} path has an infinite slope at t = ${ti}; train on a time range that stops short of it (timeRange: [0, 0.999])`,
+        `the ${path.name} path has an infinite slope at t = ${ti}; train on a time range that ` +
+          `stops short of it (timeRange: [0, 0.999])`,
       );
     }
     const row = rows[i];
@@ -258,17 +289,21 @@ function positive(value: number, name: string, integer = false): number {
 }
 
 /**
- * Trains `model` in place with the conditional flow matching loss and Adam (see the module comment).
- * Seeded through `fm.seed`. A loss that is not finite stops training with an error that names the
- * step; the model then holds the last parameters whose loss was finite.
+ * Trains `model` in place with the conditional flow matching loss and Adam (see the module
+ * comment). Seeded through `fm.seed`. A loss that is not finite stops training with an error that
+ * names the step; the model then holds the last parameters whose loss was finite.
  * @example
  * fm.seed(0);
  * const model = fm.createVelocityModel();
  * const result = await fm.trainFlowMatching(model, { data: fm.twoMoons(2000), steps: 2000 });
  * fm.show(fm.plotLoss(result.losses));
  */
-export async function trainFlowMatching(model: VelocityModel, options: TrainOptions): Promise<TrainResult> {
-  if (!(model instanceof VelocityModel)) throw new Error("trainFlowMatching: model must be a VelocityModel (fm.createVelocityModel)");
+export async function trainFlowMatching(
+  model: VelocityModel,
+  options: TrainOptions,
+): Promise<TrainResult> {
+  if (!(model instanceof VelocityModel))
+    throw new Error("trainFlowMatching: model must be a VelocityModel (fm.createVelocityModel)");
   const dim = model.config.dim;
   const given = (["data", "pairs", "batches"] as const).filter((k) => options[k] !== undefined);
   if (given.length !== 1) {
@@ -284,14 +319,19 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
   else if (options.pairs !== undefined) {
     x1Rows = flatPoints(options.pairs!.x1, "pairs.x1", dim);
     x0Rows = flatPoints(options.pairs!.x0, "pairs.x0", dim);
-    if (x0Rows.n !== x1Rows.n) throw new Error(`pairs.x0 has ${x0Rows.n} rows but pairs.x1 has ${x1Rows.n}; a coupling pairs row i with row i`);
+    if (x0Rows.n !== x1Rows.n)
+      throw new Error(
+        `pairs.x0 has ${x0Rows.n} rows but pairs.x1 has ${x1Rows.n}; a coupling pairs row i with ` +
+          `row i`,
+      );
   }
   if (x1Rows && x1Rows.n === 0) {
     const what = options.data !== undefined ? "data" : "pairs";
     throw new Error(`trainFlowMatching: ${what} is empty (no rows); give at least one point`);
   }
   const path = options.path ?? condOTPath();
-  if (!(path instanceof AffineProbPath)) throw new Error("path must be an AffineProbPath (fm.condOTPath(), fm.vpPath(), ...)");
+  if (!(path instanceof AffineProbPath))
+    throw new Error("path must be an AffineProbPath (fm.condOTPath(), fm.vpPath(), ...)");
   const steps = positive(options.steps ?? 2000, "steps", true);
   const why = "the most one call trains (its loss curve is kept); call it again to go on";
   assertCount(steps, "steps", "trainFlowMatching", 1, MAX_TRAINING_STEPS, why);
@@ -301,7 +341,8 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
   const baseRate = positive(options.learningRate ?? 1e-3, "learningRate");
   const schedule = options.schedule ?? "constant";
   const warmup = options.warmup ?? 0;
-  if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`warmup must be a non-negative integer; got ${warmup}`);
+  if (!Number.isInteger(warmup) || warmup < 0)
+    throw new Error(`warmup must be a non-negative integer; got ${warmup}`);
   if (options.clipNorm !== undefined) positive(options.clipNorm, "clipNorm");
   const timeRange = options.timeRange ?? [0, 1];
   if (!(timeRange[0] >= 0 && timeRange[1] <= 1 && timeRange[0] < timeRange[1])) {
@@ -313,14 +354,17 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
   const coupler = batchCoupler(options.coupling, options.pairs !== undefined);
   if (coupler && options.batches) {
     throw new Error(
-      "trainFlowMatching: a coupling re-pairs drawn noise and data; with batches nothing is drawn " +
-        "here (give data instead, or pair inside your batches)",
+      "trainFlowMatching: a coupling re-pairs drawn noise and data; with batches nothing is " +
+        "drawn here (give data instead, or pair inside your batches)",
     );
   }
 
   const showProgress = options.progress ?? inKernel();
   const bar: Progress | null = showProgress
-    ? startProgress({ total: steps, title: typeof showProgress === "string" ? showProgress : "training" })
+    ? startProgress({
+        total: steps,
+        title: typeof showProgress === "string" ? showProgress : "training",
+      })
     : null;
 
   const adam = new Adam(model.numParameters, { learningRate: baseRate });

@@ -34,7 +34,10 @@ export interface DisplayBundle {
   transient?: { display_id?: string };
 }
 
-/** What tslab's kernel calls to send `display_data` (`update` false) or `update_display_data` (true). */
+/**
+ * What tslab's kernel calls to send `display_data` (`update` false) or `update_display_data`
+ * (true).
+ */
 type DisplayWriter = (content: DisplayBundle, update: boolean) => void;
 
 let jupyterModulePath: string | null | undefined;
@@ -48,7 +51,8 @@ export function kernelDisplayWriter(): DisplayWriter | null {
   try {
     if (jupyterModulePath === undefined) jupyterModulePath = require.resolve("tslab/dist/jupyter");
     const mod = jupyterModulePath ? require.cache[jupyterModulePath] : undefined;
-    const writer = (mod?.exports as { lastWriteDisplayData?: unknown } | undefined)?.lastWriteDisplayData;
+    const writer = (mod?.exports as { lastWriteDisplayData?: unknown } | undefined)
+      ?.lastWriteDisplayData;
     return typeof writer === "function" ? (writer as DisplayWriter) : null;
   } catch {
     jupyterModulePath = null;
@@ -92,7 +96,8 @@ let bundleSource: string | null = null;
 
 /** The minified plotly.js bundle (read once from node_modules). */
 export function plotlyBundle(): string {
-  if (bundleSource === null) bundleSource = readFileSync(require.resolve("plotly.js-dist-min"), "utf8");
+  if (bundleSource === null)
+    bundleSource = readFileSync(require.resolve("plotly.js-dist-min"), "utf8");
   return bundleSource;
 }
 
@@ -136,8 +141,12 @@ export function scriptJson(value: unknown): string {
 /** The `<script>` that defines `window.Plotly` (the whole minified bundle). */
 export function plotlyScriptTag(): string {
   const src = plotlyBundle();
-  if (/<\/script/i.test(src)) throw new Error("the plotly bundle contains </script> and cannot be inlined");
-  return `<script type="text/javascript">/* plotly.js ${plotlyVersion()}, embedded once per notebook */\n${src}\n</script>\n`;
+  if (/<\/script/i.test(src))
+    throw new Error("the plotly bundle contains </script> and cannot be inlined");
+  return (
+    `<script type="text/javascript">/* plotly.js ${plotlyVersion()}, embedded once per ` +
+    `notebook */\n${src}\n</script>\n`
+  );
 }
 
 /**
@@ -192,7 +201,8 @@ export function figureHtml(figure: Figure, divId: string, embedPlotly: boolean):
   const width = typeof figure.layout.width === "number" ? `${figure.layout.width}px` : "100%";
   return (
     (embedPlotly ? plotlyScriptTag() : "") +
-    `<div id="${divId}" class="fm-figure" style="width:${width};max-width:100%;height:${height}"></div>\n` +
+    `<div id="${divId}" class="fm-figure" ` +
+    `style="width:${width};max-width:100%;height:${height}"></div>\n` +
     `<script type="text/javascript">\n(function () {\n` +
     `  var id = ${scriptJson(divId)}, figure = ${scriptJson(figure)};\n` +
     `  ${plotlyLoader()}` +
@@ -207,8 +217,10 @@ export function figureHtml(figure: Figure, divId: string, embedPlotly: boolean):
 /** A one-line summary of a figure, e.g. `[figure "Training loss": scatter ×2]`. */
 export function describeFigure(figure: Figure): string {
   const counts = new Map<string, number>();
-  for (const t of figure.data) counts.set(t.type ?? "scatter", (counts.get(t.type ?? "scatter") ?? 0) + 1);
-  const traces = [...counts].map(([type, k]) => (k > 1 ? `${type} ×${k}` : type)).join(", ") || "no traces";
+  for (const t of figure.data)
+    counts.set(t.type ?? "scatter", (counts.get(t.type ?? "scatter") ?? 0) + 1);
+  const traces =
+    [...counts].map(([type, k]) => (k > 1 ? `${type} ×${k}` : type)).join(", ") || "no traces";
   const t = figure.layout.title as { text?: string } | string | undefined;
   const title = typeof t === "string" ? t : t?.text;
   const frames = figure.frames?.length ? `; ${figure.frames.length} frames` : "";
@@ -219,7 +231,8 @@ export function describeFigure(figure: Figure): string {
 export interface ShowOptions {
   /**
    * Mark the figure for static export: `npm run figures` writes it to
-   * `figures/<notebook>--<name>.svg` and `.png`. Lower-case letters, digits and dashes. @default none
+   * `figures/<notebook>--<name>.svg` and `.png`. Lower-case letters, digits and dashes. @default
+   * none
    */
   export?: string;
 }
@@ -235,12 +248,18 @@ export function figureBundle(
   options: ShowOptions & { embedPlotly?: boolean; divId?: string } = {},
 ): DisplayBundle {
   if (!isFigure(figure)) {
-    throw new Error(`show needs a figure { data, layout } (see fm.plotPoints, fm.plotLoss, ...); got ${typeof figure}`);
+    throw new Error(
+      `show needs a figure { data, layout } (see fm.plotPoints, fm.plotLoss, ...); got ` +
+        `${typeof figure}`,
+    );
   }
   const metadata: Record<string, unknown> = {};
   if (options.export !== undefined) {
     if (typeof options.export !== "string" || !EXPORT_NAME.test(options.export)) {
-      throw new Error(`export must be a file-name-safe name like "loss-curve" (a-z, 0-9, dashes); got ${JSON.stringify(options.export)}`);
+      throw new Error(
+        `export must be a file-name-safe name like "loss-curve" (a-z, 0-9, dashes); got ` +
+          `${JSON.stringify(options.export)}`,
+      );
     }
     metadata[METADATA_KEY] = { export: options.export };
   }
@@ -256,12 +275,13 @@ export function figureBundle(
 }
 
 /**
- * Shows a figure inline: interactive in Jupyter Lab, classic Notebook, VS Code and the course's HTML
- * pages. Outside a kernel it prints the one-line summary instead (use `figureBundle` to inspect the
- * output). Returns nothing, so that a cell ending in `fm.show(...)` shows the figure and no echo.
+ * Shows a figure inline: interactive in Jupyter Lab, classic Notebook, VS Code and the course's
+ * HTML pages. Outside a kernel it prints the one-line summary instead (use `figureBundle` to
+ * inspect the output). Returns nothing, so that a cell ending in `fm.show(...)` shows the figure
+ * and no echo.
  * @example
- * fm.show(fm.plotPoints(x1, { title: "the data, p_1" }));
- * fm.show(fm.plotLoss(losses), { export: "loss" });   // also written to figures/ by npm run figures
+ * fm.show(fm.plotPoints(x1, { title: "the data, p_1" })); fm.show(fm.plotLoss(losses), { export:
+ * "loss" }); // also written to figures/ by npm run figures
  */
 export function show(figure: Figure, options: ShowOptions = {}): void {
   const write = kernelDisplayWriter();
@@ -274,10 +294,12 @@ export function show(figure: Figure, options: ShowOptions = {}): void {
 
 /** Shows Markdown (rendered in every front end; printed as text outside a kernel). */
 export function showMarkdown(markdown: string): void {
-  if (!sendDisplay({ data: { "text/markdown": markdown, "text/plain": markdown }, metadata: {} })) console.log(markdown);
+  if (!sendDisplay({ data: { "text/markdown": markdown, "text/plain": markdown }, metadata: {} }))
+    console.log(markdown);
 }
 
 /** Shows HTML, with a plain-text fallback (printed outside a kernel). */
 export function showHtml(html: string, text = html.replace(/<[^>]*>/g, "")): void {
-  if (!sendDisplay({ data: { "text/html": html, "text/plain": text }, metadata: {} })) console.log(text);
+  if (!sendDisplay({ data: { "text/html": html, "text/plain": text }, metadata: {} }))
+    console.log(text);
 }

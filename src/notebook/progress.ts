@@ -90,20 +90,34 @@ function formatSeconds(s: number): string {
 function formatNumber(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
-  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : Number(v.toPrecision(4)).toString();
+  return a !== 0 && (a < 1e-3 || a >= 1e5)
+    ? v.toExponential(3)
+    : Number(v.toPrecision(4)).toString();
 }
 
 function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  return s
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;");
 }
 
 /**
  * The loss curve as an inline SVG polyline (at most ~300 points: the mean of each bucket of steps),
  * against step in [0, total], with the y range written at the left.
  */
-export function lossSparkline(steps: number[], losses: number[], total: number, logY = true, width = 420, height = 130): string {
+export function lossSparkline(
+  steps: number[],
+  losses: number[],
+  total: number,
+  logY = true,
+  width = 420,
+  height = 130,
+): string {
   const pts: [number, number][] = [];
-  for (let i = 0; i < steps.length; i++) if (Number.isFinite(losses[i])) pts.push([steps[i], losses[i]]);
+  for (let i = 0; i < steps.length; i++)
+    if (Number.isFinite(losses[i])) pts.push([steps[i], losses[i]]);
   const useLog = logY && pts.length > 0 && pts.every(([, v]) => v > 0);
   const f = (v: number) => (useLog ? Math.log10(v) : v);
   const left = 58;
@@ -113,11 +127,16 @@ export function lossSparkline(steps: number[], losses: number[], total: number, 
   const w = width - left - right;
   const h = height - top - bottom;
   const frame =
-    `<rect x="${left}" y="${top}" width="${w}" height="${h}" fill="none" stroke="#999" stroke-width="1"/>` +
-    `<text x="${left + w}" y="${height - 5}" text-anchor="end" font-size="11" fill="#555">step ${total}</text>` +
+    `<rect x="${left}" y="${top}" width="${w}" height="${h}" fill="none" stroke="#999" ` +
+    `stroke-width="1"/>` +
+    `<text x="${left + w}" y="${height - 5}" text-anchor="end" font-size="11" fill="#555">step ` +
+    `${total}</text>` +
     `<text x="${left}" y="${height - 5}" font-size="11" fill="#555">0</text>`;
   if (pts.length === 0) {
-    return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${frame}</svg>`;
+    return (
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" ` +
+      `height="${height}">${frame}</svg>`
+    );
   }
   // Bucket means, so a long run costs no more than a short one.
   const buckets = Math.min(300, pts.length);
@@ -151,9 +170,12 @@ export function lossSparkline(steps: number[], losses: number[], total: number, 
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
     frame +
-    `<text x="${left - 4}" y="${top + 10}" text-anchor="end" font-size="11" fill="#555">${label(ymax)}</text>` +
-    `<text x="${left - 4}" y="${top + h}" text-anchor="end" font-size="11" fill="#555">${label(ymin)}</text>` +
-    `<text x="4" y="${top + h / 2 + 4}" font-size="11" fill="#555">loss${useLog ? " (log)" : ""}</text>` +
+    `<text x="${left - 4}" y="${top + 10}" text-anchor="end" font-size="11" ` +
+    `fill="#555">${label(ymax)}</text>` +
+    `<text x="${left - 4}" y="${top + h}" text-anchor="end" font-size="11" ` +
+    `fill="#555">${label(ymin)}</text>` +
+    `<text x="4" y="${top + h / 2 + 4}" font-size="11" ` +
+    `fill="#555">loss${useLog ? " (log)" : ""}</text>` +
     `<polyline fill="none" stroke="#0072B2" stroke-width="1.6" points="${poly}"/>` +
     `</svg>`
   );
@@ -165,9 +187,11 @@ export function lossSparkline(steps: number[], losses: number[], total: number, 
  */
 export function progress(options: ProgressOptions): Progress {
   const total = options.total;
-  if (!Number.isInteger(total) || total < 1) throw new Error(`total must be a positive integer; got ${total}`);
+  if (!Number.isInteger(total) || total < 1)
+    throw new Error(`total must be a positive integer; got ${total}`);
   const interval = options.interval ?? 100;
-  if (!(interval >= 0)) throw new Error(`interval must be a non-negative number of milliseconds; got ${interval}`);
+  if (!(interval >= 0))
+    throw new Error(`interval must be a non-negative number of milliseconds; got ${interval}`);
   const title = options.title ?? "progress";
   const logY = options.logY ?? true;
   const displayId = newDisplayId();
@@ -192,7 +216,9 @@ export function progress(options: ProgressOptions): Progress {
     const timing = final
       ? `${formatSeconds(seconds)}`
       : `${formatSeconds(seconds)} elapsed, ~${formatSeconds(eta)} left`;
-    const line = `${step}/${total} (${(100 * fraction).toFixed(1)}%) · ${timing} · ${rate.toFixed(1)} steps/s`;
+    const line =
+      `${step}/${total} (${(100 * fraction).toFixed(1)}%) · ${timing} · ` +
+      `${rate.toFixed(1)} steps/s`;
     const bars = Math.round(30 * fraction);
     const ending = final ? ` · ${stopped ?? "done"}` : "";
     const bar = `[${"#".repeat(bars)}${".".repeat(30 - bars)}]`;
@@ -200,7 +226,8 @@ export function progress(options: ProgressOptions): Progress {
     const text = `${title} ${bar} ${line}${shown}${ending}`;
     const colour = !final ? "#0072B2" : stopped ? "#D55E00" : "#009E73";
     const html =
-      `<div class="fm-progress" style="font-family:Helvetica,Arial,sans-serif;font-size:13px;line-height:1.5">` +
+      `<div class="fm-progress" ` +
+      `style="font-family:Helvetica,Arial,sans-serif;font-size:13px;line-height:1.5">` +
       `<div><b>${escapeHtml(title)}</b> ${escapeHtml(line + ending)}</div>` +
       `<div style="width:420px;height:10px;background:#e6e6e6;border-radius:3px;overflow:hidden">` +
       `<div style="width:${(100 * fraction).toFixed(1)}%;height:100%;background:${colour}">` +

@@ -1,14 +1,13 @@
 /**
- * Self-checks for notebooks: every notebook ends by asserting what it claimed, and shows at least one
- * negative control (the same test applied to something false, which must fail). This module keeps the
- * ledger of both, so each notebook's closing table lists them.
+ * Self-checks for notebooks: every notebook ends by asserting what it claimed, and shows at least
+ * one negative control (the same test applied to something false, which must fail). This module
+ * keeps the ledger of both, so each notebook's closing table lists them.
  *
  * @example
- * const checks = fm.selfChecks();
- * const { check, mustFail } = checks;
- * check("p_0 is N(0, I)", gap < 1e-5, `max gap ${gap}`);         // throws when the claim is false
- * mustFail("a wrong field generates p_t", residual < 1e-3, `${residual}`); // throws when the control passes
- * console.log(checks.report());                                  // "✓ claim  ..." / "✗ control ..." lines
+ * const checks = fm.selfChecks(); const { check, mustFail } = checks; check("p_0 is N(0, I)", gap <
+ * 1e-5, `max gap ${gap}`); // throws when the claim is false mustFail("a wrong field generates
+ * p_t", residual < 1e-3, `${residual}`); // throws when the control passes
+ * console.log(checks.report()); // "✓ claim ..." / "✗ control ..." lines
  */
 
 /** One checked statement: a claim that held, or a negative control that was rejected. */
@@ -49,14 +48,20 @@ export function selfChecks(): SelfChecks {
       entries.push({ claim, detail, kind: "claim" });
     },
     mustFail(claim, passes, detail) {
-      if (passes) throw new Error(`negative control "${claim}" should have failed its test: ${detail}`);
+      if (passes)
+        throw new Error(`negative control "${claim}" should have failed its test: ${detail}`);
       entries.push({ claim, detail, kind: "negative control" });
     },
     claims,
     controls,
     report() {
-      const lines = entries.map((e) => `${e.kind === "claim" ? "✓ claim  " : "✗ control"}  ${e.claim} (${e.detail})`);
-      lines.push("", `${claims()} claims checked, ${controls()} negative controls rejected as they should be`);
+      const lines = entries.map(
+        (e) => `${e.kind === "claim" ? "✓ claim  " : "✗ control"}  ${e.claim} (${e.detail})`,
+      );
+      lines.push(
+        "",
+        `${claims()} claims checked, ${controls()} negative controls rejected as they should be`,
+      );
       return lines.join("\n");
     },
   };

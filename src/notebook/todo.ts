@@ -1,7 +1,8 @@
-// Placeholders for the student versions of the notebooks (scripts/assignments.mjs, README "For teaching
-// assistants"): a TODO cell declares the names an exercise must define, with their types, as `fm.todo(...)`
-// values. The notebook still type-checks; the first real use of a name the student has not defined yet
-// fails with a message that says which exercise to do, instead of a puzzling `undefined` somewhere later.
+// Placeholders for the student versions of the notebooks (scripts/assignments.mjs, README "For
+// teaching assistants"): a TODO cell declares the names an exercise must define, with their types,
+// as `fm.todo(...)` values. The notebook still type-checks; the first real use of a name the
+// student has not defined yet fails with a message that says which exercise to do, instead of a
+// puzzling `undefined` somewhere later.
 
 /** What a TODO placeholder throws when it is used: "TODO (exercise 2): define toFlowTime ...". */
 export class TodoError extends Error {
@@ -12,17 +13,17 @@ export class TodoError extends Error {
     readonly exercise?: number,
   ) {
     super(
-      `TODO${exercise !== undefined ? ` (exercise ${exercise})` : ""}: ${placeholder} is still a placeholder; ` +
-        `define it in the exercise's TODO cell and run that cell`,
+      `TODO${exercise !== undefined ? ` (exercise ${exercise})` : ""}: ${placeholder} is still a ` +
+        `placeholder; define it in the exercise's TODO cell and run that cell`,
     );
     this.name = "TodoError";
   }
 }
 
 /**
- * A stand-in for a value an exercise must define. It has the declared type, so later cells type-check,
- * but any use of it (reading a property, calling it, doing arithmetic, printing it, awaiting it) throws a
- * {@link TodoError} naming the placeholder and the exercise.
+ * A stand-in for a value an exercise must define. It has the declared type, so later cells
+ * type-check, but any use of it (reading a property, calling it, doing arithmetic, printing it,
+ * awaiting it) throws a {@link TodoError} naming the placeholder and the exercise.
  *
  * @param placeholder - the name the student must define (shown in the error)
  * @param exercise - the exercise's number (shown in the error)

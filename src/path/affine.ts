@@ -1,16 +1,17 @@
 /**
  * Affine probability paths (lecture concept 4: conditional probability paths and vector fields).
  *
- *     x_t = alpha_t x1 + sigma_t x0,   x0 ~ N(0, I),   so   p_t(x | x1) = N(alpha_t x1, sigma_t^2 I)
+ *     x_t = alpha_t x1 + sigma_t x0,   x0 ~ N(0, I),   so   p_t(x | x1) = N(alpha_t x1, sigma_t^2
+ *       I)
  *
- * Given a scheduler, the path samples points x_t and their velocities d/dt x_t = dAlpha x1 + dSigma x0
- * (the regression target of conditional flow matching), and gives the conditional velocity field
+ * Given a scheduler, the path samples points x_t and their velocities d/dt x_t = dAlpha x1 + dSigma
+ * x0 (the regression target of conditional flow matching), and gives the conditional velocity field
  *
  *     u_t(x | x1) = dAlpha x1 + dSigma (x - alpha x1) / sigma,
  *
  * which on the lecture's path (alpha = t, sigma = 1 - t) is (x1 - x) / (1 - t). The two forms agree
- * along the path: u_t(x_t | x1) = x1 - x0. Introduced in notebook 4 (conditional paths); the marginal
- * versions live in `targets/`.
+ * along the path: u_t(x_t | x1) = x1 - x0. Introduced in notebook 4 (conditional paths); the
+ * marginal versions live in `targets/`.
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertFinite, assertSameShape, type Time } from "../core/checks";
@@ -29,7 +30,10 @@ import { combine, timedTable } from "./internal";
 export type PathSample = {
   /** x_t = alpha_t x1 + sigma_t x0. */
   xt: tf.Tensor2D;
-  /** d/dt x_t = dAlpha_t x1 + dSigma_t x0 (x1 - x0 on the lecture's path): the conditional velocity at x_t. */
+  /**
+   * d/dt x_t = dAlpha_t x1 + dSigma_t x0 (x1 - x0 on the lecture's path): the conditional velocity
+   * at x_t.
+   */
   dxt: tf.Tensor2D;
 };
 
@@ -54,7 +58,9 @@ export class AffineProbPath {
 
   constructor(scheduler: Scheduler) {
     if (!scheduler || typeof scheduler.at !== "function" || typeof scheduler.name !== "string") {
-      throw new Error(`AffineProbPath needs a Scheduler (e.g. condOTScheduler()); got ${String(scheduler)}`);
+      throw new Error(
+        `AffineProbPath needs a Scheduler (e.g. condOTScheduler()); got ${String(scheduler)}`,
+      );
     }
     this.scheduler = scheduler;
   }
@@ -87,14 +93,26 @@ export class AffineProbPath {
     for (let i = 0; i < table.length; i++) {
       if (!Number.isFinite(table[i].dAlpha) || !Number.isFinite(table[i].dSigma)) {
         throw new Error(
-          `${this.name} path: dAlpha or dSigma is not finite at t = ${times[i]} (dSigma = ${table[i].dSigma}); ` +
-            `the ${this.name} scheduler's sigma_t ~ sqrt(1 - t) has an infinite slope at t = 1: sample at t < 1`,
+          `${this.name} path: dAlpha or dSigma is not finite at t = ${times[i]} (dSigma = ` +
+            `${table[i].dSigma}); ` +
+            `the ${this.name} scheduler's sigma_t ~ sqrt(1 - t) has an infinite slope at t = 1: ` +
+            `sample at t < 1`,
         );
       }
     }
     return {
-      xt: combine(table.map((v) => v.alpha), table.map((v) => v.sigma), x1, x0),
-      dxt: combine(table.map((v) => v.dAlpha), table.map((v) => v.dSigma), x1, x0),
+      xt: combine(
+        table.map((v) => v.alpha),
+        table.map((v) => v.sigma),
+        x1,
+        x0,
+      ),
+      dxt: combine(
+        table.map((v) => v.dAlpha),
+        table.map((v) => v.dSigma),
+        x1,
+        x0,
+      ),
     };
   }
 
@@ -109,19 +127,20 @@ export class AffineProbPath {
   }
 
   /**
-   * The conditional velocity field u_t(x | x1) = dAlpha x1 + dSigma (x - alpha x1) / sigma: the field
-   * that moves p_t(. | x1) = N(alpha_t x1, sigma_t^2 I) along the path. On the lecture's path it is
-   * (x1 - x) / (1 - t).
+   * The conditional velocity field u_t(x | x1) = dAlpha x1 + dSigma (x - alpha x1) / sigma: the
+   * field that moves p_t(. | x1) = N(alpha_t x1, sigma_t^2 I) along the path. On the lecture's path
+   * it is (x1 - x) / (1 - t).
    *
-   * Where sigma_t = 0 (t = 1 on a path that ends exactly on x1) the formula divides by zero: an error
-   * that says so (every point of p_1(. | x1) sits on x1, where the velocity is dAlpha x1 + dSigma * 0
-   * only in the limit along the path).
+   * Where sigma_t = 0 (t = 1 on a path that ends exactly on x1) the formula divides by zero: an
+   * error that says so (every point of p_1(. | x1) sits on x1, where the velocity is dAlpha x1 +
+   * dSigma * 0 only in the limit along the path).
    *
    * @param x points `[n, d]`
    * @param x1 the data point each row is conditioned on, `[n, d]`
    * @param t a number or `[n]`, in [0, 1]
    * @example
-   * condOTPath().conditionalVelocity(tf.tensor2d([[0, 0]]), tf.tensor2d([[1, 2]]), 0.5);  // returns [[2, 4]]
+   * condOTPath().conditionalVelocity(tf.tensor2d([[0, 0]]), tf.tensor2d([[1, 2]]), 0.5); // returns
+   * [[2, 4]]
    */
   conditionalVelocity(x: tf.Tensor2D, x1: tf.Tensor2D, t: Time): tf.Tensor2D {
     checkPoints(x, "x");
@@ -136,26 +155,33 @@ export class AffineProbPath {
       if (sigma === 0) {
         throw new Error(
           `conditionalVelocity: sigma_t = 0 at t = ${times[i]} on the ${this.name} path, so ` +
-            `u_t(x | x1) = dAlpha x1 + dSigma (x - alpha x1) / sigma divides by zero (on the lecture's path: ` +
+            `u_t(x | x1) = dAlpha x1 + dSigma (x - alpha x1) / sigma divides by zero (on the ` +
+            `lecture's path: ` +
             `(x1 - x) / (1 - t) at t = 1). Evaluate at t < 1, or use a path with sigmaMin > 0.`,
         );
       }
       a[i] = dAlpha - (dSigma * alpha) / sigma;
       b[i] = dSigma / sigma;
       if (!Number.isFinite(a[i]) || !Number.isFinite(b[i])) {
-        throw new Error(`conditionalVelocity: the coefficients are not finite at t = ${times[i]} on the ${this.name} path`);
+        throw new Error(
+          `conditionalVelocity: the coefficients are not finite at t = ${times[i]} on the ` +
+            `${this.name} path`,
+        );
       }
     }
     return combine(a, b, x1, x);
   }
 
   /**
-   * The conditional velocity field u_t(. | x1) for one fixed data point x1 `[1, d]` (broadcast over x), as a
-   * `VelocityField` for the solvers and figures.
+   * The conditional velocity field u_t(. | x1) for one fixed data point x1 `[1, d]` (broadcast over
+   * x), as a `VelocityField` for the solvers and figures.
    */
   conditionalField(x1: tf.Tensor2D): (x: tf.Tensor2D, t: Time) => tf.Tensor2D {
     checkPoints(x1, "x1");
-    if (x1.shape[0] !== 1) throw new Error(`conditionalField: x1 must be one point [1, d]; got shape [${x1.shape.join(", ")}]`);
+    if (x1.shape[0] !== 1)
+      throw new Error(
+        `conditionalField: x1 must be one point [1, d]; got shape [${x1.shape.join(", ")}]`,
+      );
     const point = Array.from(x1.dataSync());
     return (x: tf.Tensor2D, t: Time) => {
       assert2D(x, "x", point.length);

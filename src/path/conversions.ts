@@ -6,18 +6,20 @@
  *   - the noise               eps_hat (epsilon-prediction, DDPM),
  *   - the score               score   = -eps_hat / sigma_t (score matching, score SDE),
  *   - the velocity            v       = dAlpha_t x1_hat + dSigma_t eps_hat (flow matching).
- * Given x and t, each is an affine function of any other: `out = A(t) * prediction + B(t) * x`, with
- * the coefficients below (D = dAlpha sigma - alpha dSigma, which is 1 on the lecture's path):
+ * Given x and t, each is an affine function of any other: `out = A(t) * prediction + B(t) * x`,
+ * with the coefficients below (D = dAlpha sigma - alpha dSigma, which is 1 on the lecture's path):
  *
  *   x1 -> eps = (x - alpha x1) / sigma          eps -> x1 = (x - sigma eps) / alpha
- *   v  -> x1  = (sigma v - dSigma x) / D        x1  -> v  = dAlpha x1 + dSigma (x - alpha x1) / sigma
- *   v  -> eps = (dAlpha x - alpha v) / D        eps -> v  = dAlpha (x - sigma eps) / alpha + dSigma eps
+ *   v  -> x1  = (sigma v - dSigma x) / D        x1  -> v  = dAlpha x1 + dSigma (x - alpha x1) /
+ *     sigma
+ *   v  -> eps = (dAlpha x - alpha v) / D        eps -> v  = dAlpha (x - sigma eps) / alpha + dSigma
+ *     eps
  *   eps -> score = -eps / sigma                 score -> eps = -sigma score
  *
  * Each named function takes `(prediction, x, t, path)`; a conversion that would divide by zero at
  * that time (sigma_t = 0, alpha_t = 0 or D = 0) is an error that names the reason. Applied to exact
- * answers (e.g. a Gaussian mixture's score) the conversions give the other exact answers, which is how
- * the unification notebook shows DDPM, score matching and flow matching learn the same thing.
+ * answers (e.g. a Gaussian mixture's score) the conversions give the other exact answers, which is
+ * how the unification notebook shows DDPM, score matching and flow matching learn the same thing.
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertSameShape, type Time } from "../core/checks";
@@ -25,7 +27,9 @@ import type { AffineProbPath } from "./affine";
 import { combine, timedTable } from "./internal";
 import type { SchedulerValues } from "./scheduler";
 
-/** What a model predicts: the velocity, the data point x1, the noise epsilon (= x0) or the score. */
+/**
+ * What a model predicts: the velocity, the data point x1, the noise epsilon (= x0) or the score.
+ */
 export type PredictionKind = "velocity" | "x1" | "epsilon" | "score";
 
 /** The kinds `convertPrediction` accepts. */
@@ -51,21 +55,32 @@ const RULES: Record<string, Rule> = {
   "score>epsilon": { needs: [], coef: (v) => [-v.sigma, 0] },
   "x1>epsilon": { needs: ["sigma"], coef: (v) => [-v.alpha / v.sigma, 1 / v.sigma] },
   "epsilon>x1": { needs: ["alpha"], coef: (v) => [-v.sigma / v.alpha, 1 / v.alpha] },
-  "x1>score": { needs: ["sigma"], coef: (v) => [v.alpha / (v.sigma * v.sigma), -1 / (v.sigma * v.sigma)] },
+  "x1>score": {
+    needs: ["sigma"],
+    coef: (v) => [v.alpha / (v.sigma * v.sigma), -1 / (v.sigma * v.sigma)],
+  },
   "score>x1": { needs: ["alpha"], coef: (v) => [(v.sigma * v.sigma) / v.alpha, 1 / v.alpha] },
-  "score>velocity": { needs: ["alpha"], coef: (v) => [(v.sigma * D(v)) / v.alpha, v.dAlpha / v.alpha] },
-  "velocity>score": { needs: ["D", "sigma"], coef: (v) => [v.alpha / (D(v) * v.sigma), -v.dAlpha / (D(v) * v.sigma)] },
+  "score>velocity": {
+    needs: ["alpha"],
+    coef: (v) => [(v.sigma * D(v)) / v.alpha, v.dAlpha / v.alpha],
+  },
+  "velocity>score": {
+    needs: ["D", "sigma"],
+    coef: (v) => [v.alpha / (D(v) * v.sigma), -v.dAlpha / (D(v) * v.sigma)],
+  },
 };
 
 const WHY: Record<Need, string> = {
-  sigma: "sigma_t = 0 (no noise left: x = alpha x1 says nothing about the noise, and the score is infinite)",
+  sigma:
+    "sigma_t = 0 (no noise left: x = alpha x1 says nothing about the noise, and the score is " +
+    "infinite)",
   alpha: "alpha_t = 0 (pure noise: x says nothing about x1)",
   D: "dAlpha*sigma - alpha*dSigma = 0 (the velocity no longer separates x1 from the noise)",
 };
 
 /**
- * Converts a prediction of one kind into another on an affine path: `out = A(t) prediction + B(t) x`.
- * The named functions (`velocityToX1`, ...) call this.
+ * Converts a prediction of one kind into another on an affine path: `out = A(t) prediction + B(t)
+ * x`. The named functions (`velocityToX1`, ...) call this.
  *
  * @param prediction the model's output `[n, d]` (of kind `from`)
  * @param x the points it was evaluated at, `[n, d]`
@@ -74,8 +89,8 @@ const WHY: Record<Need, string> = {
  * @param from the kind of `prediction`
  * @param to the kind wanted
  * @example
- * const path = condOTPath();
- * const v = convertPrediction(score, x, 0.5, path, "score", "velocity");   // v = x / t + (1 - t) / t * score
+ * const path = condOTPath(); const v = convertPrediction(score, x, 0.5, path, "score", "velocity");
+ * // v = x / t + (1 - t) / t * score
  */
 export function convertPrediction(
   prediction: tf.Tensor2D,
@@ -90,14 +105,20 @@ export function convertPrediction(
     ["to", to],
   ] as const) {
     if (!PREDICTION_KINDS.includes(kind)) {
-      throw new Error(`convertPrediction: ${name} must be one of ${PREDICTION_KINDS.join(", ")}; got ${JSON.stringify(kind)}`);
+      throw new Error(
+        `convertPrediction: ${name} must be one of ${PREDICTION_KINDS.join(", ")}; got ` +
+          `${JSON.stringify(kind)}`,
+      );
     }
   }
   const label = `${from}To${to[0].toUpperCase()}${to.slice(1)}`;
   assert2D(prediction, `${label}: prediction`);
   assert2D(x, `${label}: x`);
   assertSameShape(prediction, x, "prediction", "x");
-  if (!path || !path.scheduler) throw new Error(`${label}: path must be an AffineProbPath (e.g. condOTPath()); got ${String(path)}`);
+  if (!path || !path.scheduler)
+    throw new Error(
+      `${label}: path must be an AffineProbPath (e.g. condOTPath()); got ${String(path)}`,
+    );
   if (from === to) return tf.clone(prediction);
   const rule = RULES[`${from}>${to}`];
   const { times, table } = timedTable(path.scheduler, t, x.shape[0]);
@@ -109,13 +130,16 @@ export function convertPrediction(
     for (const need of rule.needs) {
       const value = need === "sigma" ? v.sigma : need === "alpha" ? v.alpha : D(v);
       if (value === 0) {
-        throw new Error(`${label}: singular at t = ${times[i]} on the ${path.scheduler.name} path: ${WHY[need]}`);
+        throw new Error(
+          `${label}: singular at t = ${times[i]} on the ${path.scheduler.name} path: ${WHY[need]}`,
+        );
       }
     }
     [A[i], B[i]] = rule.coef(v);
     if (!Number.isFinite(A[i]) || !Number.isFinite(B[i])) {
       throw new Error(
-        `${label}: the conversion is not finite at t = ${times[i]} on the ${path.scheduler.name} path ` +
+        `${label}: the conversion is not finite at t = ${times[i]} on the ${path.scheduler.name} ` +
+          `path ` +
           `(alpha = ${v.alpha}, sigma = ${v.sigma}, dAlpha = ${v.dAlpha}, dSigma = ${v.dSigma})`,
       );
     }
@@ -124,27 +148,47 @@ export function convertPrediction(
 }
 
 /** A named conversion `(prediction [n, d], x [n, d], t, path) -> [n, d]`. */
-export type PredictionConverter = (prediction: tf.Tensor2D, x: tf.Tensor2D, t: Time, path: AffineProbPath) => tf.Tensor2D;
+export type PredictionConverter = (
+  prediction: tf.Tensor2D,
+  x: tf.Tensor2D,
+  t: Time,
+  path: AffineProbPath,
+) => tf.Tensor2D;
 const converter =
   (from: PredictionKind, to: PredictionKind): PredictionConverter =>
   (prediction, x, t, path) =>
     convertPrediction(prediction, x, t, path, from, to);
 
-/** x1 = (sigma v - dSigma x) / D, D = dAlpha sigma - alpha dSigma (lecture's path: x1 = x + (1 - t) v). */
+/**
+ * x1 = (sigma v - dSigma x) / D, D = dAlpha sigma - alpha dSigma (lecture's path: x1 = x + (1 - t)
+ * v).
+ */
 export const velocityToX1: PredictionConverter = converter("velocity", "x1");
-/** v = dAlpha x1 + dSigma (x - alpha x1) / sigma (lecture's path: (x1 - x) / (1 - t)); needs sigma_t > 0. */
+/**
+ * v = dAlpha x1 + dSigma (x - alpha x1) / sigma (lecture's path: (x1 - x) / (1 - t)); needs sigma_t
+ * > 0.
+ */
 export const x1ToVelocity: PredictionConverter = converter("x1", "velocity");
 /** eps = (dAlpha x - alpha v) / D (lecture's path: eps = x - t v). */
 export const velocityToEpsilon: PredictionConverter = converter("velocity", "epsilon");
-/** v = dAlpha (x - sigma eps) / alpha + dSigma eps (lecture's path: (x - eps) / t); needs alpha_t > 0. */
+/**
+ * v = dAlpha (x - sigma eps) / alpha + dSigma eps (lecture's path: (x - eps) / t); needs alpha_t >
+ * 0.
+ */
 export const epsilonToVelocity: PredictionConverter = converter("epsilon", "velocity");
 /** score = -eps / sigma; needs sigma_t > 0. */
 export const epsilonToScore: PredictionConverter = converter("epsilon", "score");
 /** eps = -sigma score. */
 export const scoreToEpsilon: PredictionConverter = converter("score", "epsilon");
-/** v = dAlpha x / alpha + sigma D score / alpha (lecture's path: (x + (1 - t) score) / t); needs alpha_t > 0. */
+/**
+ * v = dAlpha x / alpha + sigma D score / alpha (lecture's path: (x + (1 - t) score) / t); needs
+ * alpha_t > 0.
+ */
 export const scoreToVelocity: PredictionConverter = converter("score", "velocity");
-/** score = (alpha v - dAlpha x) / (D sigma) (lecture's path: (t v - x) / (1 - t)); needs sigma_t > 0. */
+/**
+ * score = (alpha v - dAlpha x) / (D sigma) (lecture's path: (t v - x) / (1 - t)); needs sigma_t >
+ * 0.
+ */
 export const velocityToScore: PredictionConverter = converter("velocity", "score");
 /** eps = (x - alpha x1) / sigma; needs sigma_t > 0. */
 export const x1ToEpsilon: PredictionConverter = converter("x1", "epsilon");

@@ -3,7 +3,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Time } from "../core/checks";
-import { readTimes, tableColumn, type Scheduler, type SchedulerColumns, type SchedulerValues } from "./scheduler";
+import {
+  readTimes,
+  tableColumn,
+  type Scheduler,
+  type SchedulerColumns,
+  type SchedulerValues,
+} from "./scheduler";
 
 /** The checked times (one for a number t, else one per row) and the scheduler's values at each. */
 export interface TimedTable {
@@ -11,7 +17,9 @@ export interface TimedTable {
   table: SchedulerValues[];
 }
 
-/** Reads and checks t against a batch of n rows, and evaluates the scheduler at each distinct time. */
+/**
+ * Reads and checks t against a batch of n rows, and evaluates the scheduler at each distinct time.
+ */
 export function timedTable(scheduler: Scheduler, t: Time, n: number): TimedTable {
   const times = readTimes(t, n);
   const cache = new Map<number, SchedulerValues>();
@@ -26,7 +34,9 @@ export function timedTable(scheduler: Scheduler, t: Time, n: number): TimedTable
   return { times, table };
 }
 
-/** The table as `[m, 1]` float32 columns, m = table length (1 broadcasts). The caller disposes them. */
+/**
+ * The table as `[m, 1]` float32 columns, m = table length (1 broadcasts). The caller disposes them.
+ */
 export function columnsOf(table: SchedulerValues[]): SchedulerColumns {
   const m = table.length;
   return {
@@ -38,10 +48,15 @@ export function columnsOf(table: SchedulerValues[]): SchedulerColumns {
 }
 
 /**
- * `a * u + b * v` with per-row float64 coefficients `a`, `b` (length 1, broadcast, or n), computed in
- * float32 tensors. The caller disposes the result.
+ * `a * u + b * v` with per-row float64 coefficients `a`, `b` (length 1, broadcast, or n), computed
+ * in float32 tensors. The caller disposes the result.
  */
-export function combine(a: ArrayLike<number>, b: ArrayLike<number>, u: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D {
+export function combine(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  u: tf.Tensor2D,
+  v: tf.Tensor2D,
+): tf.Tensor2D {
   return tf.tidy(() => {
     const m = a.length;
     const ac = tf.tensor2d(Float32Array.from(a), [m, 1]);

@@ -4,8 +4,8 @@
  *     x_t = alpha_t x1 + sigma_t x0,     x0 ~ N(0, I) (noise),  x1 ~ p_data,
  *
  * with the course's convention everywhere: **t = 0 is noise, t = 1 is data** (so alpha grows from
- * about 0 to 1 and sigma shrinks towards 0). A scheduler returns the named record
- * `{ alpha, sigma, dAlpha, dSigma }` at a time t (dAlpha = d alpha_t / dt, dSigma = d sigma_t / dt).
+ * about 0 to 1 and sigma shrinks towards 0). A scheduler returns the named record `{ alpha, sigma,
+ * dAlpha, dSigma }` at a time t (dAlpha = d alpha_t / dt, dSigma = d sigma_t / dt).
  *
  * Presets:
  * - `condOTScheduler()`: the lecture's path alpha = t, sigma = 1 - t (concept 3), with an optional
@@ -32,13 +32,16 @@ export interface SchedulerValues {
   sigma: number;
   /** d alpha_t / dt. */
   dAlpha: number;
-  /** d sigma_t / dt (may be -Infinity where sigma_t behaves like sqrt(1 - t), see `vpScheduler`). */
+  /**
+   * d sigma_t / dt (may be -Infinity where sigma_t behaves like sqrt(1 - t), see `vpScheduler`).
+   */
   dSigma: number;
 }
 
 /**
  * The same coefficients as `[n, 1]` float32 columns, one row per point, ready to broadcast against
- * `[n, d]`. The caller disposes them (`tf.dispose(columns)`). (A type alias so `tf.dispose` accepts it.)
+ * `[n, d]`. The caller disposes them (`tf.dispose(columns)`). (A type alias so `tf.dispose` accepts
+ * it.)
  */
 export type SchedulerColumns = {
   alpha: tf.Tensor2D;
@@ -60,11 +63,14 @@ export interface Scheduler {
    */
   at(t: number): SchedulerValues;
   /**
-   * The coefficients as `[n, 1]` columns: t is a number (then `n` rows are filled) or a `[n]` tensor
-   * (one time per row; `n`, when given, must match). Leak-free; the caller disposes the result.
+   * The coefficients as `[n, 1]` columns: t is a number (then `n` rows are filled) or a `[n]`
+   * tensor (one time per row; `n`, when given, must match). Leak-free; the caller disposes the
+   * result.
    */
   columns(t: Time, n?: number): SchedulerColumns;
-  /** The signal-to-noise ratio alpha_t / sigma_t (Infinity where sigma_t = 0). Non-decreasing in t. */
+  /**
+   * The signal-to-noise ratio alpha_t / sigma_t (Infinity where sigma_t = 0). Non-decreasing in t.
+   */
   snr(t: number): number;
   /**
    * The inverse of `snr`: the time at which alpha_t / sigma_t equals `snr` (used to compare two
@@ -82,13 +88,19 @@ export interface CondOTSchedulerOptions {
 
 /** Options of `vpScheduler`. */
 export interface VPSchedulerOptions {
-  /** `"linear"`: DDPM's linear beta, continuous (VP-SDE); `"cosine"`: Nichol & Dhariwal. @default "linear" */
+  /**
+   * `"linear"`: DDPM's linear beta, continuous (VP-SDE); `"cosine"`: Nichol & Dhariwal. @default
+   * "linear"
+   */
   schedule?: "linear" | "cosine";
   /** Linear schedule: beta at the data end (t = 1). Must be >= 0. @default 0.1 */
   betaMin?: number;
   /** Linear schedule: beta at the noise end (t = 0). Must be > 0 and >= betaMin. @default 20 */
   betaMax?: number;
-  /** Cosine schedule: the offset s that keeps beta small near the data end. Must lie in [0, 1]. @default 0.008 */
+  /**
+   * Cosine schedule: the offset s that keeps beta small near the data end. Must lie in [0, 1].
+   * @default 0.008
+   */
   s?: number;
 }
 
@@ -106,7 +118,9 @@ export interface CustomSchedulerOptions {
   name: string;
   /** The coefficients at time t (float64, closed forms preferably). */
   at: (t: number) => SchedulerValues;
-  /** The inverse of alpha/sigma, if known. @default bisection on `snr` (needs snr non-decreasing) */
+  /**
+   * The inverse of alpha/sigma, if known. @default bisection on `snr` (needs snr non-decreasing)
+   */
   timeAtSnr?: (snr: number) => number;
   /** Recorded as `params`. @default {} */
   params?: Record<string, number | string>;
@@ -116,21 +130,31 @@ export interface CustomSchedulerOptions {
 
 function checkKeys(fn: string, options: object, known: string[]): void {
   if (options === null || typeof options !== "object") {
-    throw new Error(`${fn}: options must be an object { ${known.join(", ")} }; got ${options === null ? "null" : typeof options}`);
+    throw new Error(
+      `${fn}: options must be an object { ${known.join(", ")} }; got ` +
+        `${options === null ? "null" : typeof options}`,
+    );
   }
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new Error(`${fn}: unknown option "${key}"; the options are ${known.join(", ")}`);
+    if (!known.includes(key))
+      throw new Error(`${fn}: unknown option "${key}"; the options are ${known.join(", ")}`);
   }
 }
 
-function checkNumber(fn: string, name: string, v: unknown, ok: (v: number) => boolean, rule: string): number {
+function checkNumber(
+  fn: string,
+  name: string,
+  v: unknown,
+  ok: (v: number) => boolean,
+  rule: string,
+): number {
   if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) {
     throw new Error(`${fn}: ${name} must be a finite number ${rule}; got ${String(v)}`);
   }
   return v;
 }
 
-// ---- Shared construction -------------------------------------------------------------------------
+// ---- Shared construction ------------------------------------------------------------------------
 
 /** Reads a time (number or `[n]` tensor), checks it and returns the values (one for a number). */
 export function readTimes(t: Time, n: number | undefined, name = "t"): number[] {
@@ -147,7 +171,8 @@ export function readTimes(t: Time, n: number | undefined, name = "t"): number[] 
   }
   const data = Array.from(t.dataSync());
   data.forEach((v, i) => {
-    if (!Number.isFinite(v) || v < 0 || v > 1) throw new Error(`${name} must lie in [0, 1]; entry ${i} is ${v}`);
+    if (!Number.isFinite(v) || v < 0 || v > 1)
+      throw new Error(`${name} must lie in [0, 1]; entry ${i} is ${v}`);
   });
   return data;
 }
@@ -156,7 +181,12 @@ export function readTimes(t: Time, n: number | undefined, name = "t"): number[] 
  * The scheduler's values at the times of `t`: one record for a number, one per row for a `[n]`
  * tensor. Library modules use it to check for singular times before building tensors.
  */
-export function schedulerTable(scheduler: Scheduler, t: Time, n?: number, name = "t"): SchedulerValues[] {
+export function schedulerTable(
+  scheduler: Scheduler,
+  t: Time,
+  n?: number,
+  name = "t",
+): SchedulerValues[] {
   const times = readTimes(t, n, name);
   // Equal times share one evaluation (a [n] tensor of a few distinct times is common).
   const cache = new Map<number, SchedulerValues>();
@@ -175,9 +205,14 @@ export function schedulerTable(scheduler: Scheduler, t: Time, n?: number, name =
  * (a table of one record fills all n rows). Computing f in float64 before the cast keeps
  * coefficients like 1 / sigma_t accurate.
  */
-export function tableColumn(table: SchedulerValues[], n: number, f: (v: SchedulerValues) => number): tf.Tensor2D {
+export function tableColumn(
+  table: SchedulerValues[],
+  n: number,
+  f: (v: SchedulerValues) => number,
+): tf.Tensor2D {
   if (table.length === 1) return tf.fill([n, 1], f(table[0])) as tf.Tensor2D;
-  if (table.length !== n) throw new Error(`tableColumn: the table has ${table.length} rows, expected 1 or ${n}`);
+  if (table.length !== n)
+    throw new Error(`tableColumn: the table has ${table.length} rows, expected 1 or ${n}`);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = f(table[i]);
   return tf.tensor2d(data, [n, 1]);
@@ -195,8 +230,16 @@ export type SchedulerArrays = {
   dSigma: Float64Array;
 };
 
-/** `SchedulerArrays` of a scheduler at a number t (length 1) or a `[n]` tensor t (length n, checked against n). */
-export function schedulerArrays(scheduler: Scheduler, t: Time, n?: number, name = "t"): SchedulerArrays {
+/**
+ * `SchedulerArrays` of a scheduler at a number t (length 1) or a `[n]` tensor t (length n, checked
+ * against n).
+ */
+export function schedulerArrays(
+  scheduler: Scheduler,
+  t: Time,
+  n?: number,
+  name = "t",
+): SchedulerArrays {
   const times = readTimes(t, n, name);
   const table = times.map((s) => scheduler.at(s));
   const pick = (f: (v: SchedulerValues) => number): Float64Array => Float64Array.from(table, f);
@@ -216,7 +259,9 @@ export function arraysToColumns(c: SchedulerArrays): SchedulerColumns {
   return { alpha: col(c.alpha), sigma: col(c.sigma), dAlpha: col(c.dAlpha), dSigma: col(c.dSigma) };
 }
 
-/** The coefficients as columns: `[1, 1]` for a number t (broadcasts), `[n, 1]` for a `[n]` tensor. */
+/**
+ * The coefficients as columns: `[1, 1]` for a number t (broadcasts), `[n, 1]` for a `[n]` tensor.
+ */
 export function schedulerColumns(scheduler: Scheduler, t: Time, n?: number): SchedulerColumns {
   return arraysToColumns(schedulerArrays(scheduler, t, n));
 }
@@ -243,7 +288,9 @@ function build(
     const hi = snr(1);
     // A relative slack of 1e-12 lets values computed from snr(0) or snr(1) round-trip.
     if (r < lo * (1 - 1e-12) || r > hi * (1 + 1e-12)) {
-      throw new Error(`${name} scheduler: snr must lie in [snr(0), snr(1)] = [${lo}, ${hi}]; got ${r}`);
+      throw new Error(
+        `${name} scheduler: snr must lie in [snr(0), snr(1)] = [${lo}, ${hi}]; got ${r}`,
+      );
     }
     if (r <= lo) return 0;
     if (r >= hi) return 1;
@@ -265,7 +312,10 @@ function build(
       let rows: number;
       if (typeof t === "number") {
         if (n === undefined || !Number.isInteger(n) || n < 1) {
-          throw new Error(`${name} scheduler: columns(t, n) needs the number of rows n (a positive integer) when t is a number; got ${n}`);
+          throw new Error(
+            `${name} scheduler: columns(t, n) needs the number of rows n (a positive integer) ` +
+              `when t is a number; got ${n}`,
+          );
         }
         rows = n;
       } else {
@@ -284,20 +334,26 @@ function build(
   };
 }
 
-// ---- Presets -------------------------------------------------------------------------------------------
+// ---- Presets ------------------------------------------------------------------------------------
 
 /**
  * The lecture's path (concept 3): alpha_t = t, sigma_t = 1 - (1 - sigmaMin) t, so
  * p_t(x | x1) = N(t x1, sigma_t^2 I) and, with sigmaMin = 0, u_t(x | x1) = (x1 - x) / (1 - t).
  * Known as the conditional optimal-transport (or rectified-flow) path.
  * @example
- * condOTScheduler().at(0.25);                    // returns { alpha: 0.25, sigma: 0.75, dAlpha: 1, dSigma: -1 }
+ * condOTScheduler().at(0.25); // returns { alpha: 0.25, sigma: 0.75, dAlpha: 1, dSigma: -1 }
  * condOTScheduler({ sigmaMin: 0.1 }).at(1).sigma; // returns 0.1
  */
 export function condOTScheduler(options: CondOTSchedulerOptions = {}): Scheduler {
   const fn = "condOTScheduler";
   checkKeys(fn, options, ["sigmaMin"]);
-  const sigmaMin = checkNumber(fn, "sigmaMin", options.sigmaMin ?? 0, (v) => v >= 0 && v < 1, "in [0, 1)");
+  const sigmaMin = checkNumber(
+    fn,
+    "sigmaMin",
+    options.sigmaMin ?? 0,
+    (v) => v >= 0 && v < 1,
+    "in [0, 1)",
+  );
   const c = 1 - sigmaMin;
   return build(
     "condOT",
@@ -314,11 +370,13 @@ export function condOTScheduler(options: CondOTSchedulerOptions = {}): Scheduler
  * papers' diffusion time, s = 0 clean data).
  *
  * - `"linear"` (VP-SDE): beta(s) = betaMin + s (betaMax - betaMin), B(s) = integral_0^s beta
- *   = betaMin s + (betaMax - betaMin) s^2 / 2, alpha_t = exp(-B(1 - t) / 2), sigma_t = sqrt(1 - alpha_t^2).
+ *   = betaMin s + (betaMax - betaMin) s^2 / 2, alpha_t = exp(-B(1 - t) / 2), sigma_t = sqrt(1 -
+ *     alpha_t^2).
  *   At t = 0, alpha_0 = exp(-(betaMin + betaMax) / 4) (about 0.0066 with the defaults), so p_0 is
  *   N(0, I) only approximately.
- * - `"cosine"` (Nichol & Dhariwal): alpha-bar(s) = f(s) / f(0), f(s) = cos^2(((s + s0) / (1 + s0)) pi/2),
- *   alpha_t = sqrt(alpha-bar(1 - t)) = sin(pi t / (2 (1 + s0))) / cos(pi s0 / (2 (1 + s0))). Here alpha_0 = 0 exactly.
+ * - `"cosine"` (Nichol & Dhariwal): alpha-bar(s) = f(s) / f(0), f(s) = cos^2(((s + s0) / (1 + s0))
+ *   pi/2), alpha_t = sqrt(alpha-bar(1 - t)) = sin(pi t / (2 (1 + s0))) / cos(pi s0 / (2 (1 + s0))).
+ *   Here alpha_0 = 0 exactly.
  *
  * Derivatives: dAlpha from the closed form; dSigma = -alpha dAlpha / sigma. Near the data end
  * sigma_t behaves like sqrt(1 - t), so **dSigma is -Infinity at t = 1** (the exact limit): anything
@@ -334,7 +392,13 @@ export function vpScheduler(options: VPSchedulerOptions = {}): Scheduler {
   if (schedule === "linear") {
     checkKeys(fn, options, ["schedule", "betaMin", "betaMax"]);
     const betaMin = checkNumber(fn, "betaMin", options.betaMin ?? 0.1, (v) => v >= 0, ">= 0");
-    const betaMax = checkNumber(fn, "betaMax", options.betaMax ?? 20, (v) => v > 0 && v >= betaMin, `> 0 and >= betaMin (${betaMin})`);
+    const betaMax = checkNumber(
+      fn,
+      "betaMax",
+      options.betaMax ?? 20,
+      (v) => v > 0 && v >= betaMin,
+      `> 0 and >= betaMin (${betaMin})`,
+    );
     const a = 0.5 * (betaMax - betaMin);
     return build(
       "vp-linear",
@@ -344,15 +408,18 @@ export function vpScheduler(options: VPSchedulerOptions = {}): Scheduler {
         const B = betaMin * s + a * s * s;
         const beta = betaMin + 2 * a * s;
         const alpha = Math.exp(-0.5 * B);
-        const sigma = Math.sqrt(-Math.expm1(-B)); // = sqrt(1 - alpha^2) without cancellation near t = 1
+        // = sqrt(1 - alpha^2) without cancellation near t = 1
+        const sigma = Math.sqrt(-Math.expm1(-B));
         const dAlpha = 0.5 * beta * alpha; // -(d/ds) alpha(s), since ds/dt = -1
         let dSigma: number;
         if (sigma > 0) dSigma = (-alpha * dAlpha) / sigma;
-        else dSigma = betaMin > 0 ? -Infinity : -Math.sqrt(a); // betaMin = 0: sigma ~ sqrt(a) (1 - t)
+        // betaMin = 0: sigma ~ sqrt(a) (1 - t)
+        else dSigma = betaMin > 0 ? -Infinity : -Math.sqrt(a);
         return { alpha, sigma, dAlpha, dSigma };
       },
       (r) => {
-        // alpha^2 / sigma^2 = r^2  <=>  B = ln(1 + 1 / r^2); then solve a s^2 + betaMin s = B (stable root).
+        // alpha^2 / sigma^2 = r^2 <=> B = ln(1 + 1 / r^2); then solve a s^2 + betaMin s = B (stable
+        // root).
         const B = Math.log1p(1 / (r * r));
         const s = (2 * B) / (betaMin + Math.sqrt(betaMin * betaMin + 4 * a * B));
         return 1 - s;
@@ -369,8 +436,8 @@ export function vpScheduler(options: VPSchedulerOptions = {}): Scheduler {
       { schedule, s: s0 },
       (t) => {
         const alpha = Math.sin(k * t) / c0;
-        // 1 - alpha^2 = (cos^2(k s0) - sin^2(k t)) / c0^2 = cos(k (s0 + t)) cos(k (s0 - t)) / c0^2, and
-        // cos(k (s0 + t)) = sin(k (1 - t)): exact zero at t = 1, no cancellation near it.
+        // 1 - alpha^2 = (cos^2(k s0) - sin^2(k t)) / c0^2 = cos(k (s0 + t)) cos(k (s0 - t)) / c0^2,
+        // and cos(k (s0 + t)) = sin(k (1 - t)): exact zero at t = 1, no cancellation near it.
         const sigma = Math.sqrt(Math.max(0, Math.sin(k * (1 - t)) * Math.cos(k * (s0 - t)))) / c0;
         const dAlpha = (k * Math.cos(k * t)) / c0;
         const dSigma = sigma > 0 ? (-alpha * dAlpha) / sigma : -Infinity;
@@ -400,7 +467,13 @@ export function veScheduler(options: VESchedulerOptions = {}): Scheduler {
   const fn = "veScheduler";
   checkKeys(fn, options, ["sigmaMin", "sigmaMax"]);
   const sigmaMin = checkNumber(fn, "sigmaMin", options.sigmaMin ?? 0.01, (v) => v > 0, "> 0");
-  const sigmaMax = checkNumber(fn, "sigmaMax", options.sigmaMax ?? 50, (v) => v > sigmaMin, `> sigmaMin (${sigmaMin})`);
+  const sigmaMax = checkNumber(
+    fn,
+    "sigmaMax",
+    options.sigmaMax ?? 50,
+    (v) => v > sigmaMin,
+    `> sigmaMin (${sigmaMin})`,
+  );
   const logRatio = Math.log(sigmaMin / sigmaMax);
   return build(
     "ve",
@@ -421,20 +494,29 @@ export function veScheduler(options: VESchedulerOptions = {}): Scheduler {
  * const sine = customScheduler({
  *   name: "sine",
  *   at: (t) => ({ alpha: Math.sin(Math.PI * t / 2), sigma: Math.cos(Math.PI * t / 2),
- *                 dAlpha: Math.PI / 2 * Math.cos(Math.PI * t / 2), dSigma: -Math.PI / 2 * Math.sin(Math.PI * t / 2) }),
+ *                 dAlpha: Math.PI / 2 * Math.cos(Math.PI * t / 2), dSigma: -Math.PI / 2 *
+ *                   Math.sin(Math.PI * t / 2) }),
  * });
  */
 export function customScheduler(options: CustomSchedulerOptions): Scheduler {
   const fn = "customScheduler";
   checkKeys(fn, options, ["name", "at", "timeAtSnr", "params"]);
-  if (typeof options.name !== "string" || options.name === "") throw new Error(`${fn}: name must be a non-empty string; got ${String(options.name)}`);
-  if (typeof options.at !== "function") throw new Error(`${fn}: at must be a function t => { alpha, sigma, dAlpha, dSigma }; got ${typeof options.at}`);
+  if (typeof options.name !== "string" || options.name === "")
+    throw new Error(`${fn}: name must be a non-empty string; got ${String(options.name)}`);
+  if (typeof options.at !== "function")
+    throw new Error(
+      `${fn}: at must be a function t => { alpha, sigma, dAlpha, dSigma }; got ` +
+        `${typeof options.at}`,
+    );
   const user = options.at;
   const at = (t: number): SchedulerValues => {
     const v = user(t);
     for (const key of ["alpha", "sigma", "dAlpha", "dSigma"] as const) {
       if (typeof v?.[key] !== "number" || Number.isNaN(v[key])) {
-        throw new Error(`${options.name} scheduler: at(${t}) must return numbers { alpha, sigma, dAlpha, dSigma }; ${key} is ${String(v?.[key])}`);
+        throw new Error(
+          `${options.name} scheduler: at(${t}) must return numbers { alpha, sigma, dAlpha, ` +
+            `dSigma }; ${key} is ${String(v?.[key])}`,
+        );
       }
     }
     return { alpha: v.alpha, sigma: v.sigma, dAlpha: v.dAlpha, dSigma: v.dSigma };

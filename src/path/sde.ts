@@ -1,5 +1,6 @@
 /**
- * The forward (noising) SDE behind an affine path (lecture 2's score SDE; lecture concept 8, notebook 08).
+ * The forward (noising) SDE behind an affine path (lecture 2's score SDE; lecture concept 8,
+ * notebook 08).
  *
  * The score-SDE papers noise data along dx = f(s) x ds + g(s) dW in diffusion time s (s = 0 data,
  * s = 1 noise; s = 1 - t in this course). A drift linear in x keeps x(s) | x(0) Gaussian:
@@ -10,18 +11,20 @@
  * Read backwards, every affine path x_t = alpha_t x1 + sigma_t x0 has one such SDE. In course time
  * (d/ds = -d/dt, D = dAlpha sigma - alpha dSigma as in `conversions.ts`):
  *
- *     f = -dAlpha / alpha,             g^2 = 2 sigma (sigma dAlpha / alpha - dSigma) = 2 sigma D / alpha.
+ *     f = -dAlpha / alpha,             g^2 = 2 sigma (sigma dAlpha / alpha - dSigma) = 2 sigma D /
+ *       alpha.
  *
- * - VP-SDE (DDPM's limit, `vpSde`): f = -beta(s) / 2, g = sqrt(beta(s)), beta(s) = betaMin + s (betaMax - betaMin),
- *   alpha = exp(-integral_0^s beta / 2): the `vpScheduler` linear path.
- * - VE-SDE (NCSN, `veSde`): f = 0, g^2 = d sigma(s)^2 / ds with sigma(s) = sigmaMin (sigmaMax / sigmaMin)^s:
- *   the `veScheduler` path. (Strictly the SDE adds variance sigma(s)^2 - sigmaMin^2 to its starting point; the
- *   path's x1 + sigma_t x0 corresponds to starting it from the data blurred by sigmaMin, as Song et al. do.)
+ * - VP-SDE (DDPM's limit, `vpSde`): f = -beta(s) / 2, g = sqrt(beta(s)), beta(s) = betaMin + s
+ *   (betaMax - betaMin), alpha = exp(-integral_0^s beta / 2): the `vpScheduler` linear path.
+ * - VE-SDE (NCSN, `veSde`): f = 0, g^2 = d sigma(s)^2 / ds with sigma(s) = sigmaMin (sigmaMax /
+ *   sigmaMin)^s: the `veScheduler` path. (Strictly the SDE adds variance sigma(s)^2 - sigmaMin^2 to
+ *   its starting point; the path's x1 + sigma_t x0 corresponds to starting it from the data blurred
+ *   by sigmaMin, as Song et al. do.)
  * - The lecture's path alpha = t, sigma = 1 - t also has one: f = -1 / (1 - s), g^2 = 2 s / (1 - s)
  *   (`forwardSde(condOTPath())`), singular at s = 1 where alpha = 0.
  *
- * `reverseSdeDiffusion` in `solvers/sde.ts` uses g to run the reverse SDE of Song et al. as one member of
- * the family of stochastic samplers.
+ * `reverseSdeDiffusion` in `solvers/sde.ts` uses g to run the reverse SDE of Song et al. as one
+ * member of the family of stochastic samplers.
  */
 import { AffineProbPath, vePath, vpPath } from "./affine";
 import type { VESchedulerOptions } from "./scheduler";
@@ -51,18 +54,22 @@ export interface ForwardSde {
 }
 
 function checkS(name: string, s: number): void {
-  if (typeof s !== "number" || !Number.isFinite(s) || s < 0 || s > 1) throw new Error(`${name}: s must lie in [0, 1]; got ${s}`);
+  if (typeof s !== "number" || !Number.isFinite(s) || s < 0 || s > 1)
+    throw new Error(`${name}: s must lie in [0, 1]; got ${s}`);
 }
 
 /**
  * The forward SDE of any affine path, from its alpha and sigma (formulas at the top of this file).
- * Singular where alpha = 0 (f infinite) and where sigma = 0 with an infinite slope (the VP paths at s = 0:
- * use `vpSde`, whose closed form is fine there); both are errors that say so.
+ * Singular where alpha = 0 (f infinite) and where sigma = 0 with an infinite slope (the VP paths at
+ * s = 0: use `vpSde`, whose closed form is fine there); both are errors that say so.
  * @example
  * forwardSde(vpPath()).at(0.5);   // equals vpSde().at(0.5) (f = -beta / 2, g^2 = beta)
  */
 export function forwardSde(path: AffineProbPath): ForwardSde {
-  if (!(path instanceof AffineProbPath)) throw new Error(`forwardSde: path must be an AffineProbPath (e.g. vpPath()); got ${String(path)}`);
+  if (!(path instanceof AffineProbPath))
+    throw new Error(
+      `forwardSde: path must be an AffineProbPath (e.g. vpPath()); got ${String(path)}`,
+    );
   const name = `sde-of-${path.name}`;
   return {
     name,
@@ -71,9 +78,16 @@ export function forwardSde(path: AffineProbPath): ForwardSde {
       checkS(`${name}.at`, s);
       const t = 1 - s;
       const { alpha, sigma, dAlpha, dSigma } = path.scheduler.at(t);
-      if (alpha === 0) throw new Error(`${name}.at: alpha = 0 at s = ${s} (t = ${t}): the drift -dAlpha / alpha is infinite there; use s < ${s}`);
+      if (alpha === 0)
+        throw new Error(
+          `${name}.at: alpha = 0 at s = ${s} (t = ${t}): the drift -dAlpha / alpha is infinite ` +
+            `there; use s < ${s}`,
+        );
       if (!Number.isFinite(dSigma) || !Number.isFinite(dAlpha)) {
-        throw new Error(`${name}.at: the path's slope is not finite at s = ${s} (dSigma = ${dSigma}); use s > 0 (or vpSde for the VP path)`);
+        throw new Error(
+          `${name}.at: the path's slope is not finite at s = ${s} (dSigma = ${dSigma}); use s > ` +
+            `0 (or vpSde for the VP path)`,
+        );
       }
       const f = -dAlpha / alpha;
       const g2 = Math.max(0, 2 * sigma * ((sigma * dAlpha) / alpha - dSigma));
@@ -97,9 +111,9 @@ export interface VPSde extends ForwardSde {
 }
 
 /**
- * The variance-preserving SDE of Song et al., dx = -beta(s) x / 2 ds + sqrt(beta(s)) dW, the limit of
- * DDPM's chain x_k = sqrt(1 - beta_k) x_{k-1} + sqrt(beta_k) z with beta_k = beta(k / K) / K. Its path is
- * `vpPath({ schedule: "linear", betaMin, betaMax })`.
+ * The variance-preserving SDE of Song et al., dx = -beta(s) x / 2 ds + sqrt(beta(s)) dW, the limit
+ * of DDPM's chain x_k = sqrt(1 - beta_k) x_{k-1} + sqrt(beta_k) z with beta_k = beta(k / K) / K.
+ * Its path is `vpPath({ schedule: "linear", betaMin, betaMax })`.
  * @example
  * const sde = vpSde();   // betaMin 0.1, betaMax 20 (DDPM's 1e-4..0.02 over K = 1000)
  * sde.at(1).g2;          // returns 20
@@ -124,9 +138,10 @@ export function vpSde(options: VPSdeOptions = {}): VPSde {
 }
 
 /**
- * The variance-exploding SDE of Song et al. (NCSN in continuous time): dx = sqrt(d sigma(s)^2 / ds) dW,
- * sigma(s) = sigmaMin (sigmaMax / sigmaMin)^s, so g(s) = sigma(s) sqrt(2 ln(sigmaMax / sigmaMin)) and f = 0.
- * Its path is `vePath({ sigmaMin, sigmaMax })` (alpha = 1, sigma_t = sigma(1 - t)).
+ * The variance-exploding SDE of Song et al. (NCSN in continuous time): dx = sqrt(d sigma(s)^2 / ds)
+ * dW, sigma(s) = sigmaMin (sigmaMax / sigmaMin)^s, so g(s) = sigma(s) sqrt(2 ln(sigmaMax /
+ * sigmaMin)) and f = 0. Its path is `vePath({ sigmaMin, sigmaMax })` (alpha = 1, sigma_t = sigma(1
+ * - t)).
  * @example
  * veSde({ sigmaMin: 0.01, sigmaMax: 50 }).at(0).g;   // returns 0.01 * sqrt(2 ln 5000)
  */

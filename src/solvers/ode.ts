@@ -27,7 +27,12 @@ export const ODE_METHODS = ["euler", "midpoint", "heun", "rk4", "dopri5"] as con
 export type OdeMethod = (typeof ODE_METHODS)[number];
 
 /** Field evaluations per step of each fixed-step method (its number of stages). */
-export const ODE_STAGES: Record<Exclude<OdeMethod, "dopri5">, number> = { euler: 1, midpoint: 2, heun: 2, rk4: 4 };
+export const ODE_STAGES: Record<Exclude<OdeMethod, "dopri5">, number> = {
+  euler: 1,
+  midpoint: 2,
+  heun: 2,
+  rk4: 4,
+};
 
 /** Options of `solveOde`. */
 export interface SolveOdeOptions {
@@ -47,27 +52,47 @@ export interface SolveOdeOptions {
    * @default none (no trajectory)
    */
   saveAt?: number[];
-  /** Relative tolerance (dopri5). Float32 arithmetic makes values below ~1e-6 meaningless. @default 1e-5 */
+  /**
+   * Relative tolerance (dopri5). Float32 arithmetic makes values below ~1e-6 meaningless. @default
+   * 1e-5
+   */
   rtol?: number;
   /** Absolute tolerance (dopri5). @default 1e-5 */
   atol?: number;
-  /** Most steps (accepted + rejected) dopri5 may attempt before giving up with an error. @default 10000 */
+  /**
+   * Most steps (accepted + rejected) dopri5 may attempt before giving up with an error. @default
+   * 10000
+   */
   maxSteps?: number;
-  /** First step size for dopri5 (its magnitude; the sign follows t1 - t0). @default chosen by the Hairer-Norsett-Wanner heuristic (1 extra NFE) */
+  /**
+   * First step size for dopri5 (its magnitude; the sign follows t1 - t0). @default chosen by the
+   * Hairer-Norsett-Wanner heuristic (1 extra NFE)
+   */
   firstStep?: number;
 }
 
-/** What `solveOde` returns. The tensors belong to the caller: `tf.dispose(result)` frees them all. (A type alias, not an interface, so that `tf.dispose` accepts it.) */
+/**
+ * What `solveOde` returns. The tensors belong to the caller: `tf.dispose(result)` frees them all.
+ * (A type alias, not an interface, so that `tf.dispose` accepts it.)
+ */
 export type OdeSolution = {
   /** The state at t1, `[n, d]`. */
   x: tf.Tensor2D;
-  /** The time of each trajectory entry (a copy of `saveAt`); without `saveAt`, `[t1]`, the time of `x`. */
+  /**
+   * The time of each trajectory entry (a copy of `saveAt`); without `saveAt`, `[t1]`, the time of
+   * `x`.
+   */
   times: number[];
-  /** The state at each of `times`, `[times.length, n, d]` (time first); only when `saveAt` is given. */
+  /**
+   * The state at each of `times`, `[times.length, n, d]` (time first); only when `saveAt` is given.
+   */
   trajectory?: tf.Tensor3D;
   /** Number of velocity-field evaluations. */
   nfe: number;
-  /** Number of accepted steps (for fixed-step methods: the steps taken, `steps` plus any extra saveAt nodes). */
+  /**
+   * Number of accepted steps (for fixed-step methods: the steps taken, `steps` plus any extra
+   * saveAt nodes).
+   */
   steps: number;
   /** The times the solver stepped through, t0 first and t1 last (`steps + 1` entries). */
   mesh: number[];
@@ -75,7 +100,7 @@ export type OdeSolution = {
   accepted?: number;
   /** dopri5 only: rejected steps (their evaluations are included in `nfe`). */
   rejected?: number;
-}
+};
 
 // ---------------------------------------------------------------------------------------------
 // Single steps (exported for teaching). Each takes the state x at time t and a signed step h.
@@ -95,13 +120,25 @@ function midpointCore(f: VelocityField, x: tf.Tensor2D, t: number, h: number): t
   return tf.add(x, tf.mul(k2, h));
 }
 
-function heunCore(f: VelocityField, x: tf.Tensor2D, t: number, h: number, tEnd: number): tf.Tensor2D {
+function heunCore(
+  f: VelocityField,
+  x: tf.Tensor2D,
+  t: number,
+  h: number,
+  tEnd: number,
+): tf.Tensor2D {
   const k1 = f(x, t);
   const k2 = f(tf.add(x, tf.mul(k1, h)), stageTime(t, h, 1, tEnd));
   return tf.add(x, tf.mul(tf.add(k1, k2), h / 2));
 }
 
-function rk4Core(f: VelocityField, x: tf.Tensor2D, t: number, h: number, tEnd: number): tf.Tensor2D {
+function rk4Core(
+  f: VelocityField,
+  x: tf.Tensor2D,
+  t: number,
+  h: number,
+  tEnd: number,
+): tf.Tensor2D {
   const k1 = f(x, t);
   const k2 = f(tf.add(x, tf.mul(k1, h / 2)), t + h / 2);
   const k3 = f(tf.add(x, tf.mul(k2, h / 2)), t + h / 2);
@@ -132,14 +169,17 @@ function fixedCore(
 
 function checkStepArgs(name: string, x: tf.Tensor2D, t: number, h: number): void {
   assert2D(x, `${name}: x`);
-  if (typeof t !== "number" || !Number.isFinite(t)) throw new Error(`${name}: t must be a finite number; got ${t}`);
-  if (typeof h !== "number" || !Number.isFinite(h)) throw new Error(`${name}: h must be a finite number; got ${h}`);
+  if (typeof t !== "number" || !Number.isFinite(t))
+    throw new Error(`${name}: t must be a finite number; got ${t}`);
+  if (typeof h !== "number" || !Number.isFinite(h))
+    throw new Error(`${name}: h must be a finite number; got ${h}`);
 }
 
 /**
  * One explicit Euler step: x + h u(x, t). First order; one field evaluation.
  * @example
- * const x1 = eulerStep(u, x0, 0, 1);   // "Euler in one step": follows the initial velocity in a straight line
+ * const x1 = eulerStep(u, x0, 0, 1); // "Euler in one step": follows the initial velocity in a
+ * straight line
  */
 export function eulerStep(field: VelocityField, x: tf.Tensor2D, t: number, h: number): tf.Tensor2D {
   checkStepArgs("eulerStep", x, t, h);
@@ -150,7 +190,12 @@ export function eulerStep(field: VelocityField, x: tf.Tensor2D, t: number, h: nu
  * One explicit midpoint step: half an Euler step, then the full step with the velocity found there.
  * Second order; two field evaluations.
  */
-export function midpointStep(field: VelocityField, x: tf.Tensor2D, t: number, h: number): tf.Tensor2D {
+export function midpointStep(
+  field: VelocityField,
+  x: tf.Tensor2D,
+  t: number,
+  h: number,
+): tf.Tensor2D {
   checkStepArgs("midpointStep", x, t, h);
   return tf.tidy(() => midpointCore(field, x, t, h));
 }
@@ -164,13 +209,17 @@ export function heunStep(field: VelocityField, x: tf.Tensor2D, t: number, h: num
   return tf.tidy(() => heunCore(field, x, t, h, t + h));
 }
 
-/** One classical Runge-Kutta step (weights 1/6, 2/6, 2/6, 1/6). Fourth order; four field evaluations. */
+/**
+ * One classical Runge-Kutta step (weights 1/6, 2/6, 2/6, 1/6). Fourth order; four field
+ * evaluations.
+ */
 export function rk4Step(field: VelocityField, x: tf.Tensor2D, t: number, h: number): tf.Tensor2D {
   checkStepArgs("rk4Step", x, t, h);
   return tf.tidy(() => rk4Core(field, x, t, h, t + h));
 }
 
-// Dormand-Prince 5(4) coefficients (Dormand & Prince 1980; Hairer, Norsett & Wanner, Solving ODEs I, II.5).
+// Dormand-Prince 5(4) coefficients (Dormand & Prince 1980; Hairer, Norsett & Wanner, Solving ODEs
+// I, II.5).
 const DP_C = [0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1, 1];
 const DP_A: number[][] = [
   [],
@@ -186,8 +235,15 @@ const DP_B5 = [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0];
 /** Fifth- minus fourth-order weights: the embedded error estimate. */
 const DP_E = [71 / 57600, 0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40];
 /** Dense-output coefficients (Hairer's DOPRI5 code, a 4th-order continuous extension). */
-const DP_D = [-12715105075 / 11282082432, 0, 87487479700 / 32700410799, -10690763975 / 1880347072,
-  701980252875 / 199316789632, -1453857185 / 822651844, 69997945 / 29380423];
+const DP_D = [
+  -12715105075 / 11282082432,
+  0,
+  87487479700 / 32700410799,
+  -10690763975 / 1880347072,
+  701980252875 / 199316789632,
+  -1453857185 / 822651844,
+  69997945 / 29380423,
+];
 
 /** Weighted sum of the stages, sum_j w_j k_j, skipping zero weights. */
 function combine(ks: tf.Tensor2D[], w: number[]): tf.Tensor2D {
@@ -237,7 +293,13 @@ export function dopri5Step(
 }
 
 /** Dense output at theta in [0, 1] of a Dormand-Prince step from x0 to x1 (4th order in h). */
-function dopri5Dense(x0: tf.Tensor2D, x1: tf.Tensor2D, ks: tf.Tensor2D[], h: number, theta: number): tf.Tensor2D {
+function dopri5Dense(
+  x0: tf.Tensor2D,
+  x1: tf.Tensor2D,
+  ks: tf.Tensor2D[],
+  h: number,
+  theta: number,
+): tf.Tensor2D {
   const th1 = 1 - theta;
   const r2 = tf.sub(x1, x0);
   const r3 = tf.sub(tf.mul(ks[0], h), r2);
@@ -252,7 +314,8 @@ function dopri5Dense(x0: tf.Tensor2D, x1: tf.Tensor2D, ks: tf.Tensor2D[], h: num
 // The solver.
 
 function checkNumber(v: unknown, name: string, test: (v: number) => boolean, what: string): number {
-  if (typeof v !== "number" || !Number.isFinite(v) || !test(v)) throw new Error(`solveOde: ${name} must be ${what}; got ${v}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || !test(v))
+    throw new Error(`solveOde: ${name} must be ${what}; got ${v}`);
   return v;
 }
 
@@ -265,27 +328,34 @@ function checkNumber(v: unknown, name: string, test: (v: number) => boolean, wha
  * @returns `{ x, times, trajectory?, nfe, steps, mesh, accepted?, rejected? }` (see `OdeSolution`)
  *
  * @example
- * // Integrate u = 3 t^2 from x = 0: x(1) = 1.
- * const sol = solveOde((x, t) => tf.fill(x.shape, 3 * (t as number) ** 2) as tf.Tensor2D, tf.zeros([1, 1]), { method: "rk4", steps: 10 });
- * sol.x.dataSync()[0];   // returns ~1
- * sol.nfe;               // returns 40 (4 per step)
+ * // Integrate u = 3 t^2 from x = 0: x(1) = 1. const sol = solveOde((x, t) => tf.fill(x.shape, 3 *
+ * (t as number) ** 2) as tf.Tensor2D, tf.zeros([1, 1]), { method: "rk4", steps: 10 });
+ * sol.x.dataSync()[0]; // returns ~1 sol.nfe; // returns 40 (4 per step)
  * @example
- * // Sampling: noise at t = 0 to data at t = 1, keeping five snapshots, adaptively.
- * const { x, trajectory } = solveOde(u, randn([500, 2]) as tf.Tensor2D, { method: "dopri5", saveAt: [0, 0.25, 0.5, 0.75, 1] });
+ * // Sampling: noise at t = 0 to data at t = 1, keeping five snapshots, adaptively. const { x,
+ * trajectory } = solveOde(u, randn([500, 2]) as tf.Tensor2D, { method: "dopri5", saveAt: [0, 0.25,
+ * 0.5, 0.75, 1] });
  */
-export function solveOde(field: VelocityField, x0: tf.Tensor2D, options: SolveOdeOptions = {}): OdeSolution {
+export function solveOde(
+  field: VelocityField,
+  x0: tf.Tensor2D,
+  options: SolveOdeOptions = {},
+): OdeSolution {
   // One interruptible operation from start to end (src/core/interrupt.ts); the step loops check for
   // interrupts between steps.
   return interruptible(() => solve(field, x0, options));
 }
 
 function solve(field: VelocityField, x0: tf.Tensor2D, options: SolveOdeOptions): OdeSolution {
-  if (typeof field !== "function") throw new Error(`solveOde: field must be a function (x, t) => tensor; got ${typeof field}`);
+  if (typeof field !== "function")
+    throw new Error(`solveOde: field must be a function (x, t) => tensor; got ${typeof field}`);
   assert2D(x0, "solveOde: x0");
   assertFinite(x0, "solveOde: x0");
   const method = options.method ?? "euler";
   if (!(ODE_METHODS as readonly string[]).includes(method)) {
-    throw new Error(`Unknown ODE method "${String(method)}"; choose one of ${ODE_METHODS.join(", ")}`);
+    throw new Error(
+      `Unknown ODE method "${String(method)}"; choose one of ${ODE_METHODS.join(", ")}`,
+    );
   }
   const t0 = checkNumber(options.t0 ?? 0, "t0", () => true, "a finite number");
   const t1 = checkNumber(options.t1 ?? 1, "t1", () => true, "a finite number");
@@ -358,8 +428,10 @@ function firstNonFiniteStep(
       const bad = nonFinite(x);
       if (bad !== undefined) {
         return (
-          `the state became ${bad} in step ${i + 1} of ${mesh.length - 1}, from t = ${+mesh[i].toPrecision(6)} ` +
-          `to t = ${+mesh[i + 1].toPrecision(6)}: the field returned a non-finite value there or grew too fast ` +
+          `the state became ${bad} in step ${i + 1} of ${mesh.length - 1}, from t = ` +
+          `${+mesh[i].toPrecision(6)} ` +
+          `to t = ${+mesh[i + 1].toPrecision(6)}: the field returned a non-finite value there or ` +
+          `grew too fast ` +
           `for this step size (try more steps, or dopri5, which names the time it fails at)`
         );
       }
@@ -411,7 +483,16 @@ function solveDopri5(
     next++;
   }
   if (t0 === t1) {
-    return { x: tf.clone(x0), times: saveAt ?? [t1], trajectory: stackSaved(saved, saveAt, x0), nfe: 0, steps: 0, mesh, accepted: 0, rejected: 0 };
+    return {
+      x: tf.clone(x0),
+      times: saveAt ?? [t1],
+      trajectory: stackSaved(saved, saveAt, x0),
+      nfe: 0,
+      steps: 0,
+      mesh,
+      accepted: 0,
+      rejected: 0,
+    };
   }
 
   // Step-control constants (Hairer-Norsett-Wanner): safety factor, and bounds on the change of h.
@@ -456,7 +537,10 @@ function solveDopri5(
         const x1 = tf.add<tf.Tensor2D>(x0, tf.mul(kk, dir * h0));
         const f1 = f(x1, t0 + dir * h0);
         const d2 = scaledNorm(tf.sub(f1, kk), scale) / h0;
-        const h1 = Math.max(d1, d2) <= 1e-15 ? Math.max(1e-6, h0 * 1e-3) : Math.pow(0.01 / Math.max(d1, d2), 1 / ORDER);
+        const h1 =
+          Math.max(d1, d2) <= 1e-15
+            ? Math.max(1e-6, h0 * 1e-3)
+            : Math.pow(0.01 / Math.max(d1, d2), 1 / ORDER);
         return Math.min(100 * h0, h1);
       });
     }
@@ -472,14 +556,18 @@ function solveDopri5(
       }
       // Land exactly on t1 when the step would pass it (or leave a sliver shorter than round-off).
       let tNew = t + dir * h;
-      if (dir * (tNew - t1) >= 0 || Math.abs(t1 - tNew) <= 1e-12 * Math.max(1, Math.abs(t1))) tNew = t1;
+      if (dir * (tNew - t1) >= 0 || Math.abs(t1 - tNew) <= 1e-12 * Math.max(1, Math.abs(t1)))
+        tNew = t1;
       const hs = tNew - t; // signed step actually taken
       if (Math.abs(hs) <= 1e-14 * Math.max(1, Math.abs(t))) {
         if (lastBad) {
           const how = `and the step shrank to h = ${hs.toExponential(2)} at t = ${t}`;
           throw new Error(nanMessage(lastBad, how));
         }
-        throw new Error(`solveOde (dopri5): step size underflow at t = ${t} (h = ${hs}); the field may be singular there`);
+        throw new Error(
+          `solveOde (dopri5): step size underflow at t = ${t} (h = ${hs}); the field may be ` +
+            `singular there`,
+        );
       }
       const xCur = x;
       const kCur = k1;
@@ -495,7 +583,11 @@ function solveDopri5(
         const dense: tf.Tensor2D[] = [];
         while (next < saves.length && dir * (saves[next] - tNew) <= 0) {
           const s = saves[next];
-          dense.push(s === tNew ? tf.clone(step.r.x) : tf.tidy(() => dopri5Dense(xCur, step.r.x, step.r.ks, hs, (s - t) / hs)));
+          dense.push(
+            s === tNew
+              ? tf.clone(step.r.x)
+              : tf.tidy(() => dopri5Dense(xCur, step.r.x, step.r.ks, hs, (s - t) / hs)),
+          );
           next++;
         }
         saved.push(...dense);
@@ -509,7 +601,10 @@ function solveDopri5(
         t = tNew;
         mesh.push(t);
         accepted++;
-        const fac = err === 0 ? facMax : Math.min(facMax, Math.max(FAC_MIN, SAFETY * Math.pow(err, -1 / ORDER)));
+        const fac =
+          err === 0
+            ? facMax
+            : Math.min(facMax, Math.max(FAC_MIN, SAFETY * Math.pow(err, -1 / ORDER)));
         h = Math.abs(hs) * fac;
         facMax = FAC_MAX;
         badRejections = 0;
@@ -529,7 +624,9 @@ function solveDopri5(
         // Reject: keep x and k1, shrink the step, and do not let it grow right after a rejection.
         tf.dispose([step.r.x, step.r.error, ...step.r.ks.slice(1)]);
         rejected++;
-        const fac = Number.isFinite(err) ? Math.max(FAC_MIN, SAFETY * Math.pow(err, -1 / ORDER)) : FAC_MIN;
+        const fac = Number.isFinite(err)
+          ? Math.max(FAC_MIN, SAFETY * Math.pow(err, -1 / ORDER))
+          : FAC_MIN;
         h = Math.abs(hs) * fac;
         facMax = 1;
       }
@@ -554,9 +651,15 @@ function solveDopri5(
 }
 
 /** Stacks the saved states into `[k, n, d]` and frees the pieces; undefined without saveAt. */
-function stackSaved(saved: tf.Tensor2D[], saveAt: number[] | undefined, x0: tf.Tensor2D): tf.Tensor3D | undefined {
+function stackSaved(
+  saved: tf.Tensor2D[],
+  saveAt: number[] | undefined,
+  x0: tf.Tensor2D,
+): tf.Tensor3D | undefined {
   if (!saveAt) return undefined;
-  const out = saved.length ? (tf.stack(saved) as tf.Tensor3D) : (tf.zeros([0, x0.shape[0], x0.shape[1]]) as tf.Tensor3D);
+  const out = saved.length
+    ? (tf.stack(saved) as tf.Tensor3D)
+    : (tf.zeros([0, x0.shape[0], x0.shape[1]]) as tf.Tensor3D);
   tf.dispose(saved);
   return out;
 }

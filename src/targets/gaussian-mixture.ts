@@ -1,18 +1,20 @@
 /**
- * Target distributions with exact answers: isotropic Gaussian mixtures (`GaussianMixture`) and their
- * zero-width case, a finite data set (`FiniteSet`), both built on `IsotropicMixture`. Lecture concept 4
- * (the marginal path and the marginal vector field, notebook 04); notebooks 5-8 use them to compare
- * learned fields with the truth.
+ * Target distributions with exact answers: isotropic Gaussian mixtures (`GaussianMixture`) and
+ * their zero-width case, a finite data set (`FiniteSet`), both built on `IsotropicMixture`. Lecture
+ * concept 4 (the marginal path and the marginal vector field, notebook 04); notebooks 5-8 use them
+ * to compare learned fields with the truth.
  *
- * p_1 = sum_k w_k N(mu_k, s_k^2 I). Under an affine path x_t = alpha_t x1 + sigma_t x0 with x0 ~ N(0, I),
- * given the component k the pair (x1, x_t) is jointly Gaussian, so everything is closed form:
+ * p_1 = sum_k w_k N(mu_k, s_k^2 I). Under an affine path x_t = alpha_t x1 + sigma_t x0 with x0 ~
+ * N(0, I), given the component k the pair (x1, x_t) is jointly Gaussian, so everything is closed
+ * form:
  *
  *   p_t(x)           = sum_k w_k N(x; alpha mu_k, v_k I),      v_k = alpha^2 s_k^2 + sigma^2
  *   p(k | x, t)      = w_k N(x; alpha mu_k, v_k I) / p_t(x)    (the posterior weights)
  *   E[x1 | x, k]     = mu_k + (alpha s_k^2 / v_k) (x - alpha mu_k)
  *   E[x0 | x, k]     = (sigma / v_k) (x - alpha mu_k)
  *   u_t(x)           = sum_k p(k | x, t) (dAlpha E[x1 | x, k] + dSigma E[x0 | x, k])
- *                    = E[dAlpha x1 + dSigma x0 | x_t = x]      (the marginal velocity: x1 - x0 averaged)
+ *                    = E[dAlpha x1 + dSigma x0 | x_t = x]      (the marginal velocity: x1 - x0
+ *                      averaged)
  *   grad log p_t(x)  = -sum_k p(k | x, t) (x - alpha mu_k) / v_k
  *
  * Everything is computed in float64 (mixture64.ts): the posterior from logit differences formed
@@ -50,21 +52,33 @@ const LECTURE_PATH = condOTPath();
 function readMeans(means: unknown, label: string, what: string): number[][] {
   let rows: number[][];
   if (means instanceof tf.Tensor) {
-    if (means.rank !== 2) throw new Error(`${label}: ${what} must have shape [K, d]; got shape [${means.shape.join(", ")}]`);
+    if (means.rank !== 2)
+      throw new Error(
+        `${label}: ${what} must have shape [K, d]; got shape [${means.shape.join(", ")}]`,
+      );
     rows = means.arraySync() as number[][];
   } else if (Array.isArray(means)) {
     rows = means as number[][];
-    if (!rows.every((r) => Array.isArray(r))) throw new Error(`${label}: ${what} must be K arrays of d numbers (or a [K, d] tensor)`);
+    if (!rows.every((r) => Array.isArray(r)))
+      throw new Error(`${label}: ${what} must be K arrays of d numbers (or a [K, d] tensor)`);
   } else {
-    throw new Error(`${label}: ${what} must be a [K, d] tensor or K arrays of d numbers; got ${means === null ? "null" : typeof means}`);
+    throw new Error(
+      `${label}: ${what} must be a [K, d] tensor or K arrays of d numbers; got ` +
+        `${means === null ? "null" : typeof means}`,
+    );
   }
   if (rows.length === 0) throw new Error(`${label}: ${what} must have at least one row; got none`);
   const d = rows[0].length;
-  if (d === 0) throw new Error(`${label}: ${what} must have at least one column; got rows of length 0`);
+  if (d === 0)
+    throw new Error(`${label}: ${what} must have at least one column; got rows of length 0`);
   rows.forEach((r, k) => {
-    if (r.length !== d) throw new Error(`${label}: every row of ${what} must have ${d} entries; row ${k} has ${r.length}`);
+    if (r.length !== d)
+      throw new Error(
+        `${label}: every row of ${what} must have ${d} entries; row ${k} has ${r.length}`,
+      );
     r.forEach((v, j) => {
-      if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`${label}: ${what} must be finite; entry [${k}, ${j}] is ${v}`);
+      if (typeof v !== "number" || !Number.isFinite(v))
+        throw new Error(`${label}: ${what} must be finite; entry [${k}, ${j}] is ${v}`);
     });
   });
   return rows.map((r) => r.slice());
@@ -73,20 +87,27 @@ function readMeans(means: unknown, label: string, what: string): number[][] {
 /** Checks the weights (K positive numbers summing to 1), or returns uniform weights. */
 function readWeights(weights: unknown, K: number, label: string): number[] {
   if (weights === undefined) return new Array<number>(K).fill(1 / K);
-  if (!Array.isArray(weights)) throw new Error(`${label}: weights must be an array of ${K} numbers; got ${typeof weights}`);
-  if (weights.length !== K) throw new Error(`${label}: weights must have one entry per component (${K}); got ${weights.length}`);
+  if (!Array.isArray(weights))
+    throw new Error(`${label}: weights must be an array of ${K} numbers; got ${typeof weights}`);
+  if (weights.length !== K)
+    throw new Error(
+      `${label}: weights must have one entry per component (${K}); got ${weights.length}`,
+    );
   weights.forEach((w, k) => {
-    if (typeof w !== "number" || !Number.isFinite(w) || w <= 0) throw new Error(`${label}: weights must be finite and > 0; entry ${k} is ${w}`);
+    if (typeof w !== "number" || !Number.isFinite(w) || w <= 0)
+      throw new Error(`${label}: weights must be finite and > 0; entry ${k} is ${w}`);
   });
   const total = (weights as number[]).reduce((a, b) => a + b, 0);
-  if (Math.abs(total - 1) > 1e-6) throw new Error(`${label}: weights must sum to 1; they sum to ${total}`);
+  if (Math.abs(total - 1) > 1e-6)
+    throw new Error(`${label}: weights must sum to 1; they sum to ${total}`);
   return (weights as number[]).slice();
 }
 
 /**
  * An isotropic mixture sum_k w_k N(mu_k, s_k^2 I) with s_k >= 0, pushed along an affine path: the
- * machinery shared by `GaussianMixture` (all s_k > 0) and `FiniteSet` (all s_k = 0). Every method takes
- * points `x [n, d]`, a time (number or `[n]`) and optionally the path (default: the lecture's path).
+ * machinery shared by `GaussianMixture` (all s_k > 0) and `FiniteSet` (all s_k = 0). Every method
+ * takes points `x [n, d]`, a time (number or `[n]`) and optionally the path (default: the lecture's
+ * path).
  */
 export class IsotropicMixture {
   /** The dimension d. */
@@ -112,19 +133,20 @@ export class IsotropicMixture {
   }
 
   /**
-   * The marginal log-density log p_t(x) = log sum_k w_k N(x; alpha mu_k, (alpha^2 s_k^2 + sigma^2) I).
+   * The marginal log-density log p_t(x) = log sum_k w_k N(x; alpha mu_k, (alpha^2 s_k^2 + sigma^2)
+   * I).
    * @returns `[n]`
    * @example
    * const gm = new GaussianMixture({ means: [[-2, 0], [2, 0]], stds: 0.5 });
-   * gm.logDensity(tf.zeros([1, 2]) as tf.Tensor2D, 0);   // returns [-1.8379] = log N(0; 0, I) in 2-D
+   * gm.logDensity(tf.zeros([1, 2]) as tf.Tensor2D, 0); // returns [-1.8379] = log N(0; 0, I) in 2-D
    */
   logDensity(x: tf.Tensor2D, t: Time, path: AffineProbPath = LECTURE_PATH): tf.Tensor1D {
     return this.evaluate("logDensity", x, t, path).logDensity as tf.Tensor1D;
   }
 
   /**
-   * The posterior weights p(k | x_t = x): which component (for a finite set: which data point) x came
-   * from. Rows sum to 1.
+   * The posterior weights p(k | x_t = x): which component (for a finite set: which data point) x
+   * came from. Rows sum to 1.
    * @returns `[n, K]`
    */
   posterior(x: tf.Tensor2D, t: Time, path: AffineProbPath = LECTURE_PATH): tf.Tensor2D {
@@ -133,8 +155,8 @@ export class IsotropicMixture {
 
   /**
    * The exact marginal velocity u_t(x) = E[dAlpha x1 + dSigma x0 | x_t = x] (on the lecture's path,
-   * E[x1 - x0 | x_t = x]): the posterior-weighted average of the conditional velocities. It generates
-   * the path p_t (continuity equation) and carries p_0 to the mixture.
+   * E[x1 - x0 | x_t = x]): the posterior-weighted average of the conditional velocities. It
+   * generates the path p_t (continuity equation) and carries p_0 to the mixture.
    * @returns `[n, d]`
    * @example
    * const u = gm.velocity(x, 0.5);   // the field a flow matching model learns
@@ -152,7 +174,8 @@ export class IsotropicMixture {
   }
 
   /**
-   * The exact x1-prediction (denoiser) E[x1 | x_t = x] = sum_k p(k | x) (mu_k + alpha s_k^2 / v_k (x - alpha mu_k)).
+   * The exact x1-prediction (denoiser) E[x1 | x_t = x] = sum_k p(k | x) (mu_k + alpha s_k^2 / v_k
+   * (x - alpha mu_k)).
    * @returns `[n, d]`
    */
   posteriorMean(x: tf.Tensor2D, t: Time, path: AffineProbPath = LECTURE_PATH): tf.Tensor2D {
@@ -160,7 +183,8 @@ export class IsotropicMixture {
   }
 
   /**
-   * `n` seeded samples of p_1 (through `core/random`): a component by its weight, then mu_k + s_k z.
+   * `n` seeded samples of p_1 (through `core/random`): a component by its weight, then mu_k + s_k
+   * z.
    * @returns `[n, d]`
    * @example
    * seed(0); const x1 = gm.sample(500);   // x1.shape is [500, 2]
@@ -187,9 +211,11 @@ export class IsotropicMixture {
   }
 
   /**
-   * The exact marginal velocity as a `VelocityField` `(x, t) => u_t(x)`, for the solvers and figures.
+   * The exact marginal velocity as a `VelocityField` `(x, t) => u_t(x)`, for the solvers and
+   * figures.
    * @example
-   * const { x } = solveOde(gm.field(), randn([500, 2]) as tf.Tensor2D, { method: "rk4", steps: 50 });
+   * const { x } = solveOde(gm.field(), randn([500, 2]) as tf.Tensor2D, { method: "rk4", steps: 50
+   * });
    */
   field(path: AffineProbPath = LECTURE_PATH): VelocityField {
     return (x, t) => this.velocity(x, t, path);
@@ -200,24 +226,43 @@ export class IsotropicMixture {
     return (x, t) => this.score(x, t, path);
   }
 
-  /** The marginal log-density as a `ScalarField` `(x, t) => log p_t(x)` (e.g. for `continuityResidual`). */
+  /**
+   * The marginal log-density as a `ScalarField` `(x, t) => log p_t(x)` (e.g. for
+   * `continuityResidual`).
+   */
   logDensityField(path: AffineProbPath = LECTURE_PATH): ScalarField {
     return (x, t) => this.logDensity(x, t, path);
   }
 
-  /** Checks the inputs and that v_k > 0 (and, for velocities, that dAlpha and dSigma are finite). */
-  private check(method: string, x: unknown, t: Time, path: AffineProbPath, needsDerivatives: boolean): TimedTable {
+  /**
+   * Checks the inputs and that v_k > 0 (and, for velocities, that dAlpha and dSigma are finite).
+   */
+  private check(
+    method: string,
+    x: unknown,
+    t: Time,
+    path: AffineProbPath,
+    needsDerivatives: boolean,
+  ): TimedTable {
     const where = `${this.label}.${method}`;
     if (!(path instanceof AffineProbPath)) {
-      throw new Error(`${where}: path must be an AffineProbPath (e.g. condOTPath()); got ${path === null ? "null" : typeof path}`);
+      throw new Error(
+        `${where}: path must be an AffineProbPath (e.g. condOTPath()); got ` +
+          `${path === null ? "null" : typeof path}`,
+      );
     }
     if (!(x instanceof tf.Tensor) || x.rank !== 2 || x.shape[1] !== this.dim) {
       const got = x instanceof tf.Tensor ? `shape [${x.shape.join(", ")}]` : typeof x;
-      throw new Error(`${where}: x must have shape [n, ${this.dim}] (the target has dimension ${this.dim}); got ${got}`);
+      throw new Error(
+        `${where}: x must have shape [n, ${this.dim}] (the target has dimension ${this.dim}); ` +
+          `got ${got}`,
+      );
     }
     assert2D(x, `${where}: x`, this.dim);
     if (x.shape[0] === 0) {
-      throw new Error(`${where}: x is an empty batch (shape [0, ${this.dim}]); pass at least one point`);
+      throw new Error(
+        `${where}: x is an empty batch (shape [0, ${this.dim}]); pass at least one point`,
+      );
     }
     assertFinite(x, `${where}: x`);
     const c = timedTable(path.scheduler, t, x.shape[0]);
@@ -226,18 +271,23 @@ export class IsotropicMixture {
       const v = c.table[i];
       if (v.sigma === 0 && (v.alpha === 0 || minStd === 0)) {
         throw new Error(
-          `${where}: at t = ${c.times[i]} the ${path.scheduler.name} path has sigma_t = 0, so the ` +
+          `${where}: at t = ${c.times[i]} the ${path.scheduler.name} path has sigma_t = 0, so ` +
+            `the ` +
             (minStd === 0
-              ? `zero-width components (data points) stay point masses: p_t is a sum of Dirac deltas and ` +
-                `log p_t, the posterior, the velocity and the score are undefined there. Evaluate at t < 1 ` +
+              ? `zero-width components (data points) stay point masses: p_t is a sum of Dirac ` +
+                `deltas and ` +
+                `log p_t, the posterior, the velocity and the score are undefined there. ` +
+                `Evaluate at t < 1 ` +
                 `(e.g. 1 - 1e-4), use a path with sigmaMin > 0, or a GaussianMixture with stds > 0.`
               : `path collapses every point to 0 (alpha_t = 0 too).`),
         );
       }
       if (needsDerivatives && (!Number.isFinite(v.dAlpha) || !Number.isFinite(v.dSigma))) {
         throw new Error(
-          `${where}: dSigma_t = ${v.dSigma} at t = ${c.times[i]} on the ${path.scheduler.name} path ` +
-            `(its sigma_t ~ sqrt(1 - t) has an infinite slope at t = 1); evaluate the velocity at t < 1.`,
+          `${where}: dSigma_t = ${v.dSigma} at t = ${c.times[i]} on the ${path.scheduler.name} ` +
+            `path ` +
+            `(its sigma_t ~ sqrt(1 - t) has an infinite slope at t = 1); evaluate the velocity ` +
+            `at t < 1.`,
         );
       }
     }
@@ -291,7 +341,11 @@ export class IsotropicMixture {
       const a =
         method === "logDensity" || method === "posterior" ? undefined : AVERAGES[method](consts);
       const y =
-        method === "logDensity" ? rows.logp : method === "posterior" ? rows.post : average(consts, rows, a!);
+        method === "logDensity"
+          ? rows.logp
+          : method === "posterior"
+            ? rows.post
+            : average(consts, rows, a!);
       const value = tf.tensor(toFloat32(y, name), shape);
       const gradFunc = (dy: tf.Tensor): tf.Tensor => {
         const kind = a ?? (method === "logDensity" ? "logp" : "posterior");
@@ -312,26 +366,38 @@ export class IsotropicMixture {
  *
  * @example
  * const gm = new GaussianMixture({ means: [[-2, 0], [2, 0]], stds: 0.3, weights: [0.25, 0.75] });
- * gm.dim;                                        // returns 2
- * const u = gm.velocity(x, 0.5);                 // [n, 2], the exact marginal velocity on the lecture's path
- * const lp = gm.logDensity(x, 0.5, vpPath());    // under the VP path instead
+ * gm.dim; // returns 2 const u = gm.velocity(x, 0.5); // [n, 2], the exact marginal velocity on the
+ * lecture's path const lp = gm.logDensity(x, 0.5, vpPath()); // under the VP path instead
  */
 export class GaussianMixture extends IsotropicMixture {
   constructor(options: GaussianMixtureOptions) {
     const label = "GaussianMixture";
-    if (!options || typeof options !== "object") throw new Error(`${label}: expected options { means, stds, weights? }; got ${String(options)}`);
+    if (!options || typeof options !== "object")
+      throw new Error(
+        `${label}: expected options { means, stds, weights? }; got ${String(options)}`,
+      );
     const means = readMeans(options.means, label, "means");
     const K = means.length;
     const raw = options.stds;
     let stds: number[];
     if (typeof raw === "number") stds = new Array<number>(K).fill(raw);
     else if (Array.isArray(raw)) {
-      if (raw.length !== K) throw new Error(`${label}: stds must be one number or one per component (${K}); got ${raw.length}`);
+      if (raw.length !== K)
+        throw new Error(
+          `${label}: stds must be one number or one per component (${K}); got ${raw.length}`,
+        );
       stds = raw.slice();
-    } else throw new Error(`${label}: stds must be a number or an array of ${K} numbers; got ${raw === null ? "null" : typeof raw}`);
+    } else
+      throw new Error(
+        `${label}: stds must be a number or an array of ${K} numbers; got ` +
+          `${raw === null ? "null" : typeof raw}`,
+      );
     stds.forEach((s, k) => {
       if (typeof s !== "number" || !Number.isFinite(s) || s <= 0) {
-        throw new Error(`${label}: stds must be finite and > 0 (use FiniteSet for zero width); entry ${k} is ${s}`);
+        throw new Error(
+          `${label}: stds must be finite and > 0 (use FiniteSet for zero width); entry ${k} is ` +
+            `${s}`,
+        );
       }
     });
     super(label, means, stds, readWeights(options.weights, K, label));
@@ -339,12 +405,12 @@ export class GaussianMixture extends IsotropicMixture {
 }
 
 /**
- * A finite data set, the empirical distribution p_1 = sum_k w_k delta(x - x1_k): the zero-width case of
- * `GaussianMixture` (s_k = 0), with the same exact answers. Along a path ending at sigma_1 = 0 (the
- * lecture's path with sigmaMin = 0) p_t tends to the point masses as t -> 1: every method works for any
- * t < 1 (tested up to t = 1 - 2^-53 at |x| = 1e4) and is an error at t = 1, never a NaN.
- * This is the lecture's picture of flow matching on a training set (and its memorisation: the exact
- * marginal velocity of a finite set carries noise onto the training points).
+ * A finite data set, the empirical distribution p_1 = sum_k w_k delta(x - x1_k): the zero-width
+ * case of `GaussianMixture` (s_k = 0), with the same exact answers. Along a path ending at sigma_1
+ * = 0 (the lecture's path with sigmaMin = 0) p_t tends to the point masses as t -> 1: every method
+ * works for any t < 1 (tested up to t = 1 - 2^-53 at |x| = 1e4) and is an error at t = 1, never a
+ * NaN. This is the lecture's picture of flow matching on a training set (and its memorisation: the
+ * exact marginal velocity of a finite set carries noise onto the training points).
  *
  * @param points the data points `[K, d]` (tensor, not disposed, or K arrays of d numbers)
  * @param weights the weight of each point (> 0, summing to 1) @default 1/K each
@@ -356,7 +422,12 @@ export class GaussianMixture extends IsotropicMixture {
 export class FiniteSet extends IsotropicMixture {
   constructor(points: tf.Tensor2D | number[][], weights?: number[]) {
     const rows = readMeans(points, "FiniteSet", "points");
-    super("FiniteSet", rows, new Array<number>(rows.length).fill(0), readWeights(weights, rows.length, "FiniteSet"));
+    super(
+      "FiniteSet",
+      rows,
+      new Array<number>(rows.length).fill(0),
+      readWeights(weights, rows.length, "FiniteSet"),
+    );
   }
 
   /** The data points, K arrays of d numbers (the same as `means`). */
