@@ -146,5 +146,5 @@ export * from "./figures/guidance";
 
 // --- Notebook 08 rewritten (issue 16): the schedules and sampler-quality figures
 export * from "./figures/unification";
-// --- Notebooks 05 and 06 (issue 16): the CFM loss and training figures (with issue 18's comparison)
+// --- Notebooks 05 and 06 (issue 16): the CFM loss and training figures (issue 18's comparison)
 export * from "./figures/training";
