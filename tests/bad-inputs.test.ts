@@ -572,7 +572,7 @@ const CASES: Case[] = [
     "training",
     "data and pairs both",
     () => fm.trainFlowMatching(model, { data: x, pairs: { x0: x, x1: x }, progress: false }),
-    /give either data .*, pairs .* or batches .*exactly one; got data and pairs/,
+    /give either data .* or pairs .*, or batches .*: exactly one; got data and pairs/,
   ],
   [
     "training",

@@ -308,8 +308,8 @@ export async function trainFlowMatching(
   const given = (["data", "pairs", "batches"] as const).filter((k) => options[k] !== undefined);
   if (given.length !== 1) {
     throw new Error(
-      "trainFlowMatching: give either data (samples of the data distribution), pairs " +
-        "({ x0, x1 }) or batches (a function), exactly one; " +
+      "trainFlowMatching: give either data (samples of the data distribution) or pairs " +
+        "({ x0, x1 }), or batches (a function): exactly one; " +
         (given.length ? `got ${given.join(" and ")}` : "got none"),
     );
   }
