@@ -282,6 +282,14 @@ export function matches(q, v) {
  * Every quoted number of an executed notebook (an object or a path) with its verdict:
  * { cell (0-based index), token, value, context, shown, exempt, closest }, and marker problems.
  */
+/**
+ * Whether a marked value and a quoted one are the same number up to sign, within float rounding
+ * ("$10^{-5}$" is computed as 10 ** -5, which is not the double 1e-5).
+ */
+function sameNumber(a, b) {
+  return Math.abs(Math.abs(a) - Math.abs(b)) <= 1e-12 * Math.max(Math.abs(a), Math.abs(b));
+}
+
 export function checkQuotedNumbers(notebook) {
   const nb = typeof notebook === "string" ? readNotebook(notebook) : notebook;
   const outputs = [...new Set(outputNumbers(nb))];
@@ -298,7 +306,7 @@ export function checkQuotedNumbers(notebook) {
       mk.list.forEach((raw, k) => {
         if (!Number.isFinite(mk.values[k]))
           problems.push({ cell: index, message: `${mk.text}: "${raw}" is not a number` });
-        else if (!quoted.some((q) => q.value === mk.values[k] || -q.value === mk.values[k])) {
+        else if (!quoted.some((q) => sameNumber(q.value, mk.values[k]))) {
           problems.push({
             cell: index,
             message: `${mk.text} lists ${raw}, which this cell does not quote`,
@@ -308,7 +316,7 @@ export function checkQuotedNumbers(notebook) {
     }
     const exemptValues = markers.flatMap((mk) => mk.values);
     for (const q of quoted) {
-      const exempt = exemptValues.some((v) => v === q.value || v === -q.value);
+      const exempt = exemptValues.some((v) => sameNumber(v, q.value));
       const shown = exempt ? false : outputs.some((v) => matches(q, v));
       let closest = null;
       if (!shown && !exempt) {

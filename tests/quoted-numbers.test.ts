@@ -243,5 +243,15 @@ describe("the check on a notebook", () => {
     );
     const bare = checkQuotedNumbers({ cells: [md("Only 800 here. <!-- not-output: 800 -->")] });
     expect(bare.problems.map((p) => p.message).join()).toMatch(/gives no reason in brackets/);
+    // A power of ten in a formula is computed as 10 ** -5, not the double 1e-5: still the same.
+    const power = checkQuotedNumbers({
+      cells: [md("A step of $10^{-5}$.\n<!-- not-output: 1e-5 (set in code) -->")],
+    });
+    expect(power.problems).toEqual([]);
+    // Negative control: a different power is not exempt.
+    const otherPower = checkQuotedNumbers({
+      cells: [md("A step of $10^{-5}$.\n<!-- not-output: 1e-4 (set in code) -->")],
+    });
+    expect(otherPower.problems.length).toBe(2);
   });
 });
