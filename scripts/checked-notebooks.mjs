@@ -19,6 +19,7 @@ export const CHECKED_NOTEBOOKS = [
   "08-unification.ipynb",
   "05-cfm-loss.ipynb",
   "06-training.ipynb",
+  "09-images-and-guidance.ipynb",
 ];
 
 /** Files under src/ (paths from the course root) whose lines must be at most 100 characters. */
