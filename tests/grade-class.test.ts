@@ -125,7 +125,7 @@ describe("grading a class", () => {
       const rows = Object.fromEntries((r.rows as Row[]).map((row) => [row.student, row]));
       expect(Object.keys(rows)).toEqual(["alice", "bob", "mallory"]);
       expect([rows.alice.score, rows.bob.score, rows.mallory.score, rows.alice.maxScore]).toEqual([
-        2, 1, 0, 2,
+        5, 4, 0, 5,
       ]);
       expect([statusOf(rows.bob, 1), statusOf(rows.bob, 2)]).toEqual(["passed", "failed"]);
       expect(statusOf(rows.mallory, 1)).not.toBe("passed");
@@ -136,15 +136,15 @@ describe("grading a class", () => {
       ).toEqual(["alice", "bob", "mallory"]);
       const csv = readFileSync(join(reports, "gradebook.csv"), "utf8").trim().split("\n");
       expect(csv).toEqual([
-        "student,score,max,00-welcome ex1 (1),00-welcome ex2 (1)",
-        "alice,2,2,passed,passed",
-        "bob,1,2,passed,failed",
-        `mallory,0,2,${statusOf(rows.mallory, 1)},failed`,
+        "student,score,max," + [1, 2, 3, 4, 5].map((n) => `00-welcome ex${n} (1)`).join(","),
+        "alice,5,5,passed,passed,passed,passed,passed",
+        "bob,4,5,passed,failed,passed,passed,passed",
+        `mallory,0,5,${statusOf(rows.mallory, 1)},failed,errored,errored,errored`,
       ]);
       const book = JSON.parse(readFileSync(join(reports, "gradebook.json"), "utf8"));
       expect(book.students.map((s: Row) => [s.student, s.score])).toEqual([
-        ["alice", 2],
-        ["bob", 1],
+        ["alice", 5],
+        ["bob", 4],
         ["mallory", 0],
       ]);
       for (const s of ["alice", "bob", "mallory"])
