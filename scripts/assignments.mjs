@@ -207,6 +207,9 @@ export async function writeAssignments(options = {}) {
   } else {
     cpSync(join(ROOT, "src"), join(studentDir, "src"), { recursive: true });
   }
+  // The trained models notebooks 06, 07 and 09 load (read next to src/).
+  if (existsSync(join(ROOT, "assets")))
+    cpSync(join(ROOT, "assets"), join(studentDir, "assets"), { recursive: true });
 
   mkdirSync(join(studentDir, "notebooks"), { recursive: true });
   const warnings = [];

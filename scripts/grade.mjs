@@ -164,6 +164,10 @@ function copyCourse(dest, { src = join(ROOT, "src"), linkModules = false, helper
   if (existsSync(join(ROOT, "tsconfig.json")))
     cpSync(join(ROOT, "tsconfig.json"), join(dest, "tsconfig.json"));
   cpSync(join(ROOT, "scripts", "kernel.js"), join(dest, "scripts", "kernel.js"));
+  // The trained models the notebooks load (notebooks 06, 07 and 09: fm.loadShippedModel,
+  // fm.loadDigitModels read them next to src/).
+  if (existsSync(join(ROOT, "assets")))
+    copyWithoutLinks(join(ROOT, "assets"), join(dest, "assets"));
   if (helpers) {
     mkdirSync(join(dest, ".grading"), { recursive: true });
     for (const f of ["inside.cjs", "rpc.cjs", "codec.cjs", "hooks.cjs"])
