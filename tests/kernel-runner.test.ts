@@ -4,7 +4,7 @@
 // busy socket); now every line and the message arrive.
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnSync } from "child_process";
-import { mkdtempSync, readFileSync, rmSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { pathToFileURL } from "url";
@@ -98,44 +98,40 @@ describe("the strict runner, when the kernel gives no reason", () => {
     ).toBe(numberedLines("line", 600));
   }, 200_000);
 
-  it("in the grading mode too: the dead kernel's cell says why, the rest are not run", async () => {
+  it("in the grader's kernel driver too: the dead kernel's cell says why, the rest are not run", async () => {
     const kernels = kernelFolder();
     dirs.push(kernels.dir);
     const { kernelSpec } = await import(
       pathToFileURL(join(ROOT, "scripts", "install-kernel.mjs")).href
     );
     kernels.addSpec("flow-matching", kernelSpec());
-    const result = join(kernels.dir, "result.json");
+    // The fixture's code cells, run as the autograder runs a student's cells.
+    const nb = JSON.parse(readFileSync(join(FIXTURES, "runner-kernel-dies.ipynb"), "utf8")) as {
+      cells: { cell_type: string; source: string[] }[];
+    };
+    const cells = nb.cells
+      .filter((c) => c.cell_type === "code")
+      .map((c) => ({ code: c.source.join(""), limit: 120 }));
+    const cellsPath = join(kernels.dir, "cells.json");
+    writeFileSync(cellsPath, JSON.stringify(cells));
     const r = spawnSync(
       PYTHON,
       [
-        join(ROOT, "scripts", "run_notebook.py"),
-        "--keep-going",
-        "--notebook",
-        join(FIXTURES, "runner-kernel-dies.ipynb"),
-        "--executed",
-        join(kernels.dir, "executed.ipynb"),
-        "--result",
-        result,
-        "--cwd",
+        join(ROOT, "tests", "fixtures", "grader_cell_limit.py"),
+        "flow-matching",
         ROOT,
-        "--timeout",
-        "120",
+        cellsPath,
+        join(kernels.dir, "kernel.log"),
       ],
       { encoding: "utf8", env: { ...process.env, JUPYTER_PATH: kernels.dir }, timeout: 200_000 },
     );
     expect(r.status, r.stderr).toBe(0);
-    const outcomes = JSON.parse(readFileSync(result, "utf8")).outcomes as {
-      cell: number;
+    const outcomes = JSON.parse(r.stdout.trim().split("\n").pop() as string) as {
       status: string;
       message: string;
     }[];
-    expect(outcomes.map((o) => [o.cell, o.status])).toEqual([
-      [1, "ok"],
-      [2, "error"],
-      [3, "not-run"],
-    ]);
-    expect(outcomes[1].message).toMatch(/kernel state: exited with code 3/);
+    expect(outcomes.map((o) => o.status)).toEqual(["ok", "dead", "not-run"]);
+    expect(outcomes[1].message).toMatch(/exited with code 3/);
     expect(outcomes[1].message).toContain("last words before exiting");
   }, 200_000);
 });

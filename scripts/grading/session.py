@@ -81,6 +81,7 @@ class Kernel:
         # The kernel's own stdout and stderr (a cell's output travels on Jupyter's channels) go to
         # a log, never to this driver's stdout, which is its answer channel to grade.mjs.
         self.log = open(log_path, "ab")
+        self.log_path = log_path
         kwargs = {
             "cwd": self.cwd,
             "stdout": self.log,
@@ -93,6 +94,29 @@ class Kernel:
         self.kc = self.km.client(context=self.ctx)
         self.kc.start_channels()
         await self.kc.wait_for_ready(timeout=timeout)
+
+    def death_note(self, lines=5, chars=600):
+        """Why the kernel is gone: how its process ended and the last lines it wrote itself."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        code = process.poll() if process is not None else None
+        how = (
+            "the kernel died"
+            if code is None
+            else "the kernel was killed by signal %d" % -code
+            if code < 0
+            else "the kernel exited with code %d" % code
+        )
+        tail = ""
+        path = getattr(self, "log_path", os.devnull)
+        if path != os.devnull:
+            try:
+                self.log.flush()
+                with open(path, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+                tail = "\n".join(text.rstrip().splitlines()[-lines:])[-chars:]
+            except (OSError, ValueError):
+                tail = ""
+        return how + ("; its last words:\n" + tail if tail else "")
 
     async def alive(self):
         try:
@@ -130,7 +154,7 @@ class Kernel:
                 next_alive_check = now + 1
                 if not await self.alive():
                     self.dead = True
-                    return Outcome(status="dead", message="the kernel died")
+                    return Outcome(status="dead", message=self.death_note())
             if reply is None:
                 try:
                     msg = await self.kc.get_shell_msg(timeout=0.02)
