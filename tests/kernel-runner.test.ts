@@ -98,40 +98,44 @@ describe("the strict runner, when the kernel gives no reason", () => {
     ).toBe(numberedLines("line", 600));
   }, 200_000);
 
-  it("in the grader's kernel driver too: the dead kernel's cell says why, the rest are not run", async () => {
-    const kernels = kernelFolder();
-    dirs.push(kernels.dir);
-    const { kernelSpec } = await import(
-      pathToFileURL(join(ROOT, "scripts", "install-kernel.mjs")).href
-    );
-    kernels.addSpec("flow-matching", kernelSpec());
-    // The fixture's code cells, run as the autograder runs a student's cells.
-    const nb = JSON.parse(readFileSync(join(FIXTURES, "runner-kernel-dies.ipynb"), "utf8")) as {
-      cells: { cell_type: string; source: string[] }[];
-    };
-    const cells = nb.cells
-      .filter((c) => c.cell_type === "code")
-      .map((c) => ({ code: c.source.join(""), limit: 120 }));
-    const cellsPath = join(kernels.dir, "cells.json");
-    writeFileSync(cellsPath, JSON.stringify(cells));
-    const r = spawnSync(
-      PYTHON,
-      [
-        join(ROOT, "tests", "fixtures", "grader_cell_limit.py"),
-        "flow-matching",
-        ROOT,
-        cellsPath,
-        join(kernels.dir, "kernel.log"),
-      ],
-      { encoding: "utf8", env: { ...process.env, JUPYTER_PATH: kernels.dir }, timeout: 200_000 },
-    );
-    expect(r.status, r.stderr).toBe(0);
-    const outcomes = JSON.parse(r.stdout.trim().split("\n").pop() as string) as {
-      status: string;
-      message: string;
-    }[];
-    expect(outcomes.map((o) => o.status)).toEqual(["ok", "dead", "not-run"]);
-    expect(outcomes[1].message).toMatch(/exited with code 3/);
-    expect(outcomes[1].message).toContain("last words before exiting");
-  }, 200_000);
+  it(
+    "in the grader's kernel driver too: the dead kernel's cell says why, the rest are not " + "run",
+    async () => {
+      const kernels = kernelFolder();
+      dirs.push(kernels.dir);
+      const { kernelSpec } = await import(
+        pathToFileURL(join(ROOT, "scripts", "install-kernel.mjs")).href
+      );
+      kernels.addSpec("flow-matching", kernelSpec());
+      // The fixture's code cells, run as the autograder runs a student's cells.
+      const nb = JSON.parse(readFileSync(join(FIXTURES, "runner-kernel-dies.ipynb"), "utf8")) as {
+        cells: { cell_type: string; source: string[] }[];
+      };
+      const cells = nb.cells
+        .filter((c) => c.cell_type === "code")
+        .map((c) => ({ code: c.source.join(""), limit: 120 }));
+      const cellsPath = join(kernels.dir, "cells.json");
+      writeFileSync(cellsPath, JSON.stringify(cells));
+      const r = spawnSync(
+        PYTHON,
+        [
+          join(ROOT, "tests", "fixtures", "grader_cell_limit.py"),
+          "flow-matching",
+          ROOT,
+          cellsPath,
+          join(kernels.dir, "kernel.log"),
+        ],
+        { encoding: "utf8", env: { ...process.env, JUPYTER_PATH: kernels.dir }, timeout: 200_000 },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const outcomes = JSON.parse(r.stdout.trim().split("\n").pop() as string) as {
+        status: string;
+        message: string;
+      }[];
+      expect(outcomes.map((o) => o.status)).toEqual(["ok", "dead", "not-run"]);
+      expect(outcomes[1].message).toMatch(/exited with code 3/);
+      expect(outcomes[1].message).toContain("last words before exiting");
+    },
+    200_000,
+  );
 });
