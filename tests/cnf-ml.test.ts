@@ -239,6 +239,11 @@ describe("trainMaximumLikelihood", () => {
         "steps must be a positive integer; got 1.5",
       );
       await expect(trainMaximumLikelihood(m, {} as never)).rejects.toThrow("give the data");
+      // The optimiser options are checked as trainFlowMatching checks them (training-loop.ts): a
+      // clipNorm must be finite there too.
+      await expect(trainMaximumLikelihood(m, { data, clipNorm: Infinity })).rejects.toThrow(
+        "trainMaximumLikelihood: clipNorm must be a positive number; got Infinity",
+      );
       expect(() => maximumLikelihoodGradient(m, tf.tensor2d([[NaN, 0]]))).toThrow("finite");
       m.dispose();
       data.dispose();

@@ -11,9 +11,9 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert2D } from "../core/checks";
 import { randn } from "../core/random";
-import { alongside, awaitHelpers, helpers, send, threadCount } from "../core/threads";
+import { awaitHelpers, threadCount } from "../core/threads";
 import { VelocityModel, type VelocityModelConfig } from "../model/mlp";
-import { partRows } from "../model/parallel";
+import { shareRows } from "../model/parallel";
 import { solveOde, ODE_STAGES, type OdeSolution } from "../solvers/ode";
 import { classesOf, guidedField, readLabels } from "./conditional";
 
@@ -152,41 +152,16 @@ function parallelGuidedSolve(
   x0: tf.Tensor2D,
   job: Omit<GuidedSolveJob, "config" | "theta" | "x0" | "rows">,
 ): OdeSolution | null {
-  const n = x0.shape[0];
   if (job.saveAt !== undefined) return null;
-  const parts = Math.min(threadCount(), Math.floor(n / MIN_IMAGES_PER_THREAD));
-  if (parts < 2) return null;
-  const team = helpers(parts - 1, IMAGE_JOBS);
-  if (team.length === 0) return null;
-  const total = team.length + 1;
-  const d = model.config.dim;
-  const all = x0.dataSync() as Float32Array;
-  team.forEach((h, j) => {
-    const [a, b] = partRows(n, total, j + 1);
-    const share: GuidedSolveJob = {
-      ...job,
-      config: model.config,
-      theta: model.theta,
-      x0: all.slice(a * d, b * d),
-      labels: job.labels.slice(a, b),
-      rows: b - a,
-    };
-    send(h, "guidedSolve", share, [share.x0.buffer as ArrayBuffer]);
+  const shared = shareRows<GuidedSolveJob, { x: Float32Array }>(model, x0, {
+    minRows: MIN_IMAGES_PER_THREAD,
+    jobs: IMAGE_JOBS,
+    job: "guidedSolve",
+    share: (a, b) => ({ ...job, labels: job.labels.slice(a, b) }),
+    solve: (head, a, b) => guidedSolve(model, head, { ...job, labels: job.labels.slice(a, b) }),
   });
-  const [a0, b0] = partRows(n, total, 0);
-  const { own, replies } = alongside<OdeSolution, { x: Float32Array }>(team, () => {
-    const head = tf.slice(x0, [a0, 0], [b0 - a0, d]) as tf.Tensor2D;
-    try {
-      return guidedSolve(model, head, { ...job, labels: job.labels.slice(a0, b0) });
-    } finally {
-      head.dispose();
-    }
-  });
-  const x = new Float32Array(n * d);
-  x.set(own.x.dataSync(), 0);
-  replies.forEach((r, j) => x.set(r.x, partRows(n, total, j + 1)[0] * d));
-  own.x.dispose();
-  return { ...own, x: tf.tensor2d(x, [n, d]) };
+  if (!shared) return null;
+  return { ...shared.own, x: tf.tensor2d(shared.x, [x0.shape[0], model.config.dim]) };
 }
 
 /**

@@ -32,14 +32,10 @@
  * flow matching step costs one network pass and its backward pass, with no solver at all.
  */
 import * as tf from "@tensorflow/tfjs";
-import { InterruptedError, checkInterrupt, interruptibleAsync } from "../core/interrupt";
 import { randint } from "../core/random";
-import { inKernel } from "../notebook/display";
-import { progress as startProgress, type Progress } from "../notebook/progress";
-import { Adam } from "./adam";
-import { clipGradientNorm } from "./backprop";
 import { VelocityModel } from "./mlp";
-import { flatPoints, learningRateFactor, type PointsInput, type TrainOptions } from "./train";
+import { flatPoints, type PointsInput, type TrainOptions } from "./train";
+import { finalLoss, optimise, optimiserSettings } from "./training-loop";
 
 /** Fixed-step solvers the maximum-likelihood loss can be differentiated through. */
 export const ML_SOLVERS = ["euler", "midpoint", "rk4"] as const;
@@ -331,110 +327,44 @@ export async function trainMaximumLikelihood(
     throw new Error(`${fn}: give the data ({ data })`);
   const d = model.config.dim;
   const data = flatPoints(options.data, "data", d);
-  const count = (value: number, name: string): number => {
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(`${fn}: ${name} must be a positive integer; got ${value}`);
-    return value;
-  };
-  const steps = count(options.steps ?? 300, "steps");
-  const batchSize = count(options.batchSize ?? 256, "batchSize");
-  const baseRate = options.learningRate ?? 1e-3;
-  if (!(baseRate > 0) || !Number.isFinite(baseRate))
-    throw new Error(`${fn}: learningRate must be a positive number; got ${baseRate}`);
-  const warmup = options.warmup ?? 0;
-  if (!Number.isInteger(warmup) || warmup < 0)
-    throw new Error(`${fn}: warmup must be a non-negative integer; got ${warmup}`);
-  if (options.clipNorm !== undefined && !(options.clipNorm > 0))
-    throw new Error(`${fn}: clipNorm must be a positive number; got ${options.clipNorm}`);
-  const schedule = options.schedule ?? "constant";
-  learningRateFactor(schedule, 1, steps, warmup); // checks the schedule before any work
+  const settings = optimiserSettings(options, 300, `${fn}: `);
+  const { batchSize } = settings;
   const solver = solverOptions(options.solver);
-
-  const showProgress = options.progress ?? inKernel();
-  const bar: Progress | null = showProgress
-    ? startProgress({
-        total: steps,
-        title: typeof showProgress === "string" ? showProgress : "maximum-likelihood training",
-      })
-    : null;
-  const adam = new Adam(model.numParameters, { learningRate: baseRate });
-  const losses: number[] = [];
-  const learningRates: number[] = [];
-  const previous = new Float32Array(model.numParameters);
   const batch = new Float32Array(batchSize * d);
-  const start = Date.now();
   const nfePerStep = STAGES[solver.method] * solver.steps;
-  // An interrupt (Kernel > Interrupt, src/core/interrupt.ts) stops the loop between two steps: the
-  // model keeps the parameters of the last completed step, exactly as a run of that many steps.
-  try {
-    await interruptibleAsync(async () => {
-      for (let step = 1; step <= steps; step++) {
-        checkInterrupt();
-        for (let i = 0; i < batchSize; i++) {
-          const row = randint(data.n);
-          for (let j = 0; j < d; j++) batch[i * d + j] = data.values[row * d + j];
-        }
-        const x1 = tf.tensor2d(batch, [batchSize, d]);
-        let result: LikelihoodGradient;
-        try {
-          result = likelihoodGradient(model, x1, solver, true);
-        } finally {
-          x1.dispose();
-        }
-        const { loss, grad } = result;
-        if (!Number.isFinite(loss) || !grad.every(Number.isFinite)) {
-          if (step > 1) model.setTheta(previous);
-          if (bar) await bar.done();
-          throw new Error(
-            `${fn} stopped at step ${step} of ${steps}: the loss is ${loss}` +
-              `${Number.isFinite(loss) ? " (its gradient is not finite)" : ""}. The model keeps ` +
-              `the ` +
-              `parameters of step ${step - 1}. Try a smaller learning rate (${baseRate}), ` +
-              `clipNorm, or more solver steps.`,
-          );
-        }
-        if (options.clipNorm !== undefined) clipGradientNorm(grad, options.clipNorm);
-        const rate = baseRate * learningRateFactor(schedule, step, steps, warmup);
-        previous.set(model.theta);
-        adam.update(model.theta, grad, rate);
-        model.invalidate();
-        losses.push(loss);
-        learningRates.push(rate);
-        options.onStep?.(step, loss, (Date.now() - start) / 1000);
-        if (bar) await bar.update(step, { loss });
+  return optimise({
+    model,
+    settings,
+    who: fn,
+    progress: options.progress,
+    title: "maximum-likelihood training",
+    lossAndGradient: () => {
+      for (let i = 0; i < batchSize; i++) {
+        const row = randint(data.n);
+        for (let j = 0; j < d; j++) batch[i * d + j] = data.values[row * d + j];
       }
-    });
-  } catch (err) {
-    if (!(err instanceof InterruptedError)) throw err;
-    const done = losses.length;
-    if (bar) await bar.stop(`interrupted after step ${done}`);
-    throw new InterruptedError(
-      `Interrupted: ${fn} stopped after step ${done} of ${steps}; the model keeps the ` +
-        `parameters of step ${done} (the error's "partial" holds the losses of those steps)`,
-      mlSummary(losses, learningRates, (Date.now() - start) / 1000, nfePerStep),
-    );
-  }
-  const seconds = (Date.now() - start) / 1000;
-  if (bar) await bar.done();
-  return mlSummary(losses, learningRates, seconds, nfePerStep);
-}
-
-/** The `MaximumLikelihoodResult` of the steps taken. */
-function mlSummary(
-  losses: number[],
-  learningRates: number[],
-  seconds: number,
-  nfePerStep: number,
-): MaximumLikelihoodResult {
-  const tail = losses.slice(Math.floor(0.9 * losses.length));
-  const steps = losses.length;
-  return {
-    losses,
-    learningRates,
-    steps,
-    seconds,
-    secondsPerStep: steps ? seconds / steps : NaN,
-    nfePerStep,
-    finalLoss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN,
-  };
+      const x1 = tf.tensor2d(batch, [batchSize, d]);
+      try {
+        return likelihoodGradient(model, x1, solver, true);
+      } finally {
+        x1.dispose();
+      }
+    },
+    checkGradient: true,
+    hint:
+      `Try a smaller learning rate (${settings.learningRate}), clipNorm, or more solver ` +
+      `steps.`,
+    onStep: (step, loss, seconds) => {
+      options.onStep?.(step, loss, seconds);
+    },
+    summary: (losses, learningRates, seconds) => ({
+      losses,
+      learningRates,
+      steps: losses.length,
+      seconds,
+      secondsPerStep: losses.length ? seconds / losses.length : NaN,
+      nfePerStep,
+      finalLoss: finalLoss(losses),
+    }),
+  });
 }

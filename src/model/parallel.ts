@@ -148,40 +148,19 @@ function splitSolve(
   x0: tf.Tensor2D,
   options: SolveOdeOptions,
 ): OdeSolution | null {
-  const n = x0.shape[0];
   if ((options.method ?? "euler") === "dopri5") return null;
-  const parts = Math.min(threadCount(), Math.floor(n / MIN_ROWS_PER_THREAD));
-  if (parts < 2) return null;
-  const team = helpers(parts - 1, HELPER_JOBS);
-  if (team.length === 0) return null;
-  const total = team.length + 1;
+  const shared = shareRows<SolveJob, SolveReply>(model, x0, {
+    minRows: MIN_ROWS_PER_THREAD,
+    jobs: HELPER_JOBS,
+    job: "solve",
+    share: () => ({ options }),
+    solve: (head) => solveOde(model.field, head, options),
+  });
+  if (!shared) return null;
+  const { own, replies, total, x } = shared;
+  const n = x0.shape[0];
   const d = model.config.dim;
-  const all = x0.dataSync() as Float32Array;
-  team.forEach((h, j) => {
-    const [a, b] = partRows(n, total, j + 1);
-    const job: SolveJob = {
-      config: model.config,
-      theta: model.theta,
-      x0: all.slice(a * d, b * d),
-      rows: b - a,
-      options,
-    };
-    send(h, "solve", job, [job.x0.buffer as ArrayBuffer]);
-  });
-  const [a0, b0] = partRows(n, total, 0);
-  const { own, replies } = alongside<OdeSolution, SolveReply>(team, () => {
-    const head = tf.slice(x0, [a0, 0], [b0 - a0, d]);
-    try {
-      return solveOde(model.field, head, options);
-    } finally {
-      head.dispose();
-    }
-  });
-  // Put the rows back in order: x is [n, d]; the trajectory is [times, n, d], rows in the middle
-  // axis.
-  const x = new Float32Array(n * d);
-  x.set(own.x.dataSync(), 0);
-  replies.forEach((r, j) => x.set(r.x, partRows(n, total, j + 1)[0] * d));
+  // The trajectory is [times, n, d], rows in the middle axis.
   let trajectory: tf.Tensor3D | undefined;
   if (own.trajectory) {
     const T = own.trajectory.shape[0];
@@ -198,7 +177,70 @@ function splitSolve(
         traj.set(data.subarray(s * rows, (s + 1) * rows), s * n * d + a * d);
     }
     trajectory = tf.tensor3d(traj, [T, n, d]);
+    own.trajectory.dispose();
   }
-  tf.dispose([own.x, ...(own.trajectory ? [own.trajectory] : [])]);
   return { ...own, x: tf.tensor2d(x, [n, d]), ...(trajectory ? { trajectory } : {}) };
+}
+
+/** What a share of `shareRows` is sent: rows `x0` of the batch, with the model. */
+interface RowsJob {
+  config: VelocityModel["config"];
+  theta: Float32Array;
+  x0: Float32Array;
+  rows: number;
+}
+
+/**
+ * Integrates the rows of `x0` (`[n, d]`) on all the threads, one part each (`partRows`): part 0 on
+ * this thread by `solve`, part k >= 1 on helper k - 1 as a job of kind `job` (handlers in module
+ * `jobs`), sent its rows, the model and the fields `share(a, b)` gives for its rows [a, b). The
+ * rows at t1 are put back in order in `x` (`[n, d]`, row-major); `own` is this thread's solution
+ * without its `x` (disposed), `replies` the helpers' answers in part order, `total` the number of
+ * parts. Returns null (nothing sent) when there are fewer than 2 threads or `minRows` rows a part.
+ */
+export function shareRows<Job extends RowsJob, Reply extends { x: Float32Array }>(
+  model: VelocityModel,
+  x0: tf.Tensor2D,
+  how: {
+    minRows: number;
+    jobs: string;
+    job: string;
+    share: (a: number, b: number) => Omit<Job, keyof RowsJob>;
+    solve: (head: tf.Tensor2D, a: number, b: number) => OdeSolution;
+  },
+): { own: Omit<OdeSolution, "x">; replies: Reply[]; total: number; x: Float32Array } | null {
+  const n = x0.shape[0];
+  const parts = Math.min(threadCount(), Math.floor(n / how.minRows));
+  if (parts < 2) return null;
+  const team = helpers(parts - 1, how.jobs);
+  if (team.length === 0) return null;
+  const total = team.length + 1;
+  const d = model.config.dim;
+  const all = x0.dataSync() as Float32Array;
+  team.forEach((h, j) => {
+    const [a, b] = partRows(n, total, j + 1);
+    const job: RowsJob = {
+      ...how.share(a, b),
+      config: model.config,
+      theta: model.theta,
+      x0: all.slice(a * d, b * d),
+      rows: b - a,
+    };
+    send(h, how.job, job, [job.x0.buffer as ArrayBuffer]);
+  });
+  const [a0, b0] = partRows(n, total, 0);
+  const { own, replies } = alongside<OdeSolution, Reply>(team, () => {
+    const head = tf.slice(x0, [a0, 0], [b0 - a0, d]) as tf.Tensor2D;
+    try {
+      return how.solve(head, a0, b0);
+    } finally {
+      head.dispose();
+    }
+  });
+  const x = new Float32Array(n * d);
+  const { x: ownX, ...rest } = own;
+  x.set(ownX.dataSync(), 0);
+  ownX.dispose();
+  replies.forEach((r, j) => x.set(r.x, partRows(n, total, j + 1)[0] * d));
+  return { own: rest, replies, total, x };
 }

@@ -19,26 +19,26 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert2D, assertCount, assertFits, MAX_TRAINING_STEPS } from "../core/checks";
-import { InterruptedError, checkInterrupt, interruptibleAsync } from "../core/interrupt";
 import { normal, randint, uniform } from "../core/random";
 import { AffineProbPath, condOTPath } from "../path/affine";
-import { progress as startProgress, type Progress } from "../notebook/progress";
-import { inKernel } from "../notebook/display";
-import { Adam } from "./adam";
 import { batchCoupler, type BatchCoupler, type BatchDraws, type Coupling } from "./coupling";
-import { clipGradientNorm } from "./backprop";
 import { shardedLossAndGradient } from "./parallel";
 import { VelocityModel } from "./mlp";
+import {
+  finalLoss,
+  optimise,
+  optimiserSettings,
+  positive,
+  type LearningRateSchedule,
+} from "./training-loop";
+
+export { learningRateFactor, type LearningRateSchedule } from "./training-loop";
 
 /** Points as a tensor `[n, d]` or as rows. */
 export type PointsInput = tf.Tensor2D | number[][];
 
 /** Points read into a flat row-major array (`flatPoints`). */
 export type FlatPoints = { values: Float32Array; n: number; d: number };
-
-/** A learning-rate schedule: a factor in (0, 1] of the base rate at `step` (1-based) of `total`. */
-export type LearningRateSchedule =
-  "constant" | "cosine" | ((step: number, total: number) => number);
 
 /** Options of `trainFlowMatching`. Give `data` (samples of p_data) or `pairs` (a coupling). */
 export interface TrainOptions {
@@ -149,29 +149,6 @@ export function flatPoints(
   return { values, n: points.length, d };
 }
 
-/** The factor of the base learning rate at `step` (1-based) of `total`, warm-up included. */
-export function learningRateFactor(
-  schedule: LearningRateSchedule,
-  step: number,
-  total: number,
-  warmup = 0,
-): number {
-  let f: number;
-  if (schedule === "constant") f = 1;
-  else if (schedule === "cosine") f = 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / total));
-  else if (typeof schedule === "function") f = schedule(step, total);
-  else
-    throw new Error(
-      `schedule must be "constant", "cosine" or a function; got ${JSON.stringify(schedule)}`,
-    );
-  if (!Number.isFinite(f) || f < 0)
-    throw new Error(
-      `the learning-rate schedule gave ${f} at step ${step}; it must be a finite number >= 0`,
-    );
-  if (warmup > 0 && step <= warmup) f *= step / warmup;
-  return f;
-}
-
 /**
  * A CFM batch in plain arrays: x_t, t and the regression target, plus the x0 and x1 it came from.
  */
@@ -280,14 +257,6 @@ export function networkInput(model: VelocityModel, batch: CfmBatch): Float32Arra
   return out;
 }
 
-/** Makes a learning rate finite and positive, or says what was wrong. */
-function positive(value: number, name: string, integer = false): number {
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new Error(`${name} must be a positive ${integer ? "integer" : "number"}; got ${value}`);
-  }
-  return value;
-}
-
 /**
  * Trains `model` in place with the conditional flow matching loss and Adam (see the module
  * comment). Seeded through `fm.seed`. A loss that is not finite stops training with an error that
@@ -332,24 +301,17 @@ export async function trainFlowMatching(
   const path = options.path ?? condOTPath();
   if (!(path instanceof AffineProbPath))
     throw new Error("path must be an AffineProbPath (fm.condOTPath(), fm.vpPath(), ...)");
-  const steps = positive(options.steps ?? 2000, "steps", true);
+  const settings = optimiserSettings(options, 2000, "");
+  const { steps, batchSize } = settings;
   const why = "the most one call trains (its loss curve is kept); call it again to go on";
   assertCount(steps, "steps", "trainFlowMatching", 1, MAX_TRAINING_STEPS, why);
-  const batchSize = positive(options.batchSize ?? 256, "batchSize", true);
   const inputs = batchSize * model.layers[0].inputs;
   assertFits(inputs, "trainFlowMatching", `a batch of ${batchSize} network inputs`);
-  const baseRate = positive(options.learningRate ?? 1e-3, "learningRate");
-  const schedule = options.schedule ?? "constant";
-  const warmup = options.warmup ?? 0;
-  if (!Number.isInteger(warmup) || warmup < 0)
-    throw new Error(`warmup must be a non-negative integer; got ${warmup}`);
-  if (options.clipNorm !== undefined) positive(options.clipNorm, "clipNorm");
   const timeRange = options.timeRange ?? [0, 1];
   if (!(timeRange[0] >= 0 && timeRange[1] <= 1 && timeRange[0] < timeRange[1])) {
     throw new Error(`timeRange must satisfy 0 <= tMin < tMax <= 1; got [${timeRange.join(", ")}]`);
   }
   const shards = positive(options.shards ?? 2, "shards", true);
-  learningRateFactor(schedule, 1, steps, warmup); // checks the schedule before any work
   // The coupling of each batch (coupling.ts); null keeps the draw's own pairing.
   const coupler = batchCoupler(options.coupling, options.pairs !== undefined);
   if (coupler && options.batches) {
@@ -359,85 +321,37 @@ export async function trainFlowMatching(
     );
   }
 
-  const showProgress = options.progress ?? inKernel();
-  const bar: Progress | null = showProgress
-    ? startProgress({
-        total: steps,
-        title: typeof showProgress === "string" ? showProgress : "training",
-      })
-    : null;
-
-  const adam = new Adam(model.numParameters, { learningRate: baseRate });
-  const losses: number[] = [];
-  const learningRates: number[] = [];
-  const previous = new Float32Array(model.numParameters);
-  const start = Date.now();
-  // An interrupt (Kernel > Interrupt, src/core/interrupt.ts) stops the loop between two steps: the
-  // model keeps the parameters of the last completed step, exactly as a run of that many steps.
-  try {
-    await interruptibleAsync(async () => {
-      for (let step = 1; step <= steps; step++) {
-        checkInterrupt();
-        let rows: { input: Float32Array; target: Float32Array; rows: number };
-        if (options.batches) rows = options.batches(batchSize);
-        else {
-          const batch = drawCfmBatch(path, x1Rows!, batchSize, x0Rows, timeRange, coupler);
-          rows = { input: networkInput(model, batch), target: batch.target, rows: batch.n };
-        }
-        // L = (1/n) sum_i |u_theta(x_t,i, t_i) - target_i|^2 and its gradient 2/n sum_i (...), by
-        // back-propagation.
-        const { input, target, rows: n } = rows;
-        const { loss, grad } = shardedLossAndGradient(model, input, target, n, shards);
-        if (!Number.isFinite(loss)) {
-          if (step > 1) model.setTheta(previous);
-          if (bar) await bar.done();
-          throw new Error(
-            `training stopped at step ${step} of ${steps}: the loss is ${loss}. The model keeps ` +
-              `the parameters of step ${step - 1}. Usual causes: a learning rate too large ` +
-              `(${baseRate}), data with huge values, or a path with an infinite slope.`,
-          );
-        }
-        if (options.clipNorm !== undefined) clipGradientNorm(grad, options.clipNorm);
-        const rate = baseRate * learningRateFactor(schedule, step, steps, warmup);
-        previous.set(model.theta);
-        adam.update(model.theta, grad, rate);
-        model.invalidate();
-        losses.push(loss);
-        learningRates.push(rate);
-        await options.onStep?.(step, loss);
-        if (bar) await bar.update(step, { loss });
+  return optimise({
+    model,
+    settings,
+    who: "training",
+    progress: options.progress,
+    title: "training",
+    lossAndGradient: () => {
+      let rows: { input: Float32Array; target: Float32Array; rows: number };
+      if (options.batches) rows = options.batches(batchSize);
+      else {
+        const batch = drawCfmBatch(path, x1Rows!, batchSize, x0Rows, timeRange, coupler);
+        rows = { input: networkInput(model, batch), target: batch.target, rows: batch.n };
       }
-    });
-  } catch (err) {
-    if (!(err instanceof InterruptedError)) throw err;
-    const done = losses.length;
-    if (bar) await bar.stop(`interrupted after step ${done}`);
-    throw new InterruptedError(
-      `Interrupted: training stopped after step ${done} of ${steps}; the model keeps the ` +
-        `parameters of step ${done} (the error's "partial" holds the losses of those steps)`,
-      summary(losses, learningRates, (Date.now() - start) / 1000, coupler),
-    );
-  }
-  const seconds = (Date.now() - start) / 1000;
-  if (bar) await bar.done();
-  return summary(losses, learningRates, seconds, coupler);
-}
-
-/** The `TrainResult` of the steps taken. */
-function summary(
-  losses: number[],
-  learningRates: number[],
-  seconds: number,
-  coupler: BatchCoupler | null,
-): TrainResult {
-  const tail = losses.slice(Math.floor(0.9 * losses.length));
-  return {
-    losses,
-    learningRates,
-    steps: losses.length,
-    seconds,
-    stepsPerSecond: losses.length / Math.max(seconds, 1e-9),
-    finalLoss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN,
-    couplingSeconds: coupler ? coupler.seconds : 0,
-  };
+      // L = (1/n) sum_i |u_theta(x_t,i, t_i) - target_i|^2 and its gradient 2/n sum_i (...), by
+      // back-propagation.
+      const { input, target, rows: n } = rows;
+      return shardedLossAndGradient(model, input, target, n, shards);
+    },
+    checkGradient: false,
+    hint:
+      `Usual causes: a learning rate too large (${settings.learningRate}), data with huge ` +
+      `values, or a path with an infinite slope.`,
+    onStep: (step, loss) => options.onStep?.(step, loss),
+    summary: (losses, learningRates, seconds) => ({
+      losses,
+      learningRates,
+      steps: losses.length,
+      seconds,
+      stepsPerSecond: losses.length / Math.max(seconds, 1e-9),
+      finalLoss: finalLoss(losses),
+      couplingSeconds: coupler ? coupler.seconds : 0,
+    }),
+  });
 }
