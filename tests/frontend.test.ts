@@ -126,6 +126,54 @@ describe.skipIf(!HAVE_CLASSIC)("the course in classic Notebook", () => {
   );
 });
 
+/**
+ * Soak (issue 20): FM_FRONTEND_RUNS=10 FM_FRONTEND_NOTEBOOKS=06 runs each chosen notebook that many
+ * times in one page (Run All, then Kernel > Restart & Run All), every run with all the checks of
+ * the Run All test. Off unless asked for: ten runs of 06 take about a quarter of an hour.
+ */
+const RUNS = Number(process.env.FM_FRONTEND_RUNS ?? "0");
+if (!Number.isInteger(RUNS) || RUNS < 0) {
+  throw new Error(
+    `FM_FRONTEND_RUNS must be a whole number of runs; got "${process.env.FM_FRONTEND_RUNS}"`,
+  );
+}
+
+describe.skipIf(!HAVE_CLASSIC || RUNS === 0)(
+  `${RUNS} Run Alls in a row in classic Notebook`,
+  () => {
+    it.each(NOTEBOOKS)(
+      `%s survives ${RUNS} Run Alls: every run ends with no error and every figure drawn`,
+      async (file) => {
+        copyFileSync(join(ROOT, "notebooks", file), join(server.notebooks, file));
+        const p = await openNotebook(browser, server, file);
+        const shows = showCalls(join(ROOT, "notebooks", file));
+        const math = hasMath(join(ROOT, "notebooks", file));
+        const seconds: number[] = [];
+        try {
+          for (let run = 1; run <= RUNS; run++) {
+            const t0 = Date.now();
+            if (run === 1) await runAll(p.page, RUN_ALL_GUARD);
+            else await restartRunAll(p.page, RUN_ALL_GUARD);
+            seconds.push((Date.now() - t0) / 1000);
+            const seen = await inspectNotebook(p, shows, math);
+            expect(seen.problems, `run ${run} of ${RUNS}`).toEqual(NO_PROBLEMS);
+            expect(seen.drawn, `run ${run} of ${RUNS}`).toBe(shows);
+            console.log(
+              `${file}: run ${run} of ${RUNS} passed in ${seconds[run - 1].toFixed(0)} s`,
+            );
+          }
+          console.log(
+            `${file}: ${RUNS} runs, seconds: ${seconds.map((t) => t.toFixed(0)).join(", ")}`,
+          );
+        } finally {
+          await p.page.context().close();
+        }
+      },
+      RUNS * (RUN_ALL_GUARD + 60_000),
+    );
+  },
+);
+
 describe.skipIf(!HAVE_CLASSIC)("output volume in classic Notebook", () => {
   it(
     "a cell printing 3000 lines and the cell after it both complete and show all output",
