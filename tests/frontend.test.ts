@@ -78,6 +78,19 @@ afterAll(async () => {
   await server?.stop();
 }, 60_000);
 
+/** A course notebook copied into the server's folder and opened; its kernel is the course's. */
+async function openCourseNotebook(file: string): Promise<Awaited<ReturnType<typeof openNotebook>>> {
+  copyFileSync(join(ROOT, "notebooks", file), join(server.notebooks, file));
+  const p = await openNotebook(browser, server, file);
+  try {
+    expect(await kernelShown(p.page)).toEqual({ name: KERNEL_NAME, display: KERNEL_DISPLAY_NAME });
+  } catch (e) {
+    await p.page.context().close();
+    throw e;
+  }
+  return p;
+}
+
 const NO_PROBLEMS = { cells: [], figures: [], sliders: [], progress: [], math: [], console: [] };
 
 /** Hang guard of one Run All: generous (the machine may be shared), never a speed target. */
@@ -101,13 +114,8 @@ describe.skipIf(!HAVE_CLASSIC)("the course in classic Notebook", () => {
   it.each(NOTEBOOKS.filter((f) => !f.startsWith("06-")))(
     "Run All of %s: no error, every figure drawn, sliders move, bars final, math typeset",
     async (file) => {
-      copyFileSync(join(ROOT, "notebooks", file), join(server.notebooks, file));
-      const p = await openNotebook(browser, server, file);
+      const p = await openCourseNotebook(file);
       try {
-        expect(await kernelShown(p.page)).toEqual({
-          name: KERNEL_NAME,
-          display: KERNEL_DISPLAY_NAME,
-        });
         await runAll(p.page, RUN_ALL_GUARD);
         const shows = showCalls(join(ROOT, "notebooks", file));
         const seen = await inspectNotebook(p, shows, hasMath(join(ROOT, "notebooks", file)));
@@ -144,8 +152,7 @@ describe.skipIf(!HAVE_CLASSIC || RUNS === 0)(
     it.each(NOTEBOOKS)(
       `%s survives ${RUNS} Run Alls: every run ends with no error and every figure drawn`,
       async (file) => {
-        copyFileSync(join(ROOT, "notebooks", file), join(server.notebooks, file));
-        const p = await openNotebook(browser, server, file);
+        const p = await openCourseNotebook(file);
         const shows = showCalls(join(ROOT, "notebooks", file));
         const math = hasMath(join(ROOT, "notebooks", file));
         const seconds: number[] = [];
@@ -396,13 +403,8 @@ describe.skipIf(!HAVE_CLASSIC)("Kernel > Interrupt in classic Notebook (notebook
     "stops 06's training midway, keeps the last step's model, the kernel works on; " +
       "then Restart & Run All",
     async () => {
-      copyFileSync(join(ROOT, "notebooks", file), join(server.notebooks, file));
-      const p = await openNotebook(browser, server, file);
+      const p = await openCourseNotebook(file);
       try {
-        expect(await kernelShown(p.page)).toEqual({
-          name: KERNEL_NAME,
-          display: KERNEL_DISPLAY_NAME,
-        });
         const training = await cellIndexOfCode(
           p.page,
           codeCellWith(join(ROOT, "notebooks", file), TRAINING_CELL),

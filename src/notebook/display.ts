@@ -198,7 +198,7 @@ function plotlyLoader(): string {
 }
 
 /** Text made safe inside HTML (element content or a double-quoted attribute). */
-function escapeHtml(s: string): string {
+export function escapeHtml(s: string): string {
   return s
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")
