@@ -6,12 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
-import { createServer } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
 import { pathToFileURL } from "url";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./browser-page";
+import { freePort } from "./frontend-driver";
 import { ROOT, numberedLines, printLines } from "./kernel-session";
 import { plotlyJupyterPath } from "../src/notebook/display";
 
@@ -46,17 +46,6 @@ let data = "";
 let server: ChildProcess | null = null;
 let url = "";
 let browser: Browser;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   if (!HAVE_CLASSIC) return;

@@ -11,7 +11,9 @@
  *   (the minified bundle, about 4.8 MB) once, from the copy `npm install` puts beside the
  *   kernelspec, which Jupyter serves (`/kernelspecs/flow-matching/plotly-<version>.min.js`, see
  *   scripts/install-kernel.mjs). So the bundle is never saved inside a notebook; the course's HTML
- *   pages embed it once each (scripts/run_notebook.py), and work offline.
+ *   pages embed it once each (scripts/run_notebook.py), and work offline. Where the script does
+ *   not run (an untrusted notebook: Jupyter strips scripts from outputs it did not compute itself),
+ *   the figure's place shows a one-line hint saying how to trust the notebook or re-run the cell.
  * - `text/plain`: a one-line summary, for terminals and plain viewers.
  *
  * Outside a Jupyter kernel (vitest, plain node) nothing is displayed: `show` prints the one-line
@@ -195,16 +197,44 @@ function plotlyLoader(): string {
   );
 }
 
-/** The HTML of one figure: a div and a script that draws into it once `window.Plotly` exists. */
+/** Text made safe inside HTML (element content or a double-quoted attribute). */
+export function escapeHtml(s: string): string {
+  return s
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;");
+}
+
+/**
+ * The line a figure's place shows where its script does not run: an untrusted notebook in classic
+ * Notebook or JupyterLab (which strip scripts from the HTML of outputs they did not compute
+ * themselves), or a viewer without JavaScript. Where the script runs it removes the line at once.
+ */
+export function untrustedHint(figure: Figure): string {
+  return (
+    `${describeFigure(figure)} Not drawn: the notebook is not trusted, so Jupyter does not run ` +
+    `the figure's script. Trust it (File > Trust Notebook) or run the cell again.`
+  );
+}
+
+/**
+ * The HTML of one figure: a div holding a one-line hint (see `untrustedHint`) and a script that
+ * replaces the hint by the plot once `window.Plotly` exists. The div takes the figure's height only
+ * when the script runs, so a notebook that does not run it shows one line, not a blank area.
+ */
 export function figureHtml(figure: Figure, divId: string, embedPlotly: boolean): string {
   const height = typeof figure.layout.height === "number" ? `${figure.layout.height}px` : "450px";
   const width = typeof figure.layout.width === "number" ? `${figure.layout.width}px` : "100%";
   return (
     (embedPlotly ? plotlyScriptTag() : "") +
-    `<div id="${divId}" class="fm-figure" ` +
-    `style="width:${width};max-width:100%;height:${height}"></div>\n` +
+    `<div id="${divId}" class="fm-figure" style="width:${width};max-width:100%">` +
+    `<div class="fm-figure-hint" style="font-style:italic;color:#666">` +
+    `${escapeHtml(untrustedHint(figure))}</div></div>\n` +
     `<script type="text/javascript">\n(function () {\n` +
     `  var id = ${scriptJson(divId)}, figure = ${scriptJson(figure)};\n` +
+    `  var start = document.getElementById(id);\n` +
+    `  if (start) { start.textContent = ""; start.style.height = ${scriptJson(height)}; }\n` +
     `  ${plotlyLoader()}` +
     `  withPlotly(function (problem) {\n` +
     `    var el = document.getElementById(id);\n` +

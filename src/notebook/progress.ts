@@ -24,7 +24,13 @@
  * await p.done();
  */
 import { checkInterrupt } from "../core/interrupt";
-import { DisplayBundle, METADATA_KEY, kernelDisplayWriter, newDisplayId } from "./display";
+import {
+  DisplayBundle,
+  METADATA_KEY,
+  escapeHtml,
+  kernelDisplayWriter,
+  newDisplayId,
+} from "./display";
 
 /** Options of `progress`. */
 export interface ProgressOptions {
@@ -93,14 +99,6 @@ function formatNumber(v: number): string {
   return a !== 0 && (a < 1e-3 || a >= 1e5)
     ? v.toExponential(3)
     : Number(v.toPrecision(4)).toString();
-}
-
-function escapeHtml(s: string): string {
-  return s
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;");
 }
 
 /**
