@@ -20,7 +20,7 @@ stopped), each notebook too; what a cell prints is kept up to a limit and the re
 Config: {"slots": [user names], "lock_dir", "jail": true|false, "course_for_reference": dir,
 "reference_kernel": {"name", "dirs"}, "sandbox": path of sandbox.py, "python", "node",
 "node_modules", "limits": {...}, "jail_env", "work": private folder of this session (root only),
-"keep_references": clean kernels kept at once}.
+"keep_references": clean kernels kept at once (at least one per notebook of the job being graded)}.
 """
 
 import asyncio
@@ -453,10 +453,13 @@ class Session:
         self.counter = 0
         self.cgroups = []
 
-    def reference(self, spec):
+    def reference(self, spec, job_notebooks=0):
+        """The clean kernel of a notebook, kept for the next student. At least one per notebook of
+        the job is kept: with fewer, a class's students, who all hand in the same notebooks in the
+        same order, would evict each reference before its next use and rerun every one of them."""
         ref = self.references.get(spec["key"])
         if ref is None:
-            keep = int(self.config.get("keep_references", 9))
+            keep = max(int(self.config.get("keep_references", 9)), job_notebooks)
             while len(self.references) >= keep:
                 oldest = next(iter(self.references))
                 old = self.references.pop(oldest)
@@ -560,7 +563,7 @@ class Session:
     async def grade_notebook(self, job, nb, slot):
         limits = nb["limits"]
         result = {"name": nb["name"], "outcomes": [], "captures": {}, "checks": [], "sandbox": {}}
-        ref = self.reference(nb["reference"])
+        ref = self.reference(nb["reference"], len(job.get("notebooks", [])))
         ref.start()
         io = self.new_io(slot, sorted({c["exercise"] for c in nb["checks"]}), ["kernel.log"])
         course = nb["course"]
