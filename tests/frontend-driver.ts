@@ -434,6 +434,7 @@ export async function inspectNotebook(
   p: NotebookPage & { notFound: string[] },
   expectedFigures: number | null,
   expectMath: boolean,
+  figureWaitMs = 60_000,
 ): Promise<Inspection> {
   const { page } = p;
   const outputs = await cellOutputs(page);
@@ -481,7 +482,7 @@ export async function inspectNotebook(
       .waitForFunction(
         (ids) => ids.every((id) => document.getElementById(id)?.querySelector(".main-svg")),
         figs.map((f) => f.id),
-        { timeout: 60_000, polling: 500 },
+        { timeout: figureWaitMs, polling: 500 },
       )
       .catch(() => undefined);
   }
