@@ -749,20 +749,17 @@ export async function cellBusy(page: Page, index: number): Promise<boolean> {
   }, index);
 }
 
+/** The page's classic Notebook, as far as reading one cell's outputs (of type `O`) goes. */
+type CellOutputsWindow<O> = {
+  Jupyter: { notebook: { get_cell(i: number): { output_area: { outputs: O[] } } } };
+};
+
 /** The step a cell's progress bar last showed (0 before it showed one). */
 export async function progressStep(page: Page, index: number): Promise<number> {
   return page.evaluate((i) => {
-    const w = window as unknown as {
-      Jupyter: {
-        notebook: {
-          get_cell(i: number): {
-            output_area: {
-              outputs: { metadata?: Record<string, { progress?: { step: number } }> }[];
-            };
-          };
-        };
-      };
-    };
+    const w = window as unknown as CellOutputsWindow<{
+      metadata?: Record<string, { progress?: { step: number } }>;
+    }>;
     const outputs = w.Jupyter.notebook.get_cell(i).output_area.outputs;
     let step = 0;
     for (const o of outputs) step = o.metadata?.["flow-matching"]?.progress?.step ?? step;
@@ -893,23 +890,13 @@ export async function cellText(
   index: number,
 ): Promise<{ text: string; stderr: string; error: string }> {
   return page.evaluate((i) => {
-    const w = window as unknown as {
-      Jupyter: {
-        notebook: {
-          get_cell(i: number): {
-            output_area: {
-              outputs: {
-                output_type: string;
-                name?: string;
-                text?: string;
-                ename?: string;
-                evalue?: string;
-              }[];
-            };
-          };
-        };
-      };
-    };
+    const w = window as unknown as CellOutputsWindow<{
+      output_type: string;
+      name?: string;
+      text?: string;
+      ename?: string;
+      evalue?: string;
+    }>;
     const outputs = w.Jupyter.notebook.get_cell(i).output_area.outputs;
     const stream = (name: string) =>
       outputs
