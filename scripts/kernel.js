@@ -51,6 +51,13 @@
 //    synchronous call. When no library loop is running (or one does not stop within 3 s), the
 //    signal goes on to tslab as before. See installInterrupt below.
 //
+// 8. Printed output travels in few messages. tslab sends every write to stdout or stderr (each
+//    console.log line) as its own Jupyter message; a cell printing a few thousand lines quickly
+//    passes classic Notebook's default rate limit (1000 messages a second over 3 s), which then
+//    drops the rest of the cell's output. Here a write after a quiet spell is sent at once, and
+//    writes that follow within 50 ms are joined into one message (sent before anything else the
+//    cell shows, and before the cell ends), much as IPython's kernel does. See coalesceOutput.
+//
 // Tested against tslab's real behaviour in tests/kernel*.test.ts and tests/interrupt*.test.ts;
 // tslab is pinned (1.0.22) because this wraps some of its internal methods.
 "use strict";
@@ -918,6 +925,87 @@ function runSentinel(counters) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 8. Output in few messages.
+
+/** The longest a write waits to be joined with the next ones (IPython waits 200 ms). */
+const STREAM_FLUSH_MS = 50;
+/** Text of one stream held at most before it is sent anyway. */
+const STREAM_MAX_CHARS = 1 << 20;
+
+/**
+ * A stream writer that sends at most one message per STREAM_FLUSH_MS: a write after a quiet spell
+ * goes out at once (a line printed before a long computation shows before it), and writes that
+ * follow sooner are joined, to be sent when the spell is over (checked on every write and by a
+ * timer), when another stream or a display comes next, past STREAM_MAX_CHARS, or on flush().
+ */
+function joinedStreams(writeStream) {
+  let name = null;
+  let parts = [];
+  let size = 0;
+  let lastSent = -Infinity;
+  let timer = null;
+  const send = (stream, text) => {
+    lastSent = Date.now();
+    writeStream(stream, text);
+  };
+  const flush = () => {
+    if (timer !== null) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    if (parts.length === 0) return;
+    const [stream, text] = [name, parts.join("")];
+    name = null;
+    parts = [];
+    size = 0;
+    send(stream, text);
+  };
+  const write = (stream, text) => {
+    if (typeof text !== "string" || text.length === 0) return;
+    if (parts.length > 0 && stream !== name) flush();
+    const quiet = Date.now() - lastSent;
+    if (parts.length === 0 && quiet >= STREAM_FLUSH_MS) {
+      send(stream, text);
+      return;
+    }
+    name = stream;
+    parts.push(text);
+    size += text.length;
+    if (size >= STREAM_MAX_CHARS || quiet >= STREAM_FLUSH_MS) flush();
+    else if (timer === null) timer = setTimeout(flush, STREAM_FLUSH_MS - quiet);
+  };
+  return { write, flush };
+}
+
+/**
+ * Joins each cell's printed output into few messages: the cell's stream writer is wrapped (and so
+ * process.stdout/stderr, which tslab points at it), displays send the text before them first, and
+ * the cell's reply waits for the rest. Output that code still running after its cell prints keeps
+ * going to that cell, joined the same way, and is sent before the next cell starts.
+ */
+function coalesceOutput(proto) {
+  const original = proto.handleExecute;
+  if (typeof original !== "function" || original.__flowMatchingJoined) return;
+  let previous = null;
+  async function handleExecute(req, writeStream, writeDisplayData) {
+    if (previous !== null) previous.flush();
+    const out = joinedStreams(writeStream);
+    previous = out;
+    const display = (data, update) => {
+      out.flush();
+      return writeDisplayData(data, update);
+    };
+    try {
+      return await original.call(this, req, out.write, display);
+    } finally {
+      out.flush();
+    }
+  }
+  handleExecute.__flowMatchingJoined = true;
+  proto.handleExecute = handleExecute;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Starting: the course kernel, or a kernel that explains why it cannot run the course.
 
 /** Starts tslab on this copy of the course (OWN_ROOT), with everything above. */
@@ -932,6 +1020,7 @@ function startCourseKernel(configPath) {
   wrapCreateConverter(require("tslab/dist/converter"));
   queueServerSends(ZmqServer);
   trimStderr(JupyterHandlerImpl.prototype);
+  coalesceOutput(JupyterHandlerImpl.prototype);
   const sigintBefore = process.listeners("SIGINT");
   startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: "" });
   // startKernel created the executor, which put the cells' globals on globalThis.__tslab__.

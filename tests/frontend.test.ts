@@ -8,7 +8,7 @@
 //   typeset, no JavaScript error or warning beyond the frontend's own listed harmless ones.
 //   Which notebooks: all of them in CI (CI=true, set by .ci/run); by default 00 and 06, to keep
 //   `npm test` short on a shared machine; FM_FRONTEND_NOTEBOOKS=00,03 picks others (or "all").
-// - Output volume: a cell printing 2000 lines, then the next cell: both complete, all shown.
+// - Output volume: a cell printing 5000 lines, then the next cell: both complete, all shown.
 // - Reopen: the saved notebook, reloaded, draws its figures from the saved outputs (trusted); a
 //   copy that Jupyter does not trust shows a one-line hint in each figure's place.
 // - Interrupt of 06's training through Kernel > Interrupt, then Restart & Run All (06's Run All
@@ -183,20 +183,20 @@ describe.skipIf(!HAVE_CLASSIC || RUNS === 0)(
 
 describe.skipIf(!HAVE_CLASSIC)("output volume in classic Notebook", () => {
   it(
-    "a cell printing 2000 lines and the cell after it both complete and show all output",
+    "a cell printing 5000 lines and the cell after it both complete and show all output",
     async () => {
       const name = "volume.ipynb";
       writeNotebook(server, name, [
         'import * as fm from "./src/index"; await fm.initBackend();',
-        // 2000, not more: classic Notebook drops a kernel's output beyond 1000 messages per second
-        // over 3 s (its iopub_msg_rate_limit), and this kernel sends one message per printed line.
-        printLines("line", 2000),
+        // More than classic Notebook's default rate limit (it drops a kernel's output beyond 1000
+        // messages a second over 3 s): the kernel joins printed lines into few messages.
+        printLines("line", 5000),
         'console.log("after"); fm.show(fm.plotPoints([[0, 0], [1, 1]], { title: "after" }));',
       ]);
       const p = await openNotebook(browser, server, name);
       try {
         await runAll(p.page, RUN_ALL_GUARD);
-        expect(await printedText(p.page, 1)).toBe(numberedLines("line", 2000));
+        expect(await printedText(p.page, 1)).toBe(numberedLines("line", 5000));
         expect(await printedText(p.page, 2)).toBe("after\n");
         // What the page shows, not only what the frontend holds.
         const shown = await p.page.evaluate(() =>
@@ -206,7 +206,7 @@ describe.skipIf(!HAVE_CLASSIC)("output volume in classic Notebook", () => {
               .join(""),
           ),
         );
-        expect(shown[1]).toBe(numberedLines("line", 2000));
+        expect(shown[1]).toBe(numberedLines("line", 5000));
         expect(shown[2]).toBe("after\n");
         const seen = await inspectNotebook(p, 1, false);
         expect(seen.problems.cells).toEqual([]);

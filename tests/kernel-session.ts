@@ -14,6 +14,8 @@ export interface CellResult {
   stdout: string;
   stderr: string;
   count: number | null;
+  /** The cell's output messages in order: "stream:stdout", "stream:stderr", "display_data", ... */
+  messages: string[];
 }
 export interface SessionResult {
   cells: CellResult[];

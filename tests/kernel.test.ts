@@ -64,6 +64,40 @@ describe("the course kernel", () => {
     expect(cells[0]).toMatchObject({ status: "ok", stdout: `${ROOT}\n`, stderr: "" });
   });
 
+  it("sends printed lines in few messages, in order around displays and later output", () => {
+    const { cells } = course([
+      { code: printLines("line", 3000) },
+      {
+        code:
+          'import * as tslab from "tslab"; console.log("before"); console.error("warned"); ' +
+          'console.log("between"); tslab.display.html("<b>shown</b>"); console.log("after");',
+      },
+      // Output of code still running after its cell ends goes to that cell, before the next one.
+      { code: 'setTimeout(() => console.log("late"), 100); console.log("now");', pause: 0.5 },
+      { code: 'console.log("next")' },
+    ]);
+    expect(cells[0]).toMatchObject({ status: "ok", stdout: numberedLines("line", 3000) });
+    // One message per line would be 3000 (plain tslab: see its test); IPython-like batching
+    // leaves a handful, far below classic Notebook's rate limit of 1000 a second.
+    expect(cells[0].messages.length).toBeGreaterThan(0);
+    expect(cells[0].messages.length).toBeLessThanOrEqual(30);
+    expect(cells[1]).toMatchObject({
+      status: "ok",
+      stdout: "before\nbetween\nafter\n",
+      stderr: "warned\n",
+      messages: [
+        "stream:stdout",
+        "stream:stderr",
+        "stream:stdout",
+        "display_data",
+        "stream:stdout",
+      ],
+    });
+    expect(cells[2]).toMatchObject({ status: "ok", stdout: "now\nlate\n" });
+    expect(cells[2].messages).toEqual(["stream:stdout", "stream:stdout"]);
+    expect(cells[3]).toMatchObject({ status: "ok", stdout: "next\n", messages: ["stream:stdout"] });
+  });
+
   it("fails cells for thrown errors, rejections and callback exceptions, and keeps working", () => {
     const { cells } = course([
       { code: 'console.log("fine")' },
@@ -332,6 +366,12 @@ describe("plain tslab (negative control: why the launcher wraps it)", () => {
     expect(rejected).toMatchObject({ status: "ok", stdout: "cell body done\n" });
     expect(timer).toMatchObject({ status: "ok", stdout: "scheduled\n" });
     expect(next).toMatchObject({ status: "ok", stdout: "next\n" });
+  });
+
+  it("sends each printed line as a message of its own", () => {
+    const { cells } = plain([{ code: printLines("line", 400) }]);
+    expect(cells[0]).toMatchObject({ status: "ok", stdout: numberedLines("line", 400) });
+    expect(cells[0].messages).toEqual(Array.from({ length: 400 }, () => "stream:stdout"));
   });
 
   it("with wasm loaded, dies on Run All of a cell printing 600 lines, losing lines", () => {
