@@ -58,6 +58,12 @@
 //    writes that follow within 50 ms are joined into one message (sent before anything else the
 //    cell shows, and before the cell ends), much as IPython's kernel does. See coalesceOutput.
 //
+// 9. Shutdown ends the process. After tslab answered a shutdown request and closed its sockets, the
+//    process lived on (the interrupt thread's port, or a timer a cell left running) until Jupyter
+//    lost patience and sent SIGTERM, 2.5 s later with jupyter_client's defaults: every notebook
+//    run, restart and test paid that wait. Here the kernel exits right after closing. See
+//    exitOnShutdown.
+//
 // Tested against tslab's real behaviour in tests/kernel*.test.ts and tests/interrupt*.test.ts;
 // tslab is pinned (1.0.22) because this wraps some of its internal methods.
 "use strict";
@@ -776,7 +782,6 @@ function installInterrupt(proto, tslabListeners) {
   } catch (err) {
     return restoreTslabInterrupt(tslabListeners, err);
   }
-  sentinel.unref();
   // Ready before the first cell can run (the kernel answers nobody until this returns).
   const deadline = Date.now() + 10_000;
   while (Atomics.load(counters, INTERRUPT.READY) === 0 && Date.now() < deadline) {
@@ -802,6 +807,9 @@ function installInterrupt(proto, tslabListeners) {
     delete globalThis[INTERRUPT_KEY];
     restoreTslabInterrupt(tslabListeners, null);
   });
+  // Again: a "message" listener refs the thread's port, which kept the process alive after a
+  // shutdown request.
+  sentinel.unref();
 
   // The cell now running, and the signal count when it began.
   let cells = 0;
@@ -1006,6 +1014,31 @@ function coalesceOutput(proto) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 9. Shutdown.
+
+/** How long the shutdown reply and the last status get to leave before the process exits. */
+const EXIT_AFTER_CLOSE_MS = 200;
+
+/**
+ * Makes the server's close (tslab calls it once it has answered a shutdown request) end the
+ * process.
+ */
+function exitOnShutdown(ZmqServer) {
+  const proto = ZmqServer.prototype;
+  const original = proto.close;
+  if (typeof original !== "function" || original.__flowMatchingExit) return;
+  function close() {
+    try {
+      return original.call(this);
+    } finally {
+      setTimeout(() => process.exit(0), EXIT_AFTER_CLOSE_MS);
+    }
+  }
+  close.__flowMatchingExit = true;
+  proto.close = close;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Starting: the course kernel, or a kernel that explains why it cannot run the course.
 
 /** Starts tslab on this copy of the course (OWN_ROOT), with everything above. */
@@ -1019,6 +1052,7 @@ function startCourseKernel(configPath) {
   const { startKernel } = require("tslab/dist/main");
   wrapCreateConverter(require("tslab/dist/converter"));
   queueServerSends(ZmqServer);
+  exitOnShutdown(ZmqServer);
   trimStderr(JupyterHandlerImpl.prototype);
   coalesceOutput(JupyterHandlerImpl.prototype);
   const sigintBefore = process.listeners("SIGINT");
@@ -1100,6 +1134,7 @@ function startExplainingKernel(configPath, message) {
   }
   const { ZmqServer } = require(path.join(copy, "node_modules", "tslab", "dist", "jupyter"));
   queueServerSends(ZmqServer);
+  exitOnShutdown(ZmqServer);
   process.on("SIGINT", () => {}); // Interrupt: nothing runs
   new ZmqServer(explainingHandler(message), configPath).init();
 }

@@ -52,6 +52,40 @@ export function kernelFolder(): {
   };
 }
 
+/** What tests/fixtures/kernel_shutdown.py saw after asking a kernel to shut down. */
+export interface ShutdownResult {
+  ran: string | null;
+  /** The process ended by itself (no signal was sent while watching). */
+  exited: boolean;
+  code: number | null;
+  seconds: number | null;
+}
+
+/** Starts `kernel`, runs `code`, asks it to shut down and watches its process for `wait` s. */
+export function shutdownSession(
+  jupyterPath: string,
+  kernel: string,
+  code: string,
+  wait: number,
+): ShutdownResult {
+  const r = spawnSync(
+    PYTHON,
+    [join(ROOT, "tests", "fixtures", "kernel_shutdown.py"), kernel, ROOT, code, String(wait)],
+    {
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        JUPYTER_PATH: jupyterPath,
+        JUPYTER_DATA_DIR: join(jupyterPath, "data"),
+      },
+      timeout: 600_000,
+    },
+  );
+  if (r.status !== 0)
+    throw new Error(`shutdown session failed (exit ${r.status ?? r.signal}):\n${r.stderr}`);
+  return JSON.parse(r.stdout) as ShutdownResult;
+}
+
 /**
  * Runs the steps in one session of kernel `kernel` (found on `jupyterPath`), started in `startDir`.
  */

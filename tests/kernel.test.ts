@@ -14,6 +14,7 @@ import {
   plainTslabSpec,
   printLines,
   session,
+  shutdownSession,
   type SessionResult,
   type Step,
 } from "./kernel-session";
@@ -37,6 +38,8 @@ const sleep = (ms: number) => `await new Promise((resolve) => setTimeout(resolve
  * loaded).
  */
 const SETUP = 'import * as fm from "./src/index"; await fm.initBackend({ backend: "wasm" });';
+/** A cell that leaves a timer running for ever. */
+const LEFT_RUNNING = "setInterval(() => {}, 1000);";
 /** The wasm backend without the library (fast: no TypeScript to compile), for plain tslab. */
 const WASM_ONLY =
   'import * as tf from "@tensorflow/tfjs"; import "@tensorflow/tfjs-backend-wasm"; ' +
@@ -96,6 +99,17 @@ describe("the course kernel", () => {
     expect(cells[2]).toMatchObject({ status: "ok", stdout: "now\nlate\n" });
     expect(cells[2].messages).toEqual(["stream:stdout", "stream:stdout"]);
     expect(cells[3]).toMatchObject({ status: "ok", stdout: "next\n", messages: ["stream:stdout"] });
+  });
+
+  it("ends its process by itself when asked to shut down, also with a timer left running", () => {
+    // The library loaded (its helper threads, the wasm backend), a model trained.
+    const trained =
+      `${SETUP} fm.seed(0); const m = fm.createVelocityModel(); await fm.trainFlowMatching(m, ` +
+      '{ data: fm.toyDataset("twoMoons", 200), steps: 5, progress: false });';
+    for (const code of [trained, `${LEFT_RUNNING} console.log("left running")`]) {
+      const r = shutdownSession(kernels.dir, "flow-matching", code, 10);
+      expect(r).toMatchObject({ ran: "ok", exited: true, code: 0 });
+    }
   });
 
   it("fails cells for thrown errors, rejections and callback exceptions, and keeps working", () => {
@@ -367,6 +381,14 @@ describe("plain tslab (negative control: why the launcher wraps it)", () => {
     expect(timer).toMatchObject({ status: "ok", stdout: "scheduled\n" });
     expect(next).toMatchObject({ status: "ok", stdout: "next\n" });
   });
+
+  it(
+    "lives on after answering a shutdown request while a timer runs, until Jupyter kills " + "it",
+    () => {
+      const r = shutdownSession(kernels.dir, "tslab-plain", LEFT_RUNNING, 5);
+      expect(r).toMatchObject({ ran: "ok", exited: false });
+    },
+  );
 
   it("sends each printed line as a message of its own", () => {
     const { cells } = plain([{ code: printLines("line", 400) }]);
