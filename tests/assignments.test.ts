@@ -419,6 +419,46 @@ describe("names and where the hidden checks go", () => {
       expect(secretSeed("k", "alice", "n", 2)).not.toBe(secretSeed("other", "alice", "n", 2));
     },
   );
+
+  it(
+    "both kernels stop at the last exercise: the appendix after it is not run when grading; a " +
+      "notebook without exercises runs whole",
+    async () => {
+      const { buildAssignment } = await load("exercises.mjs");
+      const { gradedLayout, readAnswers, referenceCells, studentCells } =
+        await load("grading/plan.mjs");
+      const { student, manifest } = buildAssignment(join(ROOT, "notebooks", "06-training.ipynb"));
+      const layout = manifest.layout as { role: string; exercise?: number; source?: string }[];
+      const lastExercise = layout.findLastIndex((e) => Number.isInteger(e.exercise));
+      const after = layout.slice(lastExercise + 1).filter((e) => e.role === "code");
+      // 06 has an appendix of code cells after its exercises (the threads, the memorisation
+      // measurement, the ledger of self-checks): the notebook's own run includes them.
+      expect(after.length).toBeGreaterThanOrEqual(5);
+      expect(after.map((e) => e.source).join("\n")).toContain("checks.report()");
+      const graded = gradedLayout(manifest);
+      expect(graded).toEqual(layout.slice(0, lastExercise + 1));
+      const run = studentCells(manifest, readAnswers(student, manifest).answers, {
+        helperPath: "/h.cjs",
+      });
+      const clean = referenceCells(manifest) as string[];
+      for (const e of after) {
+        expect(run.map((c: { source: string }) => c.source)).not.toContain(e.source);
+        expect(clean).not.toContain(e.source);
+      }
+      // The last thing the student's kernel runs is the last exercise's capture; every TA code
+      // cell before the exercises is still run by both kernels.
+      expect(run[run.length - 1]).toMatchObject({ role: "capture", exercise: 6 });
+      const before = layout.filter((e, i) => e.role === "code" && i < lastExercise);
+      for (const e of before) {
+        expect(run.map((c: { source: string }) => c.source)).toContain(e.source);
+        expect(clean).toContain(e.source);
+      }
+      // Control: without exercises nothing is cut.
+      const plain = { ...manifest, layout: layout.filter((e) => e.role === "code") };
+      expect(gradedLayout(plain)).toEqual(plain.layout);
+      expect(referenceCells(plain)).toEqual(plain.layout.map((e) => e.source));
+    },
+  );
 });
 
 describe("the student folder and the grading folder (npm run assignments)", () => {

@@ -85,14 +85,27 @@ export function captureCell(n, names) {
 }
 
 /**
- * The student kernel's cells: the TA's code cells in order; at each exercise, the student's answer
- * cells and a capture cell; before the first answer, the helper's setup.
+ * The part of a notebook that grading runs: everything up to its last exercise cell. What follows
+ * (the appendix, the closing self-checks) cannot change a score: each exercise's values are
+ * captured right after it, and its hidden checks, as in the notebook itself, read what the cells
+ * before them declared. Neither kernel runs it, and the checks see the notebook as it stood at its
+ * exercises. A notebook without exercises is run whole.
+ */
+export function gradedLayout(manifest) {
+  const last = manifest.layout.findLastIndex((e) => Number.isInteger(e.exercise));
+  return last < 0 ? manifest.layout : manifest.layout.slice(0, last + 1);
+}
+
+/**
+ * The student kernel's cells: the TA's code cells in order up to the last exercise; at each
+ * exercise, the student's answer cells and a capture cell; before the first answer, the helper's
+ * setup.
  */
 export function studentCells(manifest, answers, { helperPath }) {
   const out = [];
   const done = new Set();
   let setup = false;
-  for (const e of manifest.layout) {
+  for (const e of gradedLayout(manifest)) {
     if (e.role === "code") out.push({ role: "ta", source: e.source });
     if (e.role !== "solution" || done.has(e.exercise)) continue;
     done.add(e.exercise);
@@ -118,14 +131,15 @@ export function studentCells(manifest, answers, { helperPath }) {
 }
 
 /**
- * The clean kernel's cells: the reference notebook's code, checks left out. A solution runs there
+ * The clean kernel's cells: the reference notebook's code up to its last exercise, checks left out
+ * (see gradedLayout). A solution runs there
  * only when later cells (the course's or other solutions) read a name it declares, or when the
  * exercise asks for a function (the grader compares the student's with it); any other solution is
  * replaced by declarations of its names, so the clean kernel does not redo the work the student's
  * kernel does at the same time.
  */
 export function referenceCells(manifest) {
-  const entries = manifest.layout.filter((e) => e.role === "code" || e.role === "solution");
+  const entries = gradedLayout(manifest).filter((e) => e.role === "code" || e.role === "solution");
   return entries.map((e, k) => {
     if (e.role === "code") return e.source;
     const ex = manifest.exercises.find((x) => x.number === e.exercise);
