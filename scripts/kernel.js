@@ -807,8 +807,8 @@ function installInterrupt(proto, tslabListeners) {
     delete globalThis[INTERRUPT_KEY];
     restoreTslabInterrupt(tslabListeners, null);
   });
-  // Again: a "message" listener refs the thread's port, which kept the process alive after a
-  // shutdown request.
+  // Only now: a "message" listener refs the thread's port again, which kept the process alive after
+  // a shutdown request.
   sentinel.unref();
 
   // The cell now running, and the signal count when it began.
