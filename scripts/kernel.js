@@ -1039,6 +1039,307 @@ function exitOnShutdown(ZmqServer) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 10. The library compiled once, not at every kernel start.
+
+/** Bumped when what an entry holds, or how its key is made, changes. */
+const COMPILE_CACHE_FORMAT = 1;
+/** Key folders kept in the cache (one per version of the library and its packages) ... */
+const COMPILE_CACHE_KEYS_KEPT = 6;
+/** ... and a folder written to in the last hour is kept too (another kernel may be using it). */
+const COMPILE_CACHE_KEEP_RECENT_MS = 3600_000;
+const CONVERT_DIAGNOSTICS =
+  "const diag = convertDiagnostics(getPreEmitDiagnosticsWithDependencies(builder, srcFile));";
+const CONVERT_EMIT = "builder.emit(builder.getSourceFile(dep), ";
+const CONVERT_COMMONJS = "data: esModuleToCommonJSModule(data, transpileTarget),";
+
+/**
+ * Where this course copy keeps its compiled library: node_modules/.cache, next to its packages, or
+ * the folder FM_COMPILE_CACHE names; null for FM_COMPILE_CACHE=off.
+ */
+function compileCacheDir(root, env = process.env) {
+  const setting = env.FM_COMPILE_CACHE;
+  if (setting === "off") return null;
+  if (setting) return path.resolve(root, setting);
+  return path.join(root, "node_modules", ".cache", "flow-matching-kernel");
+}
+
+function occurrences(text, part) {
+  return text.split(part).length - 1;
+}
+
+/**
+ * Loads tslab's converter with two calls routed through `cache` (see compileCache): the type check
+ * of a cell's imported files and their compilation. Falls back to tslab's own converter, with a
+ * line in the kernel's log, when the converter's code is not the one this was written for.
+ */
+function loadConverter(cache) {
+  const file = require.resolve("tslab/dist/converter");
+  if (!cache || require.cache[file]) return require(file);
+  const source = fs.readFileSync(file, "utf8");
+  const head = '"use strict";';
+  if (
+    !source.startsWith(head) ||
+    occurrences(source, CONVERT_DIAGNOSTICS) !== 1 ||
+    occurrences(source, CONVERT_EMIT) !== 1 ||
+    occurrences(source, CONVERT_COMMONJS) !== 1
+  ) {
+    log("the library is compiled at every start: tslab's converter is not the expected one");
+    return require(file);
+  }
+  // Same lines as tslab's file, so its stack frames keep their line numbers.
+  const patched = source
+    .replace(head, `${head} const fmCompileCache = module.fmCompileCache;`)
+    .replace(
+      CONVERT_DIAGNOSTICS,
+      "const diag = convertDiagnostics(fmCompileCache.diagnostics(builder, srcFile, " +
+        "getPreEmitDiagnosticsWithDependencies));",
+    )
+    .replace(CONVERT_EMIT, "fmCompileCache.emit(builder, dep, srcFile, ")
+    .replace(
+      CONVERT_COMMONJS,
+      "data: fmCompileCache.commonJS(data, (d) => esModuleToCommonJSModule(d, transpileTarget)),",
+    );
+  const Module = require("module");
+  const m = new Module(file, module);
+  m.filename = file;
+  m.paths = Module._nodeModulePaths(path.dirname(file));
+  m.fmCompileCache = cache;
+  require.cache[file] = m;
+  try {
+    m._compile(patched, file);
+  } catch (e) {
+    delete require.cache[file];
+    throw e;
+  }
+  m.loaded = true;
+  return m.exports;
+}
+
+/**
+ * The compiled library, kept on disk between kernels. tslab compiles every file a cell imports
+ * (for the course: the library, ~90 files) at each kernel start: it type-checks them all, then
+ * emits each as JavaScript, about 5 s of every notebook's first cell. Here the JavaScript tslab
+ * emitted for a file is stored, and used again when nothing that could change it has changed.
+ *
+ * The key is a hash of every file of the TypeScript program except the cell (the library, the
+ * packages' type declarations, the declarations of earlier cells), of the compiler's options and
+ * versions. Any edit to any of them, anywhere, misses, and tslab compiles as before. A stored file
+ * was emitted after tslab found no error in it or in any file it imports, so when every file a cell
+ * imports is in the cache, only the cell itself is type-checked.
+ *
+ * Entries are written atomically (a temporary file, then a rename). A cache that cannot be written
+ * (a read-only course folder) or read (a damaged entry) costs only time. FM_COMPILE_CACHE=off turns
+ * it off.
+ */
+function compileCache(dir, root) {
+  const ts = tslabTypescript();
+  const crypto = require("crypto");
+  const sha = (text) => crypto.createHash("sha256").update(text).digest("hex");
+  const rel = (file) => path.relative(root, file).split(path.sep).join("/");
+  const textHashes = new WeakMap();
+  const stats = { hits: 0, misses: 0, stored: 0, reported: false };
+  let memo = { program: null, cell: null, key: null };
+  const entries = new Map(); // key + file -> entry or null (not in the cache)
+  let tslabVersion = "";
+  try {
+    tslabVersion = require("tslab/package.json").version;
+  } catch {
+    // part of the key only
+  }
+  let writable = true;
+  let replaying = null; // the stored output being handed to tslab
+  let capturing = null; // the output tslab is writing
+
+  function hashOf(sourceFile) {
+    let h = textHashes.get(sourceFile);
+    if (!h) {
+      h = sha(sourceFile.text);
+      textHashes.set(sourceFile, h);
+    }
+    return h;
+  }
+
+  /**
+   * The key of everything but the cell, or null when the cell could change how other files compile
+   * (a script, or a module declaring globals). tslab makes every cell a module (it prepends `export
+   * {};`) and cannot compile a cell declaring globals today: the check is for a later tslab.
+   */
+  function keyFor(builder, cell) {
+    if (!ts.isExternalModule(cell)) return null;
+    if (cell.moduleAugmentations && cell.moduleAugmentations.length > 0) return null;
+    const program = builder.getProgram();
+    if (memo.program === program && memo.cell === cell) return memo.key;
+    const h = crypto.createHash("sha256");
+    const options = JSON.stringify(program.getCompilerOptions()).split(root).join("<course>");
+    h.update(JSON.stringify([COMPILE_CACHE_FORMAT, ts.version, tslabVersion, options]));
+    const files = program
+      .getSourceFiles()
+      .filter((f) => f !== cell)
+      .map((f) => `${rel(f.fileName)}\0${hashOf(f)}`)
+      .sort();
+    for (const f of files) h.update(`${f}\n`);
+    memo = { program, cell, key: h.digest("hex").slice(0, 32) };
+    return memo.key;
+  }
+
+  /** Files of the cell's imports that tslab compiles (its own filter), without the cell. */
+  function importedFiles(builder, cell) {
+    return builder
+      .getAllDependencies(cell)
+      .filter((f) => f !== cell.fileName)
+      .filter((f) => f.endsWith(".js") || (f.endsWith(".ts") && !f.endsWith(".d.ts")));
+  }
+
+  const entryPath = (key, file) => path.join(dir, key, `${sha(rel(file)).slice(0, 32)}.json`);
+
+  function lookup(key, file) {
+    const id = `${key}\0${file}`;
+    if (entries.has(id)) return entries.get(id);
+    let entry = null;
+    try {
+      const e = JSON.parse(fs.readFileSync(entryPath(key, file), "utf8"));
+      const ok =
+        e.file === rel(file) &&
+        Array.isArray(e.outputs) &&
+        e.outputs.length > 0 &&
+        e.outputs.every((o) => typeof o.name === "string" && typeof o.data === "string");
+      if (ok) entry = e;
+    } catch {
+      // not stored, or not readable: compiled as usual
+    }
+    entries.set(id, entry);
+    return entry;
+  }
+
+  function store(key, file, outputs) {
+    const entry = { file: rel(file), outputs };
+    entries.set(`${key}\0${file}`, entry);
+    if (!writable) return;
+    const target = entryPath(key, file);
+    const tmp = `${target}.${process.pid}.tmp`;
+    try {
+      if (!fs.existsSync(path.dirname(target))) {
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        prune(key);
+      }
+      fs.writeFileSync(tmp, JSON.stringify(entry));
+      fs.renameSync(tmp, target);
+      stats.stored += 1;
+    } catch (e) {
+      writable = false;
+      try {
+        fs.rmSync(tmp, { force: true });
+      } catch {
+        // nothing was written
+      }
+      log(`the compiled library is not kept (${dir}: ${e.code || e.message})`);
+    }
+  }
+
+  /** Removes all but the newest key folders (a failure here only leaves them). */
+  function prune(current) {
+    try {
+      pruneNow(current);
+    } catch {
+      // another kernel pruned at the same moment
+    }
+  }
+  function pruneNow(current) {
+    const folders = fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== current)
+      .map((d) => ({ name: d.name, at: fs.statSync(path.join(dir, d.name)).mtimeMs }))
+      .sort((a, b) => b.at - a.at);
+    const now = Date.now();
+    for (const old of folders.slice(COMPILE_CACHE_KEYS_KEPT - 1)) {
+      if (now - old.at < COMPILE_CACHE_KEEP_RECENT_MS) continue;
+      fs.rmSync(path.join(dir, old.name), { recursive: true, force: true });
+    }
+  }
+
+  function report() {
+    if (stats.reported || stats.hits + stats.misses === 0) return;
+    stats.reported = true;
+    log(
+      `library compiled: ${stats.hits} files from the cache, ${stats.misses} by tslab ` +
+        `(${stats.stored} stored)`,
+    );
+  }
+
+  return {
+    stats,
+    /**
+     * tslab's second step for an imported file (its ES module made CommonJS, as costly as the
+     * first): stored with the file's output, and taken from there.
+     */
+    commonJS(data, convert) {
+      if (replaying && replaying.data === data && typeof replaying.commonJS === "string") {
+        return replaying.commonJS;
+      }
+      const result = convert(data);
+      if (capturing && capturing.data === data && typeof result === "string") {
+        capturing.commonJS = result;
+      }
+      return result;
+    },
+    /** tslab's type check of the cell and its imports; the cell alone when all are stored. */
+    diagnostics(builder, cell, checkWithImports) {
+      const key = keyFor(builder, cell);
+      const files = importedFiles(builder, cell);
+      if (key && files.length > 0) {
+        const all = files.every((f) => lookup(key, f));
+        if (all) return ts.getPreEmitDiagnosticsOfFiles(builder.getProgram(), [cell]);
+      }
+      return checkWithImports(builder, cell);
+    },
+    /** tslab's emit of one file: from the cache when stored, else emitted and stored. */
+    emit(builder, file, cell, writeFile, target, onlyDts, transformers) {
+      const sourceFile = builder.getSourceFile(file);
+      const key = file === cell.fileName ? null : keyFor(builder, cell);
+      if (!key) {
+        return builder.emit(sourceFile, writeFile, target, onlyDts, transformers);
+      }
+      const stored = lookup(key, file);
+      if (stored) {
+        for (const o of stored.outputs) {
+          replaying = o;
+          try {
+            writeFile(o.name, o.data);
+          } finally {
+            replaying = null;
+          }
+        }
+        stats.hits += 1;
+        setImmediate(report);
+        return { emitSkipped: false, diagnostics: [] };
+      }
+      const outputs = [];
+      const result = builder.emit(
+        sourceFile,
+        (name, data, ...rest) => {
+          const output = { name, data };
+          outputs.push(output);
+          capturing = output;
+          try {
+            return writeFile(name, data, ...rest);
+          } finally {
+            capturing = null;
+          }
+        },
+        target,
+        onlyDts,
+        transformers,
+      );
+      stats.misses += 1;
+      setImmediate(report);
+      const clean = !result.emitSkipped && !(result.diagnostics && result.diagnostics.length);
+      if (clean && outputs.length > 0) store(key, file, outputs);
+      return result;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Starting: the course kernel, or a kernel that explains why it cannot run the course.
 
 /** Starts tslab on this copy of the course (OWN_ROOT), with everything above. */
@@ -1048,9 +1349,12 @@ function startCourseKernel(configPath) {
   process.on("rejectionHandled", onRejectionHandled);
   recordCompiledSources();
   noErrorExcerpts();
+  // Before tslab's other modules, which load the converter too.
+  const cacheDir = compileCacheDir(OWN_ROOT);
+  const cache = cacheDir ? compileCache(cacheDir, OWN_ROOT) : null;
+  wrapCreateConverter(loadConverter(cache));
   const { JupyterHandlerImpl, ZmqServer } = require("tslab/dist/jupyter");
   const { startKernel } = require("tslab/dist/main");
-  wrapCreateConverter(require("tslab/dist/converter"));
   queueServerSends(ZmqServer);
   exitOnShutdown(ZmqServer);
   trimStderr(JupyterHandlerImpl.prototype);
@@ -1225,4 +1529,7 @@ module.exports = {
   expandShorthands,
   unexpand,
   queueSends,
+  compileCache,
+  compileCacheDir,
+  loadConverter,
 };

@@ -402,8 +402,15 @@ class Reference:
         if not os.path.isdir(folder):
             shutil.copytree(cfg["course_for_reference"], folder, symlinks=True)
         self.io = folder
+        # The clean kernels keep the library they compiled in the session's private folder, never
+        # in a folder a student's code could have written (see scripts/kernel.js, section 10).
+        cache = os.path.join(self.session.work, "compile-cache")
         self.kernel = Kernel(
-            "clean", cfg["reference_kernel"]["name"], cfg["reference_kernel"]["dirs"], folder
+            "clean",
+            cfg["reference_kernel"]["name"],
+            cfg["reference_kernel"]["dirs"],
+            folder,
+            env=dict(os.environ, FM_COMPILE_CACHE=cache),
         )
         limit = self.spec["limits"]["notebook"]
         try:
