@@ -429,7 +429,8 @@ describe("names and where the hidden checks go", () => {
         await load("grading/plan.mjs");
       const { student, manifest } = buildAssignment(join(ROOT, "notebooks", "06-training.ipynb"));
       const layout = manifest.layout as { role: string; exercise?: number; source?: string }[];
-      const lastExercise = layout.findLastIndex((e) => Number.isInteger(e.exercise));
+      const exerciseAt = layout.map((e, k) => (Number.isInteger(e.exercise) ? k : -1));
+      const lastExercise = Math.max(...exerciseAt);
       const after = layout.slice(lastExercise + 1).filter((e) => e.role === "code");
       // 06 has an appendix of code cells after its exercises (the threads, the memorisation
       // measurement, the ledger of self-checks): the notebook's own run includes them.
@@ -456,7 +457,7 @@ describe("names and where the hidden checks go", () => {
       // Control: without exercises nothing is cut.
       const plain = { ...manifest, layout: layout.filter((e) => e.role === "code") };
       expect(gradedLayout(plain)).toEqual(plain.layout);
-      expect(referenceCells(plain)).toEqual(plain.layout.map((e) => e.source));
+      expect(referenceCells(plain)).toEqual(plain.layout.map((e: { source?: string }) => e.source));
     },
   );
 });

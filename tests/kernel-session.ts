@@ -52,6 +52,11 @@ export function kernelFolder(): {
   };
 }
 
+/** The environment of a Jupyter client that finds its kernels in `jupyterPath` only. */
+function kernelEnv(jupyterPath: string): NodeJS.ProcessEnv {
+  return { ...process.env, JUPYTER_PATH: jupyterPath, JUPYTER_DATA_DIR: join(jupyterPath, "data") };
+}
+
 /** What tests/fixtures/kernel_shutdown.py saw after asking a kernel to shut down. */
 export interface ShutdownResult {
   ran: string | null;
@@ -73,11 +78,7 @@ export function shutdownSession(
     [join(ROOT, "tests", "fixtures", "kernel_shutdown.py"), kernel, ROOT, code, String(wait)],
     {
       encoding: "utf8",
-      env: {
-        ...process.env,
-        JUPYTER_PATH: jupyterPath,
-        JUPYTER_DATA_DIR: join(jupyterPath, "data"),
-      },
+      env: kernelEnv(jupyterPath),
       timeout: 600_000,
     },
   );
@@ -104,11 +105,7 @@ export function session(
   try {
     const r = spawnSync(PYTHON, [DRIVER, kernel, startDir, stepsPath], {
       encoding: "utf8",
-      env: {
-        ...process.env,
-        JUPYTER_PATH: jupyterPath,
-        JUPYTER_DATA_DIR: join(jupyterPath, "data"),
-      },
+      env: kernelEnv(jupyterPath),
       timeout: timeoutMs,
       maxBuffer: 256 * 1024 * 1024,
     });
