@@ -17,7 +17,7 @@
 // (scripts/grading/session.py). Reports are written after every process of the student is gone,
 // only where the student cannot write. Exit code 0 when grading ran (whatever the scores), 2 when
 // it could not.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   cpSync,
@@ -177,6 +177,23 @@ function copyCourse(dest, { src = join(ROOT, "src"), linkModules = false, helper
   return dest;
 }
 
+/**
+ * Compiles the library into this course's compile cache (scripts/kernel.js, section 10) before any
+ * student code runs: students' kernels read it (node_modules, read-only in the jail) and never
+ * write it, so without this each of them would compile the library itself (about 6 s). A failure
+ * costs only that time.
+ */
+function warmCompileCache(log) {
+  const r = spawnSync(process.execPath, [join(ROOT, "scripts", "compile-library.cjs"), ROOT], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  if (r.status !== 0) {
+    const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split("\n")[0];
+    log(`(the library was not compiled ahead: ${why}; each kernel compiles it)`);
+  }
+}
+
 /** The grader's private work folder (root only), its kernels' driver, and the jail's settings. */
 export class GradingRun {
   constructor({ jail = true, log = () => {} } = {}) {
@@ -191,6 +208,7 @@ export class GradingRun {
     this.log = log;
     this.work = mkdtempSync(join(tmpdir(), "fm-grade-"));
     this.referenceCourse = copyCourse(join(this.work, "reference-course"), { linkModules: true });
+    warmCompileCache(log);
     this.studentCourses = new Map();
     this.pending = [];
     this.closed = false;
