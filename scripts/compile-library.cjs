@@ -24,14 +24,13 @@ function compileCells(root, setting, cells) {
   const dir = kernel.compileCacheDir(root, env);
   const cache = dir ? kernel.compileCache(dir, root) : null;
   const converter = kernel.loadConverter(cache).createConverter({ isJS: false, isBrowser: false });
-  const text = (m) => (typeof m === "string" ? m : `${m.messageText} ${text(m.next || "")}`);
   const results = [];
   let decl = "";
   try {
     for (const src of cells) {
       const out = converter.convert(decl, src);
       const diagnostics = (out.diagnostics || []).map(
-        (d) => `${d.fileName || "cell"}: ${text(d.messageText)}`,
+        (d) => `${d.fileName || "cell"}: ${d.messageText}`, // tslab flattens message chains
       );
       results.push({
         diagnostics,

@@ -134,25 +134,27 @@ export function installPlotly(dataDir) {
 }
 
 /**
- * Registers the kernel for the current user: the launcher, the list of course copies (this one
- * first; copies that are gone are dropped), the kernelspec, and plotly.js for classic Notebook.
- * @param {{ quiet?: boolean, dataDir?: string }} options quiet: print only when it changed
- * @returns {{ path: string, changed: boolean }}
- */
-/**
- * The folder where the kernel keeps the library it compiled (scripts/kernel.js, section 10), made
- * now rather than by the first kernel: nothing appears in node_modules while the course runs (the
- * grader's tests check that grading changes nothing there). A folder that cannot be made only
- * costs the kernel time.
+ * The folder where the kernel keeps the library it compiled (scripts/kernel.js, section 10, which
+ * says where), made now rather than by the first kernel: nothing appears in node_modules while the
+ * course runs (the grader's tests check that grading changes nothing there). A folder that cannot
+ * be made only costs the kernel time.
  */
 function makeCompileCacheFolder() {
+  const dir = require(LAUNCHER).compileCacheDir(ROOT);
+  if (!dir) return; // FM_COMPILE_CACHE=off
   try {
-    mkdirSync(join(ROOT, "node_modules", ".cache", "flow-matching-kernel"), { recursive: true });
+    mkdirSync(dir, { recursive: true });
   } catch {
     // a read-only installation: the kernel compiles the library at every start
   }
 }
 
+/**
+ * Registers the kernel for the current user: the launcher, the list of course copies (this one
+ * first; copies that are gone are dropped), the kernelspec, and plotly.js for classic Notebook.
+ * @param {{ quiet?: boolean, dataDir?: string }} options quiet: print only when it changed
+ * @returns {{ path: string, changed: boolean }}
+ */
 export function installKernel({ quiet = false, dataDir = jupyterDataDir() } = {}) {
   const kernelDir = join(dataDir, "kernels", KERNEL_NAME);
   const launcher = join(kernelDir, REGISTERED_LAUNCHER);

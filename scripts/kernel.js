@@ -1068,9 +1068,10 @@ function occurrences(text, part) {
 }
 
 /**
- * Loads tslab's converter with two calls routed through `cache` (see compileCache): the type check
- * of a cell's imported files and their compilation. Falls back to tslab's own converter, with a
- * line in the kernel's log, when the converter's code is not the one this was written for.
+ * Loads tslab's converter with three calls routed through `cache` (see compileCache): the type
+ * check of a cell's imported files, their emit, and tslab's CommonJS step for each. Falls back to
+ * tslab's own converter, with a line in the kernel's log, when the converter's code is not the one
+ * this was written for.
  */
 function loadConverter(cache) {
   const file = require.resolve("tslab/dist/converter");
