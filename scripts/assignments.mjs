@@ -10,18 +10,22 @@
 // Writes <out>/student/ (give this folder to the students: the course without solutions or hidden
 // checks, ready for `npm install` and Jupyter) and <out>/grading/ (keep it: one manifest per
 // notebook with the solutions and hidden checks, and for --blank the library checks). Default
-// <out>: build/assignments. Grade a submission with `npm run grade -- <notebook or folder>
-// --grading <out>/grading`.
+// <out>: build/assignments. It then runs each notebook's reference in a clean kernel and stores
+// the state its hidden checks read (reference-state/<stem>.json, checked against a second,
+// partial run), so the grader need not run the reference notebook again; --no-snapshot skips it.
+// Grade a submission with `npm run grade -- <notebook or folder> --grading <out>/grading`.
 import {
   chmodSync,
   cpSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readFileSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import {
   buildAssignment,
@@ -34,6 +38,9 @@ import {
   runAsCli,
 } from "./exercises.mjs";
 import { attributeChecks, blankLibrary, typeErrors } from "./library-exercises.mjs";
+import { copyCourse, privateKernelDir } from "./grade.mjs";
+import { KERNEL_NAME } from "./install-kernel.mjs";
+import { snapshotReference } from "./grading/reference-state.mjs";
 
 export const DEFAULT_OUT = join(ROOT, "build", "assignments");
 /** What the student folder needs to run the notebooks (`npm install`, `npm start`, Jupyter). */
@@ -137,7 +144,9 @@ function prepareDir(dir, mode = 0o755) {
  * Writes the student folder and the grading folder (see the header).
  * @param {{ notebooks?: string[], out?: string, blank?: string[], checks?: string[], points?:
  *   number,
- *   timeout?: number, cellTimeout?: number, log?: (s: string) => void }} [options]
+ *   timeout?: number, cellTimeout?: number, snapshot?: boolean (the reference state, see
+ *   snapshotAll; the command line makes it unless --no-snapshot), log?: (s: string) => void }}
+ *   [options]
  * @returns {Promise<{ studentDir: string, gradingDir: string, manifests: object[], library: object
  *   | null, warnings: string[] }>}
  */
@@ -270,6 +279,7 @@ export async function writeAssignments(options = {}) {
         `  src: ${f.name} (${f.file}) blanked; ${f.tests.length} hidden test(s) in ` +
           `${[...new Set(f.tests.map((t) => t.file))].join(", ")}`,
       );
+  if (options.snapshot) snapshotAll(gradingDir, manifests, log);
   if (warnings.length) {
     log("");
     log("Warnings (for the notebook authors):");
@@ -278,8 +288,40 @@ export async function writeAssignments(options = {}) {
   return { studentDir, gradingDir, manifests, library, warnings };
 }
 
+/**
+ * The reference state of each notebook with hidden checks (scripts/grading/reference-state.mjs):
+ * two clean kernels per notebook, one after the other. A notebook whose partial run does not give
+ * the full run's values gets no snapshot (the grader then runs its reference in full).
+ */
+function snapshotAll(gradingDir, manifests, log) {
+  const work = mkdtempSync(join(tmpdir(), "fm-assignments-"));
+  try {
+    const course = copyCourse(join(work, "course"), { linkModules: true });
+    const kernel = { name: KERNEL_NAME, dirs: [privateKernelDir()] };
+    log("Reference state (the clean kernel's start, for the grader):");
+    for (const m of manifests) {
+      if (!m.exercises.some((e) => (e.checks ?? []).length)) continue;
+      let r;
+      try {
+        r = snapshotReference(gradingDir, m, { course, kernel });
+      } catch (e) {
+        r = { ok: false, why: e.message };
+      }
+      log(
+        r.ok
+          ? `  ${m.notebook}: ${r.full.toFixed(1)} s in full, ${r.reduced.toFixed(1)} s from the ` +
+              `snapshot (${r.plan.keep.length} cell(s) run, ${r.plan.restore.length} value(s) ` +
+              `restored, ${r.plan.observed.length} checked equal)`
+          : `  ${m.notebook}: no snapshot, the grader will run it in full (${r.why})`,
+      );
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 function parseArgs(argv) {
-  const args = { notebooks: [], blank: [], checks: [], out: DEFAULT_OUT };
+  const args = { notebooks: [], blank: [], checks: [], out: DEFAULT_OUT, snapshot: true };
   const list = (v) =>
     String(v ?? "")
       .split(",")
@@ -291,6 +333,7 @@ function parseArgs(argv) {
     else if (a === "--blank") args.blank.push(...list(argv[++i]));
     else if (a === "--checks") args.checks.push(...list(argv[++i]));
     else if (a === "--points") args.points = Number(argv[++i]);
+    else if (a === "--no-snapshot") args.snapshot = false;
     else if (a === "--timeout") args.timeout = Number(argv[++i]);
     else if (a === "--cell-timeout") args.cellTimeout = Number(argv[++i]);
     else if (a === "-h" || a === "--help") args.help = true;
@@ -304,7 +347,7 @@ function parseArgs(argv) {
 
 runAsCli(
   import.meta.url,
-  { name: "assignments", helpEnd: 12, errorCode: 1 },
+  { name: "assignments", helpEnd: 16, errorCode: 1 },
   parseArgs,
   writeAssignments,
 );

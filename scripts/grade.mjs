@@ -53,6 +53,7 @@ import {
   referenceKey,
   studentCells,
 } from "./grading/plan.mjs";
+import { loadReferenceState } from "./grading/reference-state.mjs";
 import { copyWithoutLinks, gradeLibrary } from "./library-exercises.mjs";
 import { findPython } from "./notebooks.mjs";
 import { KERNEL_NAME, kernelSpec, writeKernelSpec } from "./install-kernel.mjs";
@@ -80,7 +81,7 @@ export class GradingSetupError extends Error {
   }
 }
 
-function privateKernelDir() {
+export function privateKernelDir() {
   const tag = createHash("sha1").update(ROOT).digest("hex").slice(0, 10);
   const dir = join(tmpdir(), `flow-matching-kernel-${tag}`);
   writeKernelSpec(join(dir, "kernels"), kernelSpec());
@@ -148,13 +149,27 @@ export function loadGrading(dir, notebook = null) {
   const secret = existsSync(keyPath)
     ? readFileSync(keyPath, "utf8").trim()
     : randomBytes(32).toString("hex");
-  return { dir: resolve(dir), manifests, library, secret, ephemeralSecret: !existsSync(keyPath) };
+  // The reference state each clean kernel may start from (npm run assignments made and checked
+  // it; see scripts/grading/reference-state.mjs), or why it runs the reference notebook in full.
+  const references = new Map();
+  for (const m of manifests.values()) references.set(m.notebook, loadReferenceState(dir, m));
+  return {
+    dir: resolve(dir),
+    manifests,
+    library,
+    secret,
+    ephemeralSecret: !existsSync(keyPath),
+    references,
+  };
 }
 
 // -------------------------------------------------------------------------------------------------
 // The kernels' driver (scripts/grading/session.py), one per grading run.
 
-function copyCourse(dest, { src = join(ROOT, "src"), linkModules = false, helpers = false } = {}) {
+export function copyCourse(
+  dest,
+  { src = join(ROOT, "src"), linkModules = false, helpers = false } = {},
+) {
   mkdirSync(join(dest, "scripts"), { recursive: true });
   copyWithoutLinks(src, join(dest, "src"));
   writeFileSync(
@@ -366,6 +381,23 @@ export function checkVerdict(outcome) {
   return { status: "errored", message: line.replace(/^GradingError: /, "") };
 }
 
+/**
+ * Says which clean kernels start from a snapshot of the reference state, and why not the others.
+ */
+function logReferences(grading, log) {
+  if (!log || !grading.references) return;
+  const full = [...grading.references].filter(([, r]) => !r.snapshot);
+  const from = grading.references.size - full.length;
+  if (!full.length) {
+    log(`Reference state: all ${from} notebook(s) from their snapshots`);
+    return;
+  }
+  log(
+    `Reference state: ${from} notebook(s) from their snapshots; the clean kernel runs the ` +
+      `reference notebook in full for ${full.map(([n, r]) => `${n} (${r.why})`).join(", ")}`,
+  );
+}
+
 /** The job for one student's notebooks, and what the report needs to read the driver's answer. */
 function planStudent(run, grading, student, files, { timeout, cellTimeout, src }) {
   const notebooks = [];
@@ -384,7 +416,8 @@ function planStudent(run, grading, student, files, { timeout, cellTimeout, src }
     context.push({ manifest, path, error: read?.error ?? null, answers, ignored });
     if (!read?.nb) continue;
     const course = run.studentCourse(src);
-    const cells = referenceCells(manifest);
+    const snapshot = grading.references?.get(manifest.notebook)?.snapshot;
+    const cells = snapshot ? snapshot.cells : referenceCells(manifest);
     const clean = cleanSetupCell(join(GRADING, "clean.cjs"), manifest.libraryAlias);
     notebooks.push({
       name: manifest.notebook,
@@ -606,6 +639,7 @@ export async function grade(submission, options = {}) {
   const run = new GradingRun({ jail: options.jail !== false, log: options.log });
   try {
     (options.log ?? (() => {}))(`Grading ${basename(path)} ...`);
+    logReferences(grading, options.log);
     return await gradeStudent(run, grading, path, options);
   } finally {
     await run.close();
@@ -769,6 +803,7 @@ export async function gradeClass(folder, options = {}) {
   const run = new GradingRun({ jail: options.jail !== false });
   const width = Math.max(...students.map((s) => s.length), 7);
   log(`Grading ${students.length} student(s) in ${classDir} against ${grading.dir} ...`);
+  logReferences(grading, log);
   try {
     for (const student of students) {
       let result;
