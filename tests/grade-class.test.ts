@@ -104,7 +104,8 @@ function leftovers(): string[] {
 async function assignment() {
   const { writeAssignments } = await load("assignments.mjs");
   const out = mkdtempSync(join(tmpdir(), "fm-class-"));
-  await writeAssignments({ out, notebooks: [WELCOME], log: () => {} });
+  // As `npm run assignments` does: with the reference state the clean kernels start from.
+  await writeAssignments({ out, notebooks: [WELCOME], snapshot: true, log: () => {} });
   return out;
 }
 
@@ -124,6 +125,7 @@ describe("grading a class", () => {
       });
       const rows = Object.fromEntries((r.rows as Row[]).map((row) => [row.student, row]));
       expect(Object.keys(rows)).toEqual(["alice", "bob", "mallory"]);
+      expect(lines).toContain("Reference state: all 1 notebook(s) from their snapshots");
       expect([rows.alice.score, rows.bob.score, rows.mallory.score, rows.alice.maxScore]).toEqual([
         5, 4, 0, 5,
       ]);
