@@ -34,6 +34,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { declaredNames, referencedNames } from "../exercises.mjs";
+import { findPython } from "../notebooks.mjs";
 import { gradedLayout, referenceCells } from "./plan.mjs";
 
 export const REFERENCE_STATE_FORMAT = "flow-matching-reference-state/1";
@@ -41,6 +42,7 @@ const GRADING = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(GRADING, "..", "..");
 const SNAPSHOT_CJS = join(GRADING, "snapshot.cjs");
 const VALUE_KINDS = new Set(["const", "let", "var", "function", "class"]);
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** Where a notebook's snapshot lives in a grading folder. */
 export const referenceStatePath = (gradingDir, notebook) =>
@@ -289,10 +291,10 @@ export function loadReferenceState(gradingDir, manifest, root = ROOT) {
     Array.isArray(plan.keep) &&
     plan.keep.every(Number.isInteger) &&
     Array.isArray(plan.restore) &&
-    plan.restore.every((n) => typeof n === "string" && /^[A-Za-z_$][\w$]*$/.test(n)) &&
+    plan.restore.every((n) => typeof n === "string" && IDENTIFIER.test(n)) &&
     Array.isArray(plan.update) &&
     plan.update.every(
-      (u) => u && /^[A-Za-z_$][\w$]*$/.test(u.name) && ["const", "let", "var"].includes(u.kind),
+      (u) => u && IDENTIFIER.test(u.name) && ["const", "let", "var"].includes(u.kind),
     ) &&
     Array.isArray(plan.statements) &&
     plan.statements.every((t) => typeof t === "string") &&
@@ -309,8 +311,8 @@ function runCells(cells, { cwd, kernel, timeout, log }) {
       spec,
       JSON.stringify({ cells, cwd, kernel, timeout, log: join(dir, "kernel.log") }),
     );
-    const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-    const r = spawnSync(python, [join(GRADING, "run-cells.py"), spec], {
+    // The Python with Jupyter's client that the notebook runner and the grader use.
+    const r = spawnSync(findPython(), [join(GRADING, "run-cells.py"), spec], {
       encoding: "utf8",
       timeout: (timeout + 120) * 1000,
       maxBuffer: 64 << 20,

@@ -7,7 +7,7 @@
 "use strict";
 const fs = require("fs");
 const { createHash } = require("crypto");
-const { encode, decode, WireError } = require("./codec.cjs");
+const { encode, decode, isPlainObject, WireError } = require("./codec.cjs");
 const { libraryHooks } = require("./hooks.cjs");
 
 /** Above this many numbers a value is not stored: the cell that makes it runs instead. */
@@ -93,7 +93,7 @@ function fingerprint(value, fm) {
       return h.update(`${v.constructor.name};`);
     const proto = Object.getPrototypeOf(v);
     h.update(`O${proto && proto.constructor ? proto.constructor.name : "null"}{`);
-    const plain = proto === Object.prototype || proto === null;
+    const plain = isPlainObject(v);
     for (const key of Reflect.ownKeys(v)) {
       if (t === "function" && (key === "prototype" || key === "length" || key === "name")) continue;
       // The library's memo fields: what an object derives from its own fields, built on first use.
@@ -183,10 +183,7 @@ function assignInPlace(fm, current, final, name) {
     current.splice(0, current.length, ...final);
     return;
   }
-  const plainObject = (v) =>
-    v !== null &&
-    typeof v === "object" &&
-    [Object.prototype, null].includes(Object.getPrototypeOf(v));
+  const plainObject = (v) => v !== null && typeof v === "object" && isPlainObject(v);
   if (plainObject(current) && plainObject(final)) {
     for (const k of Object.keys(current)) delete current[k];
     Object.assign(current, final);
