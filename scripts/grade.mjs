@@ -702,6 +702,8 @@ export async function gradeVariants(run, grading, notebookPath, variants) {
   return {
     report,
     reference: result.reference,
+    // Every cell the student's kernel ran (course cells, answers, captures): status and seconds.
+    outcomes: result.outcomes,
     variants: variants.map((v, k) => {
       const cell = own(k);
       const verdict = checkVerdict(byVariant.get(`variant-${k}`));

@@ -62,6 +62,35 @@ function brokenControl(
   return null;
 }
 
+interface Outcome {
+  index: number;
+  role: string;
+  exercise?: number;
+  status: string;
+  message?: string;
+  seconds?: number;
+  /** False when the cell's reply came but the end of its output did not (session.py). */
+  output_ended?: boolean;
+}
+
+/** What the student's kernel did, for a failure message: cells not "ok", then the slowest five. */
+function kernelStory(outcomes: Outcome[], otherErrors: unknown[], reference: unknown): string {
+  const line = (o: Outcome) =>
+    `  cell ${o.index} (${o.role}${o.exercise ? ` ${o.exercise}` : ""}): ${o.status}, ` +
+    `${o.seconds ?? "-"} s${o.output_ended === false ? " (its output did not end)" : ""}` +
+    `${o.message ? `: ${o.message.slice(0, 300)}` : ""}`;
+  const bad = outcomes.filter((o) => o.status !== "ok" || o.output_ended === false);
+  const slow = [...outcomes].sort((a, b) => (b.seconds ?? 0) - (a.seconds ?? 0)).slice(0, 5);
+  return [
+    `${outcomes.length} cells; not ok:`,
+    ...bad.map(line),
+    "slowest:",
+    ...slow.map(line),
+    `other errors: ${JSON.stringify(otherErrors)}`,
+    `reference: ${JSON.stringify(reference)}`,
+  ].join("\n");
+}
+
 const notebooks = readdirSync(join(ROOT, "notebooks"))
   .filter((f) => f.endsWith(".ipynb"))
   .sort();
@@ -141,10 +170,14 @@ describe("every exercise's hidden check: the solution passes, its negative contr
             await run.close();
           }
         });
-        // Positive control: the course's own solutions get full marks in the same kernels.
-        expect(r.report.exercises.filter((e: { status: string }) => e.status !== "passed")).toEqual(
-          [],
-        );
+        // Positive control: the course's own solutions get full marks in the same kernels. When
+        // they do not, the message shows how far the student's kernel got: every cell that did not
+        // end "ok", and the slowest ones, with their seconds.
+        expect(
+          r.report.exercises.filter((e: { status: string }) => e.status !== "passed"),
+          `${name}: the solutions did not all pass; the student's kernel:\n` +
+            kernelStory(r.outcomes, r.report.otherErrors, r.reference),
+        ).toEqual([]);
         expect(r.report.score).toBe(r.report.maxScore);
         // Every negative control scores zero on its exercise.
         const passed = r.variants

@@ -149,7 +149,9 @@ class Kernel:
             if now > deadline:
                 return Outcome(status="timeout")
             if reply is not None and reply_time is not None and now - reply_time > 5:
-                break  # the reply came but the end of the output did not: keep what arrived
+                # The reply came but the end of the output did not: keep what arrived, and say so.
+                sizes["unfinished"] = 1
+                break
             if now > next_alive_check:
                 next_alive_check = now + 1
                 if not await self.alive():
@@ -190,6 +192,7 @@ class Kernel:
             errors=errors,
             reply=reply["content"] if reply else {},
             dropped=sizes["dropped"],
+            output_ended=not sizes.get("unfinished"),
         )
 
     async def run(self, code, timeout, keep_out=256 << 10, keep_err=64 << 10):
@@ -635,6 +638,8 @@ class Session:
                 message=r.get("message", "")[:4000],
                 seconds=round(r.get("seconds", 0), 3),
             )
+            if r.get("output_ended") is False:
+                entry["output_ended"] = False  # its output may be cut short (see Kernel._run_once)
             if capture:
                 lines = [l for l in r.get("out", "").splitlines() if l.startswith(MARK)]
                 if lines:
