@@ -413,7 +413,8 @@ function planStudent(run, grading, student, files, { timeout, cellTimeout, src }
     const { answers, ignored } = read?.nb
       ? readAnswers(read.nb, manifest)
       : { answers: new Map(), ignored: null };
-    context.push({ manifest, path, error: read?.error ?? null, answers, ignored });
+    const entry = { manifest, path, error: read?.error ?? null, answers, ignored, cells: [] };
+    context.push(entry);
     if (!read?.nb) continue;
     const course = run.studentCourse(src);
     const snapshot = grading.references?.get(manifest.notebook)?.snapshot;
@@ -424,17 +425,63 @@ function planStudent(run, grading, student, files, { timeout, cellTimeout, src }
       course,
       limits,
       reference: { key: referenceKey(cells, clean), cells, clean, limits },
-      cells: studentCells(manifest, answers, {
+      cells: (entry.cells = studentCells(manifest, answers, {
         helperPath: run.jail
           ? "/course/.grading/inside.cjs"
           : join(course, ".grading", "inside.cjs"),
-      }),
+      })),
       checks: manifest.exercises
         .filter((e) => e.checks.length)
         .map((e) => checkCell(manifest, e.number, { secret: grading.secret, student })),
     });
   }
   return { job: { student, notebooks }, context };
+}
+
+/**
+ * When exercise `n`'s values never reached its checks because a cell at or before its capture
+ * stopped the student's kernel (a time limit, a kernel that died), that cell in words; else null.
+ * `outcomes` are the driver's, `cells` the plan's (studentCells). A course cell is named by its
+ * first line: the student's copy and the TA's number their cells differently.
+ */
+export function stoppedBefore(n, outcomes, cells) {
+  const capture = outcomes.find((o) => o.role === "capture" && o.exercise === n);
+  if (!capture || capture.status === "ok" || capture.status === "stderr") return null;
+  const cause = outcomes.find(
+    (o) => o.index <= capture.index && (o.status === "timeout" || o.status === "dead"),
+  );
+  if (!cause) return null;
+  const first = (cells?.[cause.index]?.source ?? "").split("\n").find((l) => l.trim()) ?? "";
+  const line = first.trim().length > 60 ? `${first.trim().slice(0, 57)}...` : first.trim();
+  const which =
+    cause.role === "ta"
+      ? `the course's cell that begins \`${line}\``
+      : cause.role === "setup"
+        ? "the grader's setup cell"
+        : cause.role === "capture"
+          ? `reading the values of exercise ${cause.exercise}`
+          : `your ${cause.role === "added" ? "added " : ""}cell for exercise ${cause.exercise}` +
+            (cause.cell ? ` (cell ${cause.cell})` : "");
+  const what =
+    cause.status === "dead"
+      ? `the kernel stopped during ${which}${cause.message ? ` (${errorLine(cause.message)})` : ""}`
+      : `${which} ${cause.message || "timed out"}`;
+  // Before the first cell of the student's (their answers, or reading their values) nothing of
+  // theirs had run in that kernel: the stop is the grader's problem, and said to be.
+  const theirs = new Set(["answer", "added", "capture"]);
+  const beforeTheirs = !outcomes.some((o) => o.index < cause.index && theirs.has(o.role));
+  if ((cause.role === "ta" || cause.role === "setup") && beforeTheirs)
+    return {
+      status: "errored",
+      message:
+        `not graded: ${what}, before any of your code had run (a problem of the grader, not ` +
+        "of your notebook: it can be graded again)",
+      grader: true,
+    };
+  return {
+    status: cause.status === "timeout" ? "timeout" : "errored",
+    message: `not graded: ${what}; the cells after it did not run`,
+  };
 }
 
 /** The report of one notebook, from the driver's answer. */
@@ -496,7 +543,12 @@ function notebookReport(ctx, driven, sessionError) {
         status: "timeout",
         message: `your cell ${ownTimeout.cell ?? ""} ${ownTimeout.message}`.replace("  ", " "),
       };
-    else verdict = checkVerdict(checks.get(ex.number));
+    else {
+      verdict = checkVerdict(checks.get(ex.number));
+      // Values that never arrived because an earlier cell stopped the kernel: say which cell.
+      if (verdict.status !== "passed")
+        verdict = stoppedBefore(ex.number, outcomes, ctx.cells) ?? verdict;
+    }
     if (ownError && verdict.status !== "passed") {
       const cell = own.indexOf(ownError);
       const which = own.length > 1 ? ` (${cell + 1} of ${own.length})` : "";
