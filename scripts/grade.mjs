@@ -413,10 +413,14 @@ function planStudent(run, grading, student, files, { timeout, cellTimeout, src }
     const { answers, ignored } = read?.nb
       ? readAnswers(read.nb, manifest)
       : { answers: new Map(), ignored: null };
+    // The student kernel's cells stay with the context: a report names the one that stopped it.
     const entry = { manifest, path, error: read?.error ?? null, answers, ignored, cells: [] };
     context.push(entry);
     if (!read?.nb) continue;
     const course = run.studentCourse(src);
+    entry.cells = studentCells(manifest, answers, {
+      helperPath: run.jail ? "/course/.grading/inside.cjs" : join(course, ".grading", "inside.cjs"),
+    });
     const snapshot = grading.references?.get(manifest.notebook)?.snapshot;
     const cells = snapshot ? snapshot.cells : referenceCells(manifest);
     const clean = cleanSetupCell(join(GRADING, "clean.cjs"), manifest.libraryAlias);
@@ -425,11 +429,7 @@ function planStudent(run, grading, student, files, { timeout, cellTimeout, src }
       course,
       limits,
       reference: { key: referenceKey(cells, clean), cells, clean, limits },
-      cells: (entry.cells = studentCells(manifest, answers, {
-        helperPath: run.jail
-          ? "/course/.grading/inside.cjs"
-          : join(course, ".grading", "inside.cjs"),
-      })),
+      cells: entry.cells,
       checks: manifest.exercises
         .filter((e) => e.checks.length)
         .map((e) => checkCell(manifest, e.number, { secret: grading.secret, student })),
@@ -451,8 +451,13 @@ export function stoppedBefore(n, outcomes, cells) {
     (o) => o.index <= capture.index && (o.status === "timeout" || o.status === "dead"),
   );
   if (!cause) return null;
-  const first = (cells?.[cause.index]?.source ?? "").split("\n").find((l) => l.trim()) ?? "";
-  const line = first.trim().length > 60 ? `${first.trim().slice(0, 57)}...` : first.trim();
+  const source = cells?.[cause.index]?.source ?? "";
+  const first =
+    source
+      .split("\n")
+      .find((l) => l.trim())
+      ?.trim() ?? "";
+  const line = first.length > 60 ? `${first.slice(0, 57)}...` : first;
   const which =
     cause.role === "ta"
       ? `the course's cell that begins \`${line}\``

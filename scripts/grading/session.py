@@ -134,6 +134,7 @@ class Kernel:
         reply = None
         idle = False
         reply_time = None
+        output_ended = True
         next_alive_check = time.monotonic() + 1
 
         def keep(buf, key, text, limit):
@@ -150,7 +151,7 @@ class Kernel:
                 return Outcome(status="timeout")
             if reply is not None and reply_time is not None and now - reply_time > 5:
                 # The reply came but the end of the output did not: keep what arrived, and say so.
-                sizes["unfinished"] = 1
+                output_ended = False
                 break
             if now > next_alive_check:
                 next_alive_check = now + 1
@@ -192,7 +193,7 @@ class Kernel:
             errors=errors,
             reply=reply["content"] if reply else {},
             dropped=sizes["dropped"],
-            output_ended=not sizes.get("unfinished"),
+            output_ended=output_ended,
         )
 
     async def run(self, code, timeout, keep_out=256 << 10, keep_err=64 << 10):
